@@ -1,0 +1,100 @@
+"""Request and response bodies of the HTTP contract (DESIGN.md), validation only."""
+
+from __future__ import annotations
+
+import calendar
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+
+MAX_BATCH_ITEMS = 1000
+# Longest month, leap years included: DESIGN.md allows Feb 29 (requests carry no year).
+_DAYS_IN_MONTH = {m: calendar.monthrange(2024, m)[1] for m in range(1, 13)}
+
+
+def _whole_number(value: Any) -> Any:
+    """Accept 7 and 7.0, refuse "7" and true: strings and booleans are not numbers here."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+Whole = Annotated[int, BeforeValidator(_whole_number)]
+Carrier = Annotated[
+    str, BeforeValidator(_upper), Field(pattern=r"^[A-Z0-9]{2}$", examples=["UA"])
+]
+Airport = Annotated[str, BeforeValidator(_upper), Field(pattern=r"^[A-Z]{3}$", examples=["EWR"])]
+
+
+class FlightFeatures(BaseModel):
+    """One scheduled departure. Codes are case-insensitive and stored upper-case."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "example": {
+                "carrier": "UA",
+                "origin": "EWR",
+                "dest": "ORD",
+                "month": 12,
+                "day": 24,
+                "weekday": 2,
+                "hour": 17,
+            }
+        },
+    )
+
+    carrier: Carrier = Field(description="2-letter/digit IATA airline code")
+    origin: Airport = Field(description="3-letter IATA origin airport")
+    dest: Airport = Field(description="3-letter IATA destination airport")
+    month: Whole = Field(ge=1, le=12)
+    day: Whole = Field(ge=1, le=31, description="a day that exists in `month` (Feb 29 allowed)")
+    weekday: Whole = Field(ge=1, le=7, description="ISO weekday, 1 = Monday … 7 = Sunday")
+    hour: Whole = Field(ge=0, le=23, description="scheduled departure hour")
+
+    @field_validator("day")
+    @classmethod
+    def _day_exists(cls, day: int, info: ValidationInfo) -> int:
+        month = info.data.get("month")
+        if month is not None and day > _DAYS_IN_MONTH[month]:
+            raise ValueError(f"month {month} has no day {day}")
+        return day
+
+
+CacheOutcome = Literal["HIT-L1", "HIT-L2", "MISS"]
+
+
+class Prediction(BaseModel):
+    delay_probability: float = Field(ge=0, le=1, description="P(departure delay > 15 min)")
+    model_version: str
+    cache: CacheOutcome
+    unknown: list[str] = Field(description="fields whose value the model never saw")
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[FlightFeatures] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class BatchTotals(BaseModel):
+    hit_l1: int
+    hit_l2: int
+    miss: int
+
+
+class BatchResponse(BaseModel):
+    predictions: list[Prediction]
+    cache: BatchTotals
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    model_version: str
+    model_loaded: bool
+    cache_mode: str

@@ -1,0 +1,85 @@
+"""Service settings, read once from environment variables (see the README's table)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model.artifact import DEFAULT_PATH
+
+CACHE_MODES = ("off", "memory", "tiered")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    try:
+        value = float(raw) if raw != "" else default
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if not value > 0:
+        raise SettingsError(f"{name} must be > 0, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service; `from_env` is the only place that reads the environment."""
+
+    cache_mode: str = "tiered"
+    cache_table: str = "prediction-cache"
+    cache_ttl_seconds: int = 86_400
+    l1_ttl_seconds: int = 300
+    l1_max_items: int = 10_000
+    dynamodb_endpoint: str | None = None
+    l2_timeout_seconds: float = 0.5
+    l2_max_attempts: int = 2
+    model_path: Path = DEFAULT_PATH
+    model_preload: bool = False
+    api_keys: frozenset[str] = field(default_factory=frozenset)
+    max_body_bytes: int = 512 * 1024
+    emit_metrics: bool = False
+
+    def __post_init__(self) -> None:
+        if self.cache_mode not in CACHE_MODES:
+            raise SettingsError(f"CACHE_MODE must be one of {CACHE_MODES}, got {self.cache_mode!r}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        keys = frozenset(k.strip() for k in env.get("API_KEYS", "").split(",") if k.strip())
+        return cls(
+            cache_mode=env.get("CACHE_MODE", "tiered").strip().lower() or "tiered",
+            cache_table=env.get("CACHE_TABLE", "prediction-cache"),
+            cache_ttl_seconds=_int(env, "CACHE_TTL_SECONDS", 86_400, minimum=1),
+            l1_ttl_seconds=_int(env, "L1_TTL_SECONDS", 300, minimum=1),
+            l1_max_items=_int(env, "L1_MAX_ITEMS", 10_000, minimum=1),
+            dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
+            l2_timeout_seconds=_float(env, "L2_TIMEOUT_SECONDS", 0.5),
+            l2_max_attempts=_int(env, "L2_MAX_ATTEMPTS", 2, minimum=1),
+            model_path=Path(env.get("MODEL_PATH") or DEFAULT_PATH),
+            model_preload=env.get("MODEL_PRELOAD", "0").strip().lower() in ("1", "true", "yes"),
+            api_keys=keys,
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", 512 * 1024, minimum=1024),
+            # Embedded Metric Format lines on stdout; on by default inside Lambda.
+            emit_metrics=env.get("EMIT_METRICS", "1" if "AWS_LAMBDA_FUNCTION_NAME" in env else "0")
+            == "1",
+        )
