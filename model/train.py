@@ -1,6 +1,6 @@
 """Train the flight-delay model on real data and write the artifact and manifest.
 
-Candidates are compared on a temporal split (fit Jan–Oct, score Nov–Dec), which
+Candidates are compared on a temporal split (fit Jan-Oct, score Nov-Dec), which
 does not leak same-day weather between train and test as a random split would.
 The best candidate is then refitted on every month (so November and December
 are not extrapolated at serving time) unless `--fit-on train` is given.
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 MODEL_NAME = "flight-delay"
 SEED = 0
-TRAIN_MONTHS = range(1, 11)  # Jan–Oct; Nov–Dec is the temporal hold-out
+TRAIN_MONTHS = range(1, 11)  # Jan-Oct; Nov-Dec is the temporal hold-out
 MIN_TEMPORAL_AUC = 0.65
 _CAT_IDX = list(range(len(CATEGORICAL)))
 _NUM_IDX = list(range(len(CATEGORICAL), len(FEATURES)))

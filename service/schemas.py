@@ -24,9 +24,7 @@ def _upper(value: Any) -> Any:
 
 
 Whole = Annotated[int, BeforeValidator(_whole_number)]
-Carrier = Annotated[
-    str, BeforeValidator(_upper), Field(pattern=r"^[A-Z0-9]{2}$", examples=["UA"])
-]
+Carrier = Annotated[str, BeforeValidator(_upper), Field(pattern=r"^[A-Z0-9]{2}$", examples=["UA"])]
 Airport = Annotated[str, BeforeValidator(_upper), Field(pattern=r"^[A-Z]{3}$", examples=["EWR"])]
 
 

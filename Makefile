@@ -1,0 +1,42 @@
+# predcache: `make serve` and `make test` set everything up on a fresh machine
+# with Python 3.11+ (virtualenv, dependencies, model training) and then run.
+
+PYTHON ?= python3
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+PYTEST_ARGS ?=
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARTIFACT := model/artifacts/flight_delay.pkl
+
+.PHONY: install model serve test lint bench bench-cold clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+model: $(ARTIFACT)
+
+$(ARTIFACT): $(STAMP) model/train.py model/data.py model/features.py
+	$(BIN)/python -m model.train --out $@
+
+serve: $(STAMP) $(ARTIFACT)
+	$(BIN)/python -m service.local --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+test: $(STAMP) $(ARTIFACT)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) model/artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,34 @@
+"""A two-tier cache for computed values: in-process TTL memory, then a shared store.
+
+Knows nothing about flights or HTTP: callers hand it keys (`make_key`) and a
+function that computes the values of the keys no tier holds.
+"""
+
+from cache.base import BatchRead, BatchWrite, RecordStore, StoreError
+from cache.breaker import CircuitBreaker
+from cache.dynamodb import DynamoDBStore, create_table, make_client
+from cache.keys import canonical, make_key
+from cache.memory import MemoryStore
+from cache.record import CacheRecord
+from cache.stats import CacheStats, TierStats
+from cache.tiered import Lookup, Outcome, TieredCache
+
+__all__ = [
+    "BatchRead",
+    "BatchWrite",
+    "CacheRecord",
+    "CacheStats",
+    "CircuitBreaker",
+    "DynamoDBStore",
+    "Lookup",
+    "MemoryStore",
+    "Outcome",
+    "RecordStore",
+    "StoreError",
+    "TierStats",
+    "TieredCache",
+    "canonical",
+    "create_table",
+    "make_client",
+    "make_key",
+]

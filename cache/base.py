@@ -1,0 +1,47 @@
+"""The protocol a shared (L2) store implements; one module per backend."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cache.record import CacheRecord
+
+
+class StoreError(Exception):
+    """A store call failed; `kind` says how (timeout, throttled, unreachable, …)."""
+
+    def __init__(self, kind: str, message: str = "") -> None:
+        super().__init__(f"{kind}: {message}" if message else kind)
+        self.kind = kind
+
+
+@dataclass
+class BatchRead:
+    """Records found, plus keys the store did not process in the retries it was allowed."""
+
+    records: dict[str, CacheRecord] = field(default_factory=dict)
+    unprocessed: list[str] = field(default_factory=list)
+    calls: int = 0
+
+
+@dataclass
+class BatchWrite:
+    written: int = 0
+    unprocessed: int = 0
+    calls: int = 0
+
+
+class RecordStore(Protocol):
+    """A shared cache store. Methods raise `StoreError` on failure, never anything else."""
+
+    name: str
+
+    def get(self, key: str) -> CacheRecord | None: ...
+
+    def get_many(self, keys: Sequence[str]) -> BatchRead: ...
+
+    def put(self, key: str, record: CacheRecord) -> None: ...
+
+    def put_many(self, records: Mapping[str, CacheRecord]) -> BatchWrite: ...

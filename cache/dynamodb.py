@@ -1,0 +1,196 @@
+"""L2: a DynamoDB table shared by every process, with TTL on `expires_at`.
+
+Item: `cache_key` (S, hash key), `value` (S, JSON), `model_version` (S),
+`created_at` and `expires_at` (N, epoch seconds; `expires_at` is the table's TTL
+attribute). Calls run under tight botocore timeouts; every failure is raised as
+`StoreError` with a kind, for the caller to count and route around.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from cache.base import BatchRead, BatchWrite, StoreError
+from cache.record import CORRUPT, CacheRecord
+
+KEY_ATTR = "cache_key"
+TTL_ATTR = "expires_at"
+MAX_GET_BATCH = 100  # BatchGetItem limit
+MAX_WRITE_BATCH = 25  # BatchWriteItem limit
+_THROTTLED = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+}
+
+
+def make_client(
+    timeout: float = 0.5, max_attempts: int = 2, endpoint_url: str | None = None
+) -> Any:
+    """A DynamoDB client that gives up fast: a slow table must not stall a request.
+
+    Without `endpoint_url`, boto3 honours `AWS_ENDPOINT_URL_DYNAMODB` by itself.
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        retries={"total_max_attempts": max_attempts, "mode": "standard"},
+        max_pool_connections=50,
+        tcp_keepalive=True,
+    )
+    return boto3.client("dynamodb", endpoint_url=endpoint_url, config=config)
+
+
+def classify(exc: BaseException) -> str:
+    """A short kind for a botocore failure, for counters and logs."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _THROTTLED:
+            return "throttled"
+        return "missing_table" if code == "ResourceNotFoundException" else "client_error"
+    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError):
+        return "timeout"
+    if isinstance(exc, EndpointConnectionError | ConnectionClosedError):
+        return "unreachable"
+    return "other"
+
+
+def encode(key: str, record: CacheRecord) -> dict[str, Any]:
+    return {
+        KEY_ATTR: {"S": key},
+        "value": {"S": orjson.dumps(record.value).decode()},
+        "model_version": {"S": record.version},
+        "created_at": {"N": str(int(record.created_at))},
+        TTL_ATTR: {"N": str(int(record.expires_at))},
+    }
+
+
+def decode(item: Mapping[str, Any]) -> CacheRecord:
+    """The record an item holds, or `CORRUPT` when any attribute is missing or malformed."""
+    try:
+        return CacheRecord(
+            value=orjson.loads(item["value"]["S"]),
+            version=item["model_version"]["S"],
+            created_at=int(item["created_at"]["N"]),
+            expires_at=int(item[TTL_ATTR]["N"]),
+        )
+    except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
+        return CORRUPT
+
+
+class DynamoDBStore:
+    """`RecordStore` on one DynamoDB table through the low-level boto3 client.
+
+    Batch calls are split at DynamoDB's limits, and keys or items it leaves
+    unprocessed are retried with exponential backoff a bounded number of times.
+    """
+
+    name = "dynamodb"
+
+    def __init__(
+        self,
+        table: str,
+        client: Any | None = None,
+        *,
+        unprocessed_retries: int = 3,
+        backoff_seconds: float = 0.02,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.table = table
+        self.client = client if client is not None else make_client()
+        self.unprocessed_retries = unprocessed_retries
+        self.backoff_seconds = backoff_seconds
+        self._sleep = sleep
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(self.client, operation)(**kwargs)
+        except Exception as exc:
+            raise StoreError(classify(exc), f"{operation}: {exc}") from exc
+
+    def get(self, key: str) -> CacheRecord | None:
+        response = self._call("get_item", TableName=self.table, Key={KEY_ATTR: {"S": key}})
+        item = response.get("Item")
+        return decode(item) if item is not None else None
+
+    def put(self, key: str, record: CacheRecord) -> None:
+        self._call("put_item", TableName=self.table, Item=encode(key, record))
+
+    def get_many(self, keys: Sequence[str]) -> BatchRead:
+        result = BatchRead()
+        unique = list(dict.fromkeys(keys))  # duplicates are a ValidationException
+        for start in range(0, len(unique), MAX_GET_BATCH):
+            chunk = unique[start : start + MAX_GET_BATCH]
+            request = {self.table: {"Keys": [{KEY_ATTR: {"S": k}} for k in chunk]}}
+            for attempt in range(self.unprocessed_retries + 1):
+                if attempt:
+                    self._sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                response = self._call("batch_get_item", RequestItems=request)
+                result.calls += 1
+                for item in response.get("Responses", {}).get(self.table, []):
+                    key = item.get(KEY_ATTR, {}).get("S")
+                    if key is not None:
+                        result.records[key] = decode(item)
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                result.unprocessed += [k[KEY_ATTR]["S"] for k in request[self.table]["Keys"]]
+        return result
+
+    def put_many(self, records: Mapping[str, CacheRecord]) -> BatchWrite:
+        result = BatchWrite()
+        puts = [{"PutRequest": {"Item": encode(k, r)}} for k, r in records.items()]
+        for start in range(0, len(puts), MAX_WRITE_BATCH):
+            request = {self.table: puts[start : start + MAX_WRITE_BATCH]}
+            size = len(request[self.table])
+            for attempt in range(self.unprocessed_retries + 1):
+                if attempt:
+                    self._sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                response = self._call("batch_write_item", RequestItems=request)
+                result.calls += 1
+                request = response.get("UnprocessedItems") or {}
+                left = len(request.get(self.table, []))
+                result.written += size - left
+                size = left
+                if not left:
+                    break
+            else:
+                result.unprocessed += size
+        return result
+
+
+def create_table(client: Any, table: str) -> None:
+    """Create the cache table with TTL on `expires_at`, if absent.
+
+    For local servers and tests only: in AWS the deployment stack owns the table.
+    """
+    try:
+        client.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": KEY_ATTR, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": KEY_ATTR, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    except client.exceptions.ResourceInUseException:
+        return
+    client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 0.2})
+    client.update_time_to_live(
+        TableName=table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTR},
+    )

@@ -1,0 +1,41 @@
+"""L1: a bounded, thread-safe in-process TTL cache."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cachetools import TTLCache
+
+
+class MemoryStore:
+    """cachetools' `TTLCache` behind a lock (it is not thread-safe on its own).
+
+    `timer` is the clock expiry is measured on; tests pass a fake one instead of sleeping.
+    """
+
+    name = "l1"
+
+    def __init__(
+        self, maxsize: int, ttl: float, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._cache: TTLCache[str, Any] = TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any | None:
+        with self._lock:
+            return self._cache.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._cache[key] = value
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._cache)
+
+    @property
+    def maxsize(self) -> int:
+        return int(self._cache.maxsize)

@@ -1,0 +1,48 @@
+"""FastAPI dependencies: what a route needs, taken from the app that serves it."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Header, HTTPException, Request, status
+
+from service.predictions import PredictionService
+from service.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_predictions(request: Request) -> PredictionService:
+    return request.app.state.predictions
+
+
+def require_json(request: Request) -> None:
+    """Refuse bodies that do not say they are JSON (415) before parsing them."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            detail="content-type must be application/json",
+        )
+
+
+def require_api_key(request: Request, x_api_key: str | None = Header(default=None)) -> None:
+    """When `API_KEYS` is set, predict routes need a matching `x-api-key` (401 otherwise).
+
+    Every configured key is compared in constant time, so timing tells nothing.
+    """
+    keys = get_settings(request).api_keys
+    if not keys:
+        return
+    given = (x_api_key or "").encode()
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(given, key.encode())
+    if not matched:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="missing or invalid API key",
+            headers={"WWW-Authenticate": "ApiKey"},
+        )

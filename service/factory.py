@@ -1,0 +1,74 @@
+"""The FastAPI app factory.
+
+Everything is built eagerly in `create_app` (no lifespan hooks): the Lambda handler
+runs Mangum with `lifespan="off"`, and a missing or tampered model artifact must
+stop the process at start, not fail requests later.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from model.artifact import ArtifactError
+from service.limits import BodyLimitMiddleware
+from service.logs import configure_logging
+from service.predictions import PredictionService, build_prediction_service
+from service.routes import router
+from service.settings import Settings
+
+log = logging.getLogger("predcache.app")
+
+
+def _field(error: dict) -> str:
+    if error["type"] == "json_invalid":  # loc holds a byte offset, not a field
+        return "body"
+    return ".".join(str(p) for p in error["loc"] if p != "body") or "body"
+
+
+async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming each bad field, without echoing the input back."""
+    errors = [{"field": _field(e), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
+    message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return JSONResponse(status_code=422, content={"message": message, "detail": errors})
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return JSONResponse(status_code=503, content={"message": "prediction unavailable"})
+
+
+def create_app(
+    settings: Settings | None = None, predictions: PredictionService | None = None
+) -> FastAPI:
+    """Build the app; raises `ArtifactError` if the model artifact cannot be trusted."""
+    configure_logging()
+    settings = settings or Settings.from_env()
+    try:
+        predictions = predictions or build_prediction_service(settings)
+    except ArtifactError as exc:
+        log.error("refusing to start: %s", exc)
+        raise
+    app = FastAPI(
+        title="predcache",
+        summary="Flight departure-delay probabilities behind a two-tier prediction cache",
+        version=predictions.artifact.version,
+    )
+    app.state.settings = settings
+    app.state.predictions = predictions
+    app.include_router(router)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    log.info(
+        "started",
+        extra={
+            "model_version": predictions.artifact.version,
+            "cache_mode": settings.cache_mode,
+            "cache_table": settings.cache_table,
+        },
+    )
+    return app

@@ -1,0 +1,118 @@
+"""Validated flights → cache keys → cached or computed predictions."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from cache import (
+    DynamoDBStore,
+    MemoryStore,
+    Outcome,
+    TieredCache,
+    make_client,
+    make_key,
+)
+from model.artifact import ModelArtifact
+from model.predictor import Predictor
+from service.schemas import BatchResponse, BatchTotals, FlightFeatures, Prediction
+from service.settings import Settings
+
+log = logging.getLogger("predcache.predict")
+
+
+class PredictionService:
+    """Answers prediction requests through the tiered cache, the model only on misses."""
+
+    def __init__(self, artifact: ModelArtifact, cache: TieredCache) -> None:
+        self.artifact = artifact
+        self.cache = cache
+        self.predictor = Predictor(artifact)
+
+    def key(self, features: FlightFeatures) -> str:
+        return make_key(self.artifact.name, self.artifact.version, features.model_dump())
+
+    def _compute(self, rows: dict[str, dict[str, Any]]) -> Any:
+        def compute(keys: list[str]) -> list[dict[str, Any]]:
+            batch = [rows[key] for key in keys]
+            probabilities = self.predictor.predict_many(batch)
+            return [
+                {"delay_probability": p, "unknown": self.predictor.unknown_fields(row)}
+                for p, row in zip(probabilities, batch, strict=True)
+            ]
+
+        return compute
+
+    def predict_many(self, items: Sequence[FlightFeatures]) -> list[Prediction]:
+        """Predictions in order; identical items are looked up and computed once."""
+        started = time.perf_counter()
+        keys = [self.key(item) for item in items]
+        rows = {key: item.model_dump() for key, item in zip(keys, items, strict=True)}
+        lookups = self.cache.get_or_compute_many(keys, self._compute(rows))
+        elapsed_ms = round(1000 * (time.perf_counter() - started), 3)
+        predictions = [
+            Prediction(
+                delay_probability=lookup.value["delay_probability"],
+                model_version=self.artifact.version,
+                cache=lookup.outcome.value,
+                unknown=lookup.value["unknown"],
+            )
+            for lookup in lookups
+        ]
+        if len(items) == 1:
+            log.info(
+                "predict",
+                extra={"cache": lookups[0].outcome.value, "key": keys[0][:12], "ms": elapsed_ms},
+            )
+        else:
+            log.info("predict_batch", extra={"items": len(items), "ms": elapsed_ms})
+        return predictions
+
+    def predict(self, features: FlightFeatures) -> Prediction:
+        return self.predict_many([features])[0]
+
+    def predict_batch(self, items: Sequence[FlightFeatures]) -> BatchResponse:
+        predictions = self.predict_many(items)
+        counts = {outcome: 0 for outcome in Outcome}
+        for prediction in predictions:
+            counts[Outcome(prediction.cache)] += 1
+        totals = BatchTotals(
+            hit_l1=counts[Outcome.HIT_L1], hit_l2=counts[Outcome.HIT_L2], miss=counts[Outcome.MISS]
+        )
+        return BatchResponse(predictions=predictions, cache=totals)
+
+    def stats(self) -> dict[str, Any]:
+        memory = self.cache.memory
+        return {
+            "model_version": self.artifact.version,
+            "model_loaded": self.artifact.loaded,
+            "l1_items": len(memory) if memory is not None else None,
+            "l1_max_items": memory.maxsize if memory is not None else None,
+            "l2_circuit": self.cache.breaker.state if self.cache.store is not None else None,
+            **self.cache.stats.snapshot(),
+        }
+
+
+def build_cache(settings: Settings, version: str) -> TieredCache:
+    """The cache `CACHE_MODE` asks for: none, L1 only, or L1 then DynamoDB."""
+    memory = None
+    store = None
+    if settings.cache_mode in ("memory", "tiered"):
+        memory = MemoryStore(settings.l1_max_items, settings.l1_ttl_seconds)
+    if settings.cache_mode == "tiered":
+        client = make_client(
+            settings.l2_timeout_seconds, settings.l2_max_attempts, settings.dynamodb_endpoint
+        )
+        store = DynamoDBStore(settings.cache_table, client)
+    return TieredCache(version, memory=memory, store=store, ttl_seconds=settings.cache_ttl_seconds)
+
+
+def build_prediction_service(settings: Settings) -> PredictionService:
+    """Verify the artifact (refusing a mismatch), build the cache, preload if asked."""
+    artifact = ModelArtifact(settings.model_path)
+    service = PredictionService(artifact, build_cache(settings, artifact.version))
+    if settings.model_preload:
+        artifact.pipeline()
+    return service

@@ -1,0 +1,72 @@
+"""Shared fixtures: a model trained on a real sample, apps, and moto-backed DynamoDB."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from model.artifact import ModelArtifact
+from model.train import train
+from service.factory import create_app
+from service.settings import Settings
+
+TABLE = "prediction-cache-test"
+PAYLOAD = {
+    "carrier": "UA",
+    "origin": "EWR",
+    "dest": "ORD",
+    "month": 12,
+    "day": 24,
+    "weekday": 2,
+    "hour": 17,
+}
+
+
+@pytest.fixture(scope="session")
+def artifact_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real model trained on 30,000 sampled 2013 departures (about a second)."""
+    path = tmp_path_factory.mktemp("model") / "flight_delay.pkl"
+    train(path, sample=30_000)
+    return path
+
+
+@pytest.fixture(scope="session")
+def artifact(artifact_path: Path) -> ModelArtifact:
+    return ModelArtifact(artifact_path)
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials and region, and no real endpoint, for moto."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def make_settings(artifact_path: Path, **overrides: object) -> Settings:
+    values = {"cache_mode": "memory", "model_path": artifact_path, "cache_table": TABLE}
+    return Settings(**(values | overrides))
+
+
+@pytest.fixture
+def client(artifact_path: Path) -> Iterator[TestClient]:
+    """The app with the in-memory cache only (no DynamoDB)."""
+    with TestClient(create_app(make_settings(artifact_path))) as test_client:
+        yield test_client
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach AWS: without an endpoint, boto3 would try the real one."""
+    if "AWS_ENDPOINT_URL_DYNAMODB" not in os.environ:
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

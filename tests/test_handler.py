@@ -1,0 +1,104 @@
+"""The Lambda entry point with real API Gateway events (HTTP API v2 and REST v1)."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PAYLOAD
+
+
+def http_api_v2_event(body: str, path: str = "/predict", method: str = "POST") -> dict:
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "host": "abc.execute-api.aws"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc",
+            "domainName": "abc.execute-api.aws",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "pytest",
+            },
+            "requestId": "req-1",
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+            "time": "28/Nov/2026:05:00:00 +0000",
+            "timeEpoch": 1_795_000_000_000,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def rest_v1_event(body: str, path: str = "/predict", method: str = "POST") -> dict:
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json", "Host": "abc.execute-api.aws"},
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/prd{path}",
+            "stage": "prd",
+            "requestId": "req-2",
+            "identity": {"sourceIp": "203.0.113.7", "apiKey": "k"},
+            "accountId": "123456789012",
+            "apiId": "abc",
+        },
+        "body": base64.b64encode(body.encode()).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+class Context:
+    function_name = "predcache"
+    aws_request_id = "req"
+
+
+@pytest.fixture
+def handler(monkeypatch: pytest.MonkeyPatch, artifact_path: Path):
+    """`service.handler.handler` imported fresh, configured from the environment."""
+    monkeypatch.setenv("MODEL_PATH", str(artifact_path))
+    monkeypatch.setenv("CACHE_MODE", "memory")
+    for name in ("service.app", "service.handler"):
+        sys.modules.pop(name, None)
+    yield importlib.import_module("service.handler").handler
+    for name in ("service.app", "service.handler"):
+        sys.modules.pop(name, None)
+
+
+@pytest.mark.parametrize("make_event", [http_api_v2_event, rest_v1_event])
+def test_handler_answers_predict(handler, make_event) -> None:
+    response = handler(make_event(json.dumps(PAYLOAD)), Context())
+    assert response["statusCode"] == 200
+    body = json.loads(response["body"])
+    assert 0 <= body["delay_probability"] <= 1
+    headers = {k.lower(): v for k, v in response["headers"].items()}
+    assert headers["x-cache"] == body["cache"]
+
+
+@pytest.mark.parametrize("make_event", [http_api_v2_event, rest_v1_event])
+def test_handler_rejects_invalid_and_serves_health(handler, make_event) -> None:
+    invalid = handler(make_event(json.dumps({**PAYLOAD, "hour": 24})), Context())
+    assert invalid["statusCode"] == 422
+    assert json.loads(invalid["body"])["detail"][0]["field"] == "hour"
+    health = handler(make_event("", path="/health", method="GET"), Context())
+    assert health["statusCode"] == 200
