@@ -70,3 +70,17 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach AWS: without an endpoint, boto3 would try the real one."""
     if "AWS_ENDPOINT_URL_DYNAMODB" not in os.environ:
         monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto DynamoDB server over real HTTP on 127.0.0.1, for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    from service.local import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

@@ -1,0 +1,120 @@
+"""L1 memory, the circuit breaker and single-flight, on injected clocks (no sleeping)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from cache import CacheRecord, CircuitBreaker, MemoryStore
+from cache.singleflight import SingleFlight
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_memory_expires_on_its_timer() -> None:
+    clock = FakeClock()
+    memory = MemoryStore(maxsize=10, ttl=300, timer=clock)
+    memory.put("k", {"v": 1})
+    clock.now += 299
+    assert memory.get("k") == {"v": 1}
+    clock.now += 1
+    assert memory.get("k") is None
+
+
+def test_memory_is_bounded() -> None:
+    memory = MemoryStore(maxsize=100, ttl=300)
+    for i in range(1_000):
+        memory.put(str(i), i)
+    assert len(memory) == 100
+    assert memory.get("999") == 999
+
+
+def test_memory_is_safe_under_concurrent_writers() -> None:
+    memory = MemoryStore(maxsize=500, ttl=300)
+
+    def writer(offset: int) -> None:
+        for i in range(5_000):
+            memory.put(f"{offset}-{i}", i)
+            memory.get(f"{offset}-{i - 1}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(memory) == 500
+
+
+def test_record_knows_whether_it_is_usable() -> None:
+    record = CacheRecord({"p": 0.5}, "v1", created_at=100, expires_at=200)
+    assert record.is_usable("v1", now=199)
+    assert not record.is_usable("v1", now=200)
+    assert not record.is_usable("v2", now=150)
+
+
+def test_breaker_opens_after_threshold_and_recovers_after_cooldown() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(threshold=3, cooldown=10, timer=clock)
+    for _ in range(2):
+        assert breaker.allow()
+        breaker.failure()
+    assert breaker.state == "closed"
+    breaker.failure()
+    assert breaker.state == "open"
+    assert not breaker.allow()
+    clock.now += 10
+    assert breaker.state == "half-open"
+    assert breaker.allow()  # one probe
+    assert not breaker.allow()  # and only one
+    breaker.failure()
+    assert breaker.state == "open"
+    clock.now += 10
+    assert breaker.allow()
+    breaker.success()
+    assert breaker.state == "closed"
+    assert breaker.opened == 2
+
+
+def test_single_flight_runs_concurrent_identical_work_once() -> None:
+    flight = SingleFlight()
+    calls: list[list[str]] = []
+    gate = threading.Event()
+
+    def compute(keys: list[str]) -> list[str]:
+        calls.append(keys)
+        gate.wait(5)
+        return [k.upper() for k in keys]
+
+    results: list[dict] = []
+
+    def request() -> None:
+        results.append(flight.run_many(["a"], compute)[0])
+
+    threads = [threading.Thread(target=request) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)  # let every thread reach the in-flight call
+    gate.set()
+    for thread in threads:
+        thread.join()
+    assert calls == [["a"]]
+    assert results == [{"a": "A"}] * 16
+
+
+def test_single_flight_shares_errors_and_forgets_them() -> None:
+    flight = SingleFlight()
+
+    def boom(keys: list[str]) -> list[str]:
+        raise RuntimeError("model down")
+
+    with pytest.raises(RuntimeError):
+        flight.run_many(["a"], boom)
+    assert flight.run_many(["a"], lambda keys: ["ok"])[0] == {"a": "ok"}

@@ -1,0 +1,135 @@
+"""The DynamoDB tier through the real boto3 calls against moto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from cache import CacheRecord, DynamoDBStore, StoreError
+from cache.dynamodb import KEY_ATTR
+from tests.conftest import TABLE
+from tests.dynamo import Faults, moto_store
+
+
+@pytest.fixture
+def store(aws_env: None) -> Iterator[DynamoDBStore]:
+    with mock_aws():
+        yield moto_store(TABLE, sleep=lambda _s: None)
+
+
+def record(value: object = 0.25, version: str = "v1", now: int = 1_000) -> CacheRecord:
+    return CacheRecord({"p": value}, version, created_at=now, expires_at=now + 60)
+
+
+def test_put_then_get_round_trips_every_attribute(store: DynamoDBStore) -> None:
+    store.put("k", record())
+    assert store.get("k") == record()
+    item = store.client.get_item(TableName=TABLE, Key={KEY_ATTR: {"S": "k"}})["Item"]
+    assert set(item) == {KEY_ATTR, "value", "model_version", "created_at", "expires_at"}
+    assert item["expires_at"] == {"N": "1060"}
+    assert store.get("absent") is None
+
+
+def test_table_has_ttl_on_expires_at(store: DynamoDBStore) -> None:
+    ttl = store.client.describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"value": {"S": "{not json"}},
+        {"value": {"N": "1"}},
+        {"model_version": {"S": "v1"}},
+        {"value": {"S": "1"}, "model_version": {"S": "v1"}, "created_at": {"S": "x"}},
+    ],
+)
+def test_corrupt_items_decode_as_corrupt(store: DynamoDBStore, item: dict) -> None:
+    store.client.put_item(TableName=TABLE, Item={KEY_ATTR: {"S": "bad"}, **item})
+    assert store.get("bad").corrupt
+
+
+def test_batches_split_at_dynamodb_limits(store: DynamoDBStore) -> None:
+    records = {f"k{i}": record(i) for i in range(260)}
+    written = store.put_many(records)
+    assert (written.written, written.unprocessed, written.calls) == (260, 0, 11)  # 25 per call
+    read = store.get_many([*records, "k0", "absent"])  # duplicates are dropped
+    assert read.records == records
+    assert read.calls == 3  # 100 per call
+    assert read.unprocessed == []
+
+
+def test_unprocessed_keys_are_retried_then_reported(store: DynamoDBStore) -> None:
+    store.put_many({f"k{i}": record(i) for i in range(3)})
+    real = store.client.batch_get_item
+    rounds = []
+
+    def flaky(**kwargs):
+        rounds.append(kwargs)
+        response = real(**kwargs)
+        if len(rounds) == 1:  # first round: DynamoDB leaves one key for later
+            keys = kwargs["RequestItems"][TABLE]["Keys"]
+            response["Responses"][TABLE] = [
+                i for i in response["Responses"][TABLE] if i[KEY_ATTR] != keys[0][KEY_ATTR]
+            ]
+            response["UnprocessedKeys"] = {TABLE: {"Keys": keys[:1]}}
+        return response
+
+    store.client.batch_get_item = flaky
+    read = store.get_many(["k0", "k1", "k2"])
+    assert len(read.records) == 3 and read.calls == 2
+
+    def never(**kwargs):
+        return {"Responses": {TABLE: []}, "UnprocessedKeys": kwargs["RequestItems"]}
+
+    store.client.batch_get_item = never
+    read = store.get_many(["k0", "k1"])
+    assert read.unprocessed == ["k0", "k1"]
+    assert read.calls == store.unprocessed_retries + 1
+
+
+def test_unprocessed_items_are_retried_then_counted(store: DynamoDBStore) -> None:
+    real = store.client.batch_write_item
+    calls = []
+
+    def half(**kwargs):
+        calls.append(kwargs)
+        items = kwargs["RequestItems"][TABLE]
+        done, rest = items[: len(items) // 2], items[len(items) // 2 :]
+        if done:
+            real(RequestItems={TABLE: done})
+        return {"UnprocessedItems": {TABLE: rest} if rest else {}}
+
+    store.client.batch_write_item = half
+    result = store.put_many({f"k{i}": record(i) for i in range(8)})
+    assert (result.written, result.unprocessed) == (7, 1)  # 8 → 4 → 2 → 1 left after 3 retries
+    assert len(calls) == 4
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        ("ProvisionedThroughputExceededException", "throttled"),
+        ("ThrottlingException", "throttled"),
+        ("ResourceNotFoundException", "missing_table"),
+        ("ValidationException", "client_error"),
+    ],
+)
+def test_errors_are_raised_as_store_errors_with_a_kind(
+    store: DynamoDBStore, code: str, kind: str
+) -> None:
+    Faults(store.client, code)
+    with pytest.raises(StoreError) as info:
+        store.get("k")
+    assert info.value.kind == kind
+
+
+def test_unreachable_endpoint_fails_fast(aws_env: None) -> None:
+    from cache import make_client
+
+    client = make_client(timeout=0.2, max_attempts=2, endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(StoreError) as info:
+        DynamoDBStore(TABLE, client).get("k")
+    assert info.value.kind == "unreachable"

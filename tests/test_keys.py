@@ -1,0 +1,53 @@
+"""Equivalent payloads share a key; anything that changes the prediction changes it."""
+
+from __future__ import annotations
+
+import pytest
+
+from cache import canonical, make_key
+from service.schemas import FlightFeatures
+from tests.conftest import PAYLOAD
+
+
+def key_of(payload: dict, version: str = "v1") -> str:
+    return make_key("flight-delay", version, FlightFeatures.model_validate(payload).model_dump())
+
+
+def test_equivalent_payloads_share_a_key() -> None:
+    reordered = dict(reversed(list(PAYLOAD.items())))
+    variants = [
+        reordered,
+        {**PAYLOAD, "carrier": "ua", "origin": "ewr", "dest": "oRd"},
+        {**PAYLOAD, "hour": 17.0, "month": 12.0},
+    ]
+    assert {key_of(v) for v in variants} == {key_of(PAYLOAD)}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("carrier", "AA"),
+        ("origin", "JFK"),
+        ("dest", "ATL"),
+        ("month", 11),
+        ("day", 23),
+        ("weekday", 3),
+        ("hour", 16),
+    ],
+)
+def test_every_field_changes_the_key(field: str, value: object) -> None:
+    assert key_of({**PAYLOAD, field: value}) != key_of(PAYLOAD)
+
+
+def test_model_version_and_name_change_the_key() -> None:
+    assert key_of(PAYLOAD, "v2") != key_of(PAYLOAD, "v1")
+    assert make_key("other", "v1", PAYLOAD) != make_key("flight-delay", "v1", PAYLOAD)
+
+
+def test_fields_cannot_be_spliced_across_the_separator() -> None:
+    assert make_key("a", "bc", {}) != make_key("ab", "c", {})
+
+
+def test_canonical_form_is_sorted_compact_json() -> None:
+    assert canonical({"b": 1, "a": "x"}) == b'{"a":"x","b":1}'
+    assert len(key_of(PAYLOAD)) == 64

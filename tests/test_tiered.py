@@ -1,0 +1,145 @@
+"""The read path L1 → L2 → compute, with moto for L2 and a fake clock for lifetimes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from cache import CacheRecord, CircuitBreaker, DynamoDBStore, MemoryStore, TieredCache, make_client
+from cache.dynamodb import KEY_ATTR
+from tests.conftest import TABLE
+from tests.dynamo import Faults, moto_store, silent_endpoint
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Model:
+    """Counts rows it is asked to compute."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, keys: list[str]) -> list[dict]:
+        self.calls.append(list(keys))
+        return [{"p": len(k) / 100} for k in keys]
+
+
+@pytest.fixture
+def store(aws_env: None) -> Iterator[DynamoDBStore]:
+    with mock_aws():
+        yield moto_store(TABLE)
+
+
+def tiered(store, clock: Clock, version: str = "v1", **kwargs) -> TieredCache:
+    memory = MemoryStore(100, 300, timer=clock)
+    return TieredCache(version, memory=memory, store=store, clock=clock, **kwargs)
+
+
+def test_miss_then_l1_then_l2_from_another_process(store: DynamoDBStore) -> None:
+    clock, model = Clock(), Model()
+    first = tiered(store, clock)
+    assert first.get_or_compute_many(["key"], model)[0].outcome == "MISS"
+    assert first.get_or_compute_many(["key"], model)[0].outcome == "HIT-L1"
+    second = tiered(store, clock)  # a second container: empty L1, same table
+    hit = second.get_or_compute_many(["key"], model)[0]
+    assert hit.outcome == "HIT-L2"
+    assert hit.value == {"p": 0.03}
+    assert second.get_or_compute_many(["key"], model)[0].outcome == "HIT-L1"  # L2 filled L1
+    assert model.calls == [["key"]]
+
+
+def test_expired_l2_items_are_not_served(store: DynamoDBStore) -> None:
+    clock, model = Clock(), Model()
+    tiered(store, clock, ttl_seconds=60).get_or_compute_many(["key"], model)
+    clock.now += 61  # moto, like DynamoDB for hours, still holds the item
+    assert store.get("key") is not None
+    lookup = tiered(store, clock, ttl_seconds=60).get_or_compute_many(["key"], model)[0]
+    assert lookup.outcome == "MISS"
+    assert len(model.calls) == 2
+    assert store.get("key").expires_at == int(clock.now) + 60  # rewritten
+
+
+def test_other_model_version_is_a_miss(store: DynamoDBStore) -> None:
+    clock, model = Clock(), Model()
+    tiered(store, clock, version="v1").get_or_compute_many(["key"], model)
+    assert tiered(store, clock, version="v2").get_or_compute("key", lambda: 1).outcome == "MISS"
+
+
+def test_corrupt_item_is_a_miss_counted_and_overwritten(store: DynamoDBStore) -> None:
+    clock, model = Clock(), Model()
+    store.client.put_item(
+        TableName=TABLE, Item={KEY_ATTR: {"S": "key"}, "value": {"S": "{garbage"}}
+    )
+    cache = tiered(store, clock)
+    assert cache.get_or_compute_many(["key"], model)[0].outcome == "MISS"
+    assert cache.stats.l2.errors["corrupt"] == 1
+    now = int(clock.now)
+    assert store.get("key") == CacheRecord({"p": 0.03}, "v1", now, now + 86_400)
+
+
+def test_batch_lookup_mixes_tiers_and_computes_once(store: DynamoDBStore) -> None:
+    clock, model = Clock(), Model()
+    writer = tiered(store, clock)
+    writer.get_or_compute_many([f"l2-{i}" for i in range(150)], model)
+    cache = tiered(store, clock)
+    cache.get_or_compute_many(["l1"], model)
+    keys = ["l1", *[f"l2-{i}" for i in range(150)], "new-a", "new-b", "new-a"]
+    results = cache.get_or_compute_many(keys, model)
+    assert [r.outcome for r in results] == ["HIT-L1"] + ["HIT-L2"] * 150 + ["MISS"] * 3
+    assert results[-1].value == results[-3].value
+    assert model.calls[-1] == ["new-a", "new-b"]
+
+
+def test_cache_off_and_memory_only() -> None:
+    model = Model()
+    off = TieredCache("v1")
+    assert [off.get_or_compute_many(["k"], model)[0].outcome for _ in range(2)] == ["MISS"] * 2
+    memory = TieredCache("v1", memory=MemoryStore(10, 60))
+    outcomes = [memory.get_or_compute_many(["k"], model)[0].outcome for _ in range(2)]
+    assert outcomes == ["MISS", "HIT-L1"]
+
+
+def test_throttled_table_degrades_to_compute_and_opens_the_circuit(
+    store: DynamoDBStore,
+) -> None:
+    clock = Clock()
+    faults = Faults(store.client, "ProvisionedThroughputExceededException")
+    breaker = CircuitBreaker(threshold=3, cooldown=30, timer=clock)
+    cache = TieredCache("v1", store=store, clock=clock, breaker=breaker)
+    for i in range(6):
+        assert cache.get_or_compute(f"k{i}", lambda: {"p": 0.5}).value == {"p": 0.5}
+    assert breaker.state == "open"
+    errors = cache.stats.l2.errors
+    # reads and writes both throttled until the third failure opened the circuit
+    assert errors["throttled"] == 3
+    assert errors["circuit_open"] > 0
+    attempts = faults.attempts
+    cache.get_or_compute("k9", lambda: {"p": 0.5})
+    assert faults.attempts == attempts  # open circuit: the table is not called
+    faults.active = False
+    clock.now += 30
+    assert cache.get_or_compute("k10", lambda: {"p": 0.1}).outcome == "MISS"
+    assert breaker.state == "closed"
+    assert store.get("k10") is not None  # L2 written again once recovered
+
+
+def test_slow_table_is_cut_by_the_timeout(aws_env: None) -> None:
+    """A table slower than the read timeout costs at most attempts x timeout per call."""
+    with silent_endpoint() as endpoint:
+        client = make_client(timeout=0.2, max_attempts=2, endpoint_url=endpoint)
+        cache = TieredCache("v1", store=DynamoDBStore(TABLE, client))
+        started = time.perf_counter()
+        lookup = cache.get_or_compute("k", lambda: {"p": 0.5})
+        elapsed = time.perf_counter() - started
+    assert lookup.outcome == "MISS"
+    assert cache.stats.l2.errors["timeout"] == 2  # the read and the write
+    assert elapsed < 3.0  # 2 calls x 2 attempts x 0.2 s + backoff, with slack
