@@ -7,6 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 PYTEST_ARGS ?=
+REQUESTS ?= 300
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -33,6 +34,10 @@ serve: $(STAMP) $(ARTIFACT)
 
 test: $(STAMP) $(ARTIFACT)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Per-request latency of L1 hit, L2 hit, miss and cache off, side by side.
+bench: $(STAMP) $(ARTIFACT)
+	$(BIN)/python -m stress_test.bench --requests $(REQUESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,7 +11,7 @@ from cache.keys import canonical, make_key
 from cache.memory import MemoryStore
 from cache.record import CacheRecord
 from cache.stats import CacheStats, TierStats
-from cache.tiered import Lookup, Outcome, TieredCache
+from cache.tiered import Lookup, Outcome, Pending, TieredCache
 
 __all__ = [
     "BatchRead",
@@ -23,6 +23,7 @@ __all__ = [
     "Lookup",
     "MemoryStore",
     "Outcome",
+    "Pending",
     "RecordStore",
     "StoreError",
     "TierStats",

@@ -41,6 +41,19 @@ class Lookup:
     outcome: Outcome
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A lookup after L1: what was found, and the unique keys still to resolve."""
+
+    keys: list[str]
+    found: dict[str, Lookup]
+    remaining: list[str]
+
+    @property
+    def complete(self) -> bool:
+        return not self.remaining
+
+
 class TieredCache:
     """Values by key through L1 → L2 → compute, for one `version` of what computes them.
 
@@ -77,33 +90,43 @@ class TieredCache:
 
         Duplicate keys are looked up once; L2 is read with one batched call.
         """
+        return self.resolve(self.lookup_memory(keys), compute_many)
+
+    def lookup_memory(self, keys: Sequence[str]) -> Pending:
+        """The L1 step alone: microseconds, never blocks.
+
+        An async caller can answer a `complete` result on its event loop and send
+        only the rest to `resolve` in a worker thread (L2 and compute block).
+        """
+        keys = list(keys)
         unique = list(dict.fromkeys(keys))
         found: dict[str, Lookup] = {}
-        pending = self._from_memory(unique, found)
-        if pending:
-            pending = self._from_store(pending, found)
-        if pending:
-            self._compute(pending, compute_many, found)
-        results = [found[key] for key in keys]
-        for result in results:
-            self.stats.outcome(result.outcome.value)
-        return results
-
-    def _from_memory(self, keys: list[str], found: dict[str, Lookup]) -> list[str]:
         if self.memory is None:
-            return keys
+            return Pending(keys, found, unique)
         started = time.perf_counter()
-        pending = []
-        for key in keys:
+        remaining = []
+        for key in unique:
             value = self.memory.get(key)
             if value is None:
-                pending.append(key)
+                remaining.append(key)
             else:
                 found[key] = Lookup(value, Outcome.HIT_L1)
         self.stats.l1.observe(time.perf_counter() - started)
-        self.stats.l1.hit(len(keys) - len(pending))
-        self.stats.l1.miss(len(pending))
-        return pending
+        self.stats.l1.hit(len(unique) - len(remaining))
+        self.stats.l1.miss(len(remaining))
+        return Pending(keys, found, remaining)
+
+    def resolve(self, pending: Pending, compute_many: ComputeMany) -> list[Lookup]:
+        """Finish a lookup: L2 for the keys L1 lacked, then one compute for the rest."""
+        remaining = pending.remaining
+        if remaining:
+            remaining = self._from_store(remaining, pending.found)
+        if remaining:
+            self._compute(remaining, compute_many, pending.found)
+        results = [pending.found[key] for key in pending.keys]
+        for result in results:
+            self.stats.outcome(result.outcome.value)
+        return results
 
     def _l2_allowed(self, n: int) -> bool:
         if self.store is None:

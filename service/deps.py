@@ -1,4 +1,7 @@
-"""FastAPI dependencies: what a route needs, taken from the app that serves it."""
+"""FastAPI dependencies: what a route needs, taken from the app that serves it.
+
+All `async`: they never block, and a sync dependency would cost a thread-pool hop.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +13,15 @@ from service.predictions import PredictionService
 from service.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_predictions(request: Request) -> PredictionService:
+async def get_predictions(request: Request) -> PredictionService:
     return request.app.state.predictions
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     """Refuse bodies that do not say they are JSON (415) before parsing them."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
@@ -28,12 +31,12 @@ def require_json(request: Request) -> None:
         )
 
 
-def require_api_key(request: Request, x_api_key: str | None = Header(default=None)) -> None:
+async def require_api_key(request: Request, x_api_key: str | None = Header(default=None)) -> None:
     """When `API_KEYS` is set, predict routes need a matching `x-api-key` (401 otherwise).
 
     Every configured key is compared in constant time, so timing tells nothing.
     """
-    keys = get_settings(request).api_keys
+    keys = request.app.state.settings.api_keys
     if not keys:
         return
     given = (x_api_key or "").encode()

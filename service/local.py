@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -79,6 +80,9 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
+    # uvicorn re-raises SIGTERM after its own shutdown: exit through `finally` so
+    # the embedded DynamoDB server is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     embedded = os.environ.get("CACHE_MODE", "tiered") == "tiered" and not os.environ.get(
         "AWS_ENDPOINT_URL_DYNAMODB"
     )

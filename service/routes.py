@@ -1,5 +1,5 @@
-"""HTTP routes. Handlers are plain `def`: FastAPI runs them in its thread pool, so a
-blocking DynamoDB call or model run never stalls the event loop."""
+"""HTTP routes. All `async`: L1 hits are answered on the event loop, and the
+prediction service sends blocking work (DynamoDB, the model) to a worker thread."""
 
 from __future__ import annotations
 
@@ -19,21 +19,23 @@ _422 = {422: {"description": "invalid payload; `message` names the field"}}
 
 
 @router.post("/predict", response_model=Prediction, dependencies=guarded, responses=_422)
-def predict(features: FlightFeatures, response: Response, predictions: Predictions) -> Prediction:
+async def predict(
+    features: FlightFeatures, response: Response, predictions: Predictions
+) -> Prediction:
     """Probability that the flight departs more than 15 minutes late."""
-    result = predictions.predict(features)
+    result = await predictions.predict(features)
     response.headers["X-Cache"] = result.cache
     return result
 
 
 @router.post("/predict/batch", response_model=BatchResponse, dependencies=guarded, responses=_422)
-def predict_batch(request: BatchRequest, predictions: Predictions) -> BatchResponse:
+async def predict_batch(request: BatchRequest, predictions: Predictions) -> BatchResponse:
     """Up to 1000 flights in one call: one L2 round trip and one model run for the misses."""
-    return predictions.predict_batch(request.items)
+    return await predictions.predict_batch(request.items)
 
 
 @router.get("/health", response_model=Health)
-def health(
+async def health(
     predictions: Predictions, settings: Annotated[Settings, Depends(get_settings)]
 ) -> Health:
     return Health(
@@ -45,7 +47,7 @@ def health(
 
 
 @router.get("/stats")
-def stats(
+async def stats(
     predictions: Predictions, settings: Annotated[Settings, Depends(get_settings)]
 ) -> dict[str, Any]:
     """Per-tier hits, misses, errors and latency of this process since it started."""

@@ -1,0 +1,1 @@
+"""Load scenarios, benchmarks and hit-rate reports for predcache."""

@@ -1,0 +1,136 @@
+"""`make bench`: per-request latency of each cache path, side by side in one run.
+
+Requests go through the Lambda entry point (Mangum with an API Gateway HTTP API
+event), as in AWS, against an embedded moto DynamoDB server on 127.0.0.1:
+
+    L1 hit     payload already in this container's memory
+    L2 hit     fresh container (empty L1), payload in the table
+    miss       model run + L2 read miss + L2 write
+    cache off  model only
+
+    python -m stress_test.bench [--requests 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+
+import orjson
+
+from stress_test.payloads import unique_payloads
+
+
+def api_event(body: dict, path: str = "/predict") -> dict:
+    """A minimal API Gateway HTTP API (v2) event."""
+    return {
+        "version": "2.0",
+        "routeKey": f"POST {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {
+            "http": {"method": "POST", "path": path, "sourceIp": "127.0.0.1"},
+            "stage": "$default",
+        },
+        "body": orjson.dumps(body).decode(),
+        "isBase64Encoded": False,
+    }
+
+
+def lambda_handler(**overrides: object) -> Callable[[dict], dict]:
+    """A fresh container: a new app (empty L1) wrapped by Mangum, model preloaded."""
+    from mangum import Mangum
+
+    from service.factory import create_app
+    from service.settings import Settings
+
+    settings = Settings.from_env()
+    values = {**settings.__dict__, "model_preload": True, **overrides}
+    handler = Mangum(create_app(Settings(**values)), lifespan="off")
+    return lambda event: handler(event, None)
+
+
+def timed(handler: Callable[[dict], dict], events: list[dict], expect: str) -> list[float]:
+    samples = []
+    for event in events:
+        started = time.perf_counter()
+        response = handler(event)
+        samples.append(time.perf_counter() - started)
+        outcome = orjson.loads(response["body"])["cache"]
+        if response["statusCode"] != 200 or outcome != expect:
+            raise RuntimeError(f"expected {expect}, got {response['statusCode']} {outcome}")
+    return samples
+
+
+def summary(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return statistics.median(ordered) * 1000, p99 * 1000
+
+
+def model_batch_costs(repeats: int = 50) -> dict[str, float]:
+    """Median time of one `predict_many` call for 1 row and for 100 rows."""
+    from model.artifact import ModelArtifact
+    from model.predictor import Predictor
+    from service.settings import Settings
+
+    predictor = Predictor(ModelArtifact(Settings.from_env().model_path))
+    costs = {}
+    for size in (1, 100):
+        rows = unique_payloads(size)
+        predictor.predict_many(rows)
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            predictor.predict_many(rows)
+            times.append(time.perf_counter() - started)
+        costs[f"predict_many({size} row{'s' if size > 1 else ''})"] = statistics.median(times)
+    return costs
+
+
+def run(requests: int) -> list[tuple[str, float, float]]:
+    table = f"bench-{uuid.uuid4().hex[:8]}"
+    os.environ["CACHE_TABLE"] = table
+    from service.local import dynamodb_server, use_local_dynamodb
+
+    events = [api_event(p) for p in unique_payloads(requests)]
+    warmup = [api_event(p) for p in unique_payloads(20, offset=500_000)]
+    rows = []
+    with dynamodb_server() as endpoint:
+        use_local_dynamodb(endpoint, table)
+        off = lambda_handler(cache_mode="off")
+        timed(off, warmup, "MISS")
+        rows.append(("cache off (model only)", *summary(timed(off, events, "MISS"))))
+        writer = lambda_handler(cache_mode="tiered", dynamodb_endpoint=endpoint)
+        timed(writer, warmup, "MISS")
+        rows.append(("miss (L2 get + model + L2 put)", *summary(timed(writer, events, "MISS"))))
+        rows.append(("L1 hit", *summary(timed(writer, events, "HIT-L1"))))
+        reader = lambda_handler(cache_mode="tiered", dynamodb_endpoint=endpoint)
+        timed(reader, warmup, "HIT-L2")
+        rows.append(("L2 hit (moto server, HTTP)", *summary(timed(reader, events, "HIT-L2"))))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Per-request latency of each cache path")
+    parser.add_argument("--requests", type=int, default=300, help="requests per path")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    rows = run(args.requests)
+    off_median = rows[0][1]
+    print(f"\n{args.requests} requests per path through the Lambda handler (Mangum, HTTP API v2)")
+    print(f"{'path':34} {'median ms':>10} {'p99 ms':>9} {'median vs off':>14}")
+    for name, median, p99 in rows:
+        print(f"{name:34} {median:10.3f} {p99:9.3f} {off_median / median:13.1f}x")
+    print("\nmodel alone:")
+    for name, seconds in model_batch_costs().items():
+        print(f"{name:34} {seconds * 1000:10.3f} ms")
+
+
+if __name__ == "__main__":
+    main()

