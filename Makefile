@@ -8,6 +8,7 @@ PORT ?= 8000
 WORKERS ?= 1
 PYTEST_ARGS ?=
 REQUESTS ?= 300
+RUNS ?= 7
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -38,6 +39,10 @@ test: $(STAMP) $(ARTIFACT)
 # Per-request latency of L1 hit, L2 hit, miss and cache off, side by side.
 bench: $(STAMP) $(ARTIFACT)
 	$(BIN)/python -m stress_test.bench --requests $(REQUESTS)
+
+# Time to first response of fresh processes: L2 hit vs miss.
+bench-cold: $(STAMP) $(ARTIFACT)
+	$(BIN)/python -m stress_test.bench_cold --runs $(RUNS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

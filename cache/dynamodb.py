@@ -33,9 +33,10 @@ def make_client(
 ) -> Any:
     """A DynamoDB client that gives up fast: a slow table must not stall a request.
 
-    Without `endpoint_url`, boto3 honours `AWS_ENDPOINT_URL_DYNAMODB` by itself.
+    Built with botocore alone (boto3 would add s3transfer to every cold start).
+    Without `endpoint_url`, botocore honours `AWS_ENDPOINT_URL_DYNAMODB` by itself.
     """
-    import boto3
+    import botocore.session
     from botocore.config import Config
 
     config = Config(
@@ -45,7 +46,8 @@ def make_client(
         max_pool_connections=50,
         tcp_keepalive=True,
     )
-    return boto3.client("dynamodb", endpoint_url=endpoint_url, config=config)
+    session = botocore.session.get_session()
+    return session.create_client("dynamodb", endpoint_url=endpoint_url, config=config)
 
 
 def classify(exc: BaseException) -> str:

@@ -8,6 +8,9 @@ event), as in AWS, against an embedded moto DynamoDB server on 127.0.0.1:
     miss       model run + L2 read miss + L2 write
     cache off  model only
 
+and one `POST /predict/batch` of 1000 items, 90% of them in L2, on a fresh
+container: DynamoDB calls made, total time and time per item.
+
     python -m stress_test.bench [--requests 300]
 """
 
@@ -18,14 +21,15 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from typing import Any
 
 import orjson
 
 from stress_test.payloads import unique_payloads
 
 
-def api_event(body: dict, path: str = "/predict") -> dict:
+def api_event(body: Any, path: str = "/predict") -> dict:
     """A minimal API Gateway HTTP API (v2) event."""
     return {
         "version": "2.0",
@@ -42,24 +46,36 @@ def api_event(body: dict, path: str = "/predict") -> dict:
     }
 
 
-def lambda_handler(**overrides: object) -> Callable[[dict], dict]:
-    """A fresh container: a new app (empty L1) wrapped by Mangum, model preloaded."""
-    from mangum import Mangum
+class Container:
+    """A warm Lambda container in miniature: one app (its own L1) behind Mangum."""
 
-    from service.factory import create_app
-    from service.settings import Settings
+    def __init__(self, **overrides: Any) -> None:
+        from mangum import Mangum
 
-    settings = Settings.from_env()
-    values = {**settings.__dict__, "model_preload": True, **overrides}
-    handler = Mangum(create_app(Settings(**values)), lifespan="off")
-    return lambda event: handler(event, None)
+        from service.factory import create_app
+        from service.settings import Settings
+
+        values = {**Settings.from_env().__dict__, "model_preload": True, **overrides}
+        self.app = create_app(Settings(**values))
+        self._handler = Mangum(self.app, lifespan="off")
+
+    def __call__(self, event: dict) -> dict:
+        return self._handler(event, None)
+
+    def count_dynamodb_calls(self) -> Counter:
+        calls: Counter = Counter()
+        client = self.app.state.predictions.cache.store.client
+        client.meta.events.register(
+            "before-call.dynamodb", lambda model, **_: calls.update([model.name])
+        )
+        return calls
 
 
-def timed(handler: Callable[[dict], dict], events: list[dict], expect: str) -> list[float]:
+def timed(container: Container, events: list[dict], expect: str) -> list[float]:
     samples = []
     for event in events:
         started = time.perf_counter()
-        response = handler(event)
+        response = container(event)
         samples.append(time.perf_counter() - started)
         outcome = orjson.loads(response["body"])["cache"]
         if response["statusCode"] != 200 or outcome != expect:
@@ -89,31 +105,46 @@ def model_batch_costs(repeats: int = 50) -> dict[str, float]:
             started = time.perf_counter()
             predictor.predict_many(rows)
             times.append(time.perf_counter() - started)
-        costs[f"predict_many({size} row{'s' if size > 1 else ''})"] = statistics.median(times)
+        costs[f"predict_many, {size} row(s)"] = statistics.median(times)
     return costs
 
 
-def run(requests: int) -> list[tuple[str, float, float]]:
-    table = f"bench-{uuid.uuid4().hex[:8]}"
-    os.environ["CACHE_TABLE"] = table
+def batch_run(endpoint: str, size: int = 1000, cached_share: float = 0.9) -> dict[str, Any]:
+    """One batch on a fresh container, `cached_share` of its items already in L2."""
+    items = unique_payloads(size, offset=300_000)
+    Container(dynamodb_endpoint=endpoint)(
+        api_event({"items": items[: int(size * cached_share)]}, "/predict/batch")
+    )
+    reader = Container(dynamodb_endpoint=endpoint)
+    calls = reader.count_dynamodb_calls()
+    started = time.perf_counter()
+    response = reader(api_event({"items": items}, "/predict/batch"))
+    elapsed = time.perf_counter() - started
+    return {"seconds": elapsed, "totals": orjson.loads(response["body"])["cache"], "calls": calls}
+
+
+def run(requests: int) -> tuple[list[tuple[str, float, float]], dict[str, Any]]:
     from service.local import dynamodb_server, use_local_dynamodb
 
+    table = f"bench-{uuid.uuid4().hex[:8]}"
+    os.environ["CACHE_TABLE"] = table
     events = [api_event(p) for p in unique_payloads(requests)]
     warmup = [api_event(p) for p in unique_payloads(20, offset=500_000)]
     rows = []
     with dynamodb_server() as endpoint:
         use_local_dynamodb(endpoint, table)
-        off = lambda_handler(cache_mode="off")
+        off = Container(cache_mode="off")
         timed(off, warmup, "MISS")
         rows.append(("cache off (model only)", *summary(timed(off, events, "MISS"))))
-        writer = lambda_handler(cache_mode="tiered", dynamodb_endpoint=endpoint)
+        writer = Container(dynamodb_endpoint=endpoint)
         timed(writer, warmup, "MISS")
         rows.append(("miss (L2 get + model + L2 put)", *summary(timed(writer, events, "MISS"))))
         rows.append(("L1 hit", *summary(timed(writer, events, "HIT-L1"))))
-        reader = lambda_handler(cache_mode="tiered", dynamodb_endpoint=endpoint)
+        reader = Container(dynamodb_endpoint=endpoint)
         timed(reader, warmup, "HIT-L2")
         rows.append(("L2 hit (moto server, HTTP)", *summary(timed(reader, events, "HIT-L2"))))
-    return rows
+        batch = batch_run(endpoint)
+    return rows, batch
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -121,15 +152,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=300, help="requests per path")
     args = parser.parse_args(argv)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    rows = run(args.requests)
+    rows, batch = run(args.requests)
     off_median = rows[0][1]
     print(f"\n{args.requests} requests per path through the Lambda handler (Mangum, HTTP API v2)")
-    print(f"{'path':34} {'median ms':>10} {'p99 ms':>9} {'median vs off':>14}")
+    print(f"{'path':34} {'median ms':>10} {'p99 ms':>9} {'speed-up vs off':>16}")
     for name, median, p99 in rows:
-        print(f"{name:34} {median:10.3f} {p99:9.3f} {off_median / median:13.1f}x")
+        print(f"{name:34} {median:10.3f} {p99:9.3f} {off_median / median:15.1f}x")
     print("\nmodel alone:")
     for name, seconds in model_batch_costs().items():
         print(f"{name:34} {seconds * 1000:10.3f} ms")
+    items = sum(batch["totals"].values())
+    per_item_ms = batch["seconds"] * 1000 / items
+    l2_single_ms = rows[3][1]
+    print(f"\nPOST /predict/batch, {items} items on a fresh container: {batch['totals']}")
+    print(f"DynamoDB calls: {dict(batch['calls'])}")
+    print(
+        f"total {batch['seconds'] * 1000:.1f} ms = {per_item_ms:.3f} ms per item "
+        f"(single L2-hit request: {l2_single_ms:.3f} ms, {l2_single_ms / per_item_ms:.1f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,37 @@
+"""One cold Lambda container in miniature: import the handler, answer one event, report.
+
+Run by `stress_test.bench_cold` in a fresh interpreter; prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+started = time.perf_counter()
+
+
+def main() -> None:
+    from service.handler import handler
+    from stress_test.bench import api_event
+
+    imported = time.perf_counter()
+    response = handler(api_event(json.loads(sys.argv[1])), None)
+    answered = time.perf_counter()
+    print(
+        json.dumps(
+            {
+                "status": response["statusCode"],
+                "cache": json.loads(response["body"]).get("cache"),
+                "init_s": imported - started,
+                "first_request_s": answered - imported,
+                "sklearn_imported": "sklearn" in sys.modules,
+            }
+        ),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""A fresh process whose first request is an L2 hit never imports scikit-learn."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cache import create_table, make_client
+from stress_test.payloads import unique_payloads
+from tests.test_integration import instance
+
+
+def cold_request(payload: dict, env: dict[str, str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "stress_test.cold_probe", json.dumps(payload)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("preload", ["0", "1"])
+def test_cold_l2_hit_skips_the_model(
+    artifact_path: Path, moto_endpoint: str, aws_env: None, preload: str
+) -> None:
+    table = f"cold-{uuid.uuid4().hex[:8]}"
+    create_table(make_client(timeout=2, endpoint_url=moto_endpoint), table)
+    cached, fresh = unique_payloads(2, offset=900_000)
+    warm: TestClient = instance(artifact_path, moto_endpoint, table)
+    assert warm.post("/predict", json=cached).headers["x-cache"] == "MISS"
+    env = {
+        **os.environ,
+        "MODEL_PATH": str(artifact_path),
+        "CACHE_MODE": "tiered",
+        "CACHE_TABLE": table,
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
+        "MODEL_PRELOAD": preload,
+        "LOG_LEVEL": "WARNING",
+    }
+    hit = cold_request(cached, env)
+    assert (hit["status"], hit["cache"]) == (200, "HIT-L2")
+    assert hit["sklearn_imported"] is (preload == "1")
+    miss = cold_request(fresh, env)
+    assert (miss["status"], miss["cache"], miss["sklearn_imported"]) == (200, "MISS", True)
