@@ -3,9 +3,17 @@
 
 PYTHON ?= python3
 VENV ?= .venv
-HOST ?= 127.0.0.1
+BIND ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
+# make stress: HOST empty = a local stack per cache mode on 127.0.0.1
+SCENARIO ?= hot
+DURATION ?= 45
+USERS ?= 64
+MODES ?= off,memory,tiered
+HOST ?=
+PROCESSES ?= 0
+MAX_REQUESTS ?= 500000
 PYTEST_ARGS ?=
 REQUESTS ?= 300
 RUNS ?= 7
@@ -14,7 +22,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARTIFACT := model/artifacts/flight_delay.pkl
 
-.PHONY: install model serve test lint bench bench-cold clean
+.PHONY: install model serve test lint bench bench-cold stress clean
 
 install: $(STAMP)
 
@@ -31,10 +39,16 @@ $(ARTIFACT): $(STAMP) model/train.py model/data.py model/features.py
 	$(BIN)/python -m model.train --out $@
 
 serve: $(STAMP) $(ARTIFACT)
-	$(BIN)/python -m service.local --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	$(BIN)/python -m service.local --host $(BIND) --port $(PORT) --workers $(WORKERS)
 
 test: $(STAMP) $(ARTIFACT)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Locust, one headless run per cache mode -> stress_test/reports/<timestamp>/
+stress: $(STAMP) $(ARTIFACT)
+	$(BIN)/python -m stress_test.run --scenario $(SCENARIO) --duration $(DURATION) \
+		--users $(USERS) --modes $(MODES) --workers $(WORKERS) --processes $(PROCESSES) \
+		--max-requests $(MAX_REQUESTS) $(if $(HOST),--host $(HOST))
 
 # Per-request latency of L1 hit, L2 hit, miss and cache off, side by side.
 bench: $(STAMP) $(ARTIFACT)

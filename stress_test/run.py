@@ -1,0 +1,234 @@
+"""`make stress`: one headless locust run per cache mode, then the hit-rate report.
+
+    python -m stress_test.run --scenario hot --duration 45 --users 64 \
+        --modes off,memory,tiered [--host URL] [--processes 2]
+
+Without `--host`, each mode gets its own local stack on 127.0.0.1 (service.local,
+with an embedded DynamoDB for `tiered`), started before and stopped after its run.
+With `--host` (a deployed stage), the modes are whatever that stage runs: give
+one mode name to label it. Every run is bounded by `--duration` and, optionally,
+`--max-requests`. Output: stress_test/reports/<timestamp>/ with locust's HTML and
+CSVs per mode, summary.json and report.html.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from service.local import free_port
+from stress_test.scenarios import SCENARIOS, Options, expected_rate
+
+REPORTS = Path(__file__).resolve().parent / "reports"
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+
+
+def wait_healthy(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/health", timeout=1) as response,
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"{url}/health did not answer within {timeout}s")
+
+
+@contextlib.contextmanager
+def local_stack(mode: str, workers: int, log_path: Path) -> Iterator[str]:
+    """The service on a free 127.0.0.1 port in `mode`; stopped (by PID) on exit."""
+    port = free_port()
+    env = {**os.environ, "CACHE_MODE": mode, "MODEL_PRELOAD": "1"}
+    env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)  # tiered: a fresh embedded table per run
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service.local", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_locust(args: argparse.Namespace, host: str, prefix: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        host,
+        "--users",
+        str(args.users),
+        "--spawn-rate",
+        str(args.users),
+        "--run-time",
+        f"{args.duration}s",
+        "--stop-timeout",
+        "5",
+        "--only-summary",
+        "--csv",
+        str(prefix),
+        "--csv-full-history",
+        "--html",
+        f"{prefix}.html",
+        "--results-file",
+        f"{prefix}_results.json",
+        "--scenario",
+        args.scenario,
+        "--seed",
+        str(args.seed),
+        "--hot-k",
+        str(args.hot_k),
+        "--zipf-s",
+        str(args.zipf_s),
+        "--batch-size",
+        str(args.batch_size),
+        "--batch-overlap",
+        str(args.batch_overlap),
+        "--max-requests",
+        str(args.max_requests // max(1, args.processes) if args.max_requests else 0),
+        "--exit-code-on-error",
+        "0",
+        "--loglevel",
+        "WARNING",
+    ]
+    if args.processes:
+        command += ["--processes", str(args.processes)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    subprocess.run(command, env=env, check=True, timeout=args.duration + 120)
+
+
+def server_stats(host: str) -> dict | None:
+    with (
+        contextlib.suppress(OSError, ValueError),
+        urllib.request.urlopen(f"{host}/stats", timeout=2) as response,
+    ):
+        return json.load(response)
+    return None
+
+
+def summarise(args: argparse.Namespace, mode: str, prefix: Path) -> dict:
+    """One row of summary.json from the figures the locustfile wrote at exit."""
+    result = json.loads(Path(f"{prefix}_results.json").read_text())
+    total = result["total"]
+    counts = {o: int(result["outcomes"].get(o, 0)) for o in ("HIT-L1", "HIT-L2", "MISS")}
+    lookups = sum(counts.values())
+    caches = args.workers if mode == "memory" else 1
+    expected = (
+        0.0 if mode == "off" else expected_rate(args.scenario, _options(args), lookups, caches)
+    )
+    duration = total["duration_s"]
+    return {
+        "scenario": args.scenario,
+        "cache_mode": mode,
+        "requests": total["requests"],
+        "failures": total["failures"],
+        "duration_s": round(duration, 2),
+        "rps": round(total["requests"] / duration, 1) if duration else 0.0,
+        "p50_ms": total["p50_ms"],
+        "p95_ms": total["p95_ms"],
+        "p99_ms": total["p99_ms"],
+        "hit_l1": counts["HIT-L1"],
+        "hit_l2": counts["HIT-L2"],
+        "miss": counts["MISS"],
+        "items": lookups,
+        "measured_hit_rate": round((lookups - counts["MISS"]) / lookups, 4) if lookups else 0.0,
+        "expected_hit_rate": round(expected, 4),
+        "latency_by_outcome": {
+            name.split(" ", 1)[1]: figures
+            for name, figures in result["entries"].items()
+            if name.startswith("/predict ")
+        },
+    }
+
+
+def _options(args: argparse.Namespace) -> Options:
+    return Options(args.seed, args.hot_k, args.zipf_s, args.batch_size, args.batch_overlap)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", choices=SCENARIOS, default="hot")
+    parser.add_argument("--duration", type=int, default=45, help="seconds per mode")
+    parser.add_argument("--users", type=int, default=64)
+    parser.add_argument("--modes", default="off,memory,tiered")
+    parser.add_argument("--host", default="", help="a running service; default: local stack")
+    parser.add_argument("--workers", type=int, default=1, help="local server workers")
+    parser.add_argument("--processes", type=int, default=0, help="locust worker processes")
+    parser.add_argument("--max-requests", type=int, default=0, help="cap per mode; 0 = none")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--hot-k", type=int, default=1000)
+    parser.add_argument("--zipf-s", type=float, default=1.1)
+    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--batch-overlap", type=float, default=0.9)
+    parser.add_argument("--out", type=Path, default=None, help="report folder")
+    args = parser.parse_args(argv)
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = set(args.modes) - {"off", "memory", "tiered"}
+    if unknown:
+        parser.error(f"unknown cache modes {sorted(unknown)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> Path:
+    from stress_test.report import write_report
+
+    args = parse(argv)
+    out = args.out or REPORTS / time.strftime("%Y%m%dT%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for mode in args.modes:
+        prefix = out / mode
+        print(f"[{mode}] {args.scenario}: {args.users} users for {args.duration}s", flush=True)
+        if args.host:
+            run_locust(args, args.host.rstrip("/"), prefix)
+            stats = server_stats(args.host.rstrip("/"))
+        else:
+            with local_stack(mode, args.workers, out / f"server-{mode}.log") as host:
+                run_locust(args, host, prefix)
+                stats = server_stats(host)
+        row = summarise(args, mode, prefix)
+        row["server_stats"] = stats
+        results.append(row)
+        print(
+            f"[{mode}] {row['requests']} requests, {row['failures']} failures, "
+            f"{row['rps']} req/s, p99 {row['p99_ms']} ms, hit rate {row['measured_hit_rate']} "
+            f"(expected {row['expected_hit_rate']})",
+            flush=True,
+        )
+    summary = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "params": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "modes": results,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_report(out)
+    print(f"report: {out / 'report.html'}")
+    return out
+
+
+if __name__ == "__main__":
+    main()

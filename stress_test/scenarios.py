@@ -1,0 +1,93 @@
+"""Repeated-payload scenarios: what each load user sends, and what hit rate it implies.
+
+A scenario is a seeded payload stream plus the probability of each distinct
+payload, so the runner can compute the hit rate a perfect cache would reach for
+the number of requests actually sent, and compare the measured one to it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from stress_test.payloads import (
+    expected_hit_rate,
+    realistic_flights,
+    unique_payloads,
+    zipf_weights,
+)
+
+SCENARIOS = ("same", "hot", "realistic", "unique", "batch")
+
+
+@dataclass
+class Options:
+    """Scenario knobs (locust arguments `--hot-k`, `--zipf-s`, …)."""
+
+    seed: int = 42
+    hot_k: int = 1000
+    zipf_s: float = 1.1
+    batch_size: int = 50
+    batch_overlap: float = 0.9
+
+
+@dataclass
+class Scenario:
+    """One user's payload stream; `weights` is None when payloads never repeat."""
+
+    name: str
+    options: Options
+    stream_id: int = 0
+    pool: Sequence[dict] = field(default_factory=list)
+    weights: Sequence[float] | None = None
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(f"{self.options.seed}-{self.stream_id}")
+        if self.name == "same":
+            self.pool, self.weights = unique_payloads(1), [1.0]
+        elif self.name in ("hot", "batch"):
+            k = self.options.hot_k
+            self.pool = unique_payloads(k)
+            self.weights = zipf_weights(k, self.options.zipf_s)
+        elif self.name == "realistic":
+            self.pool, self.weights = realistic_flights()
+        elif self.name != "unique":
+            raise ValueError(f"unknown scenario {self.name!r}; choose from {SCENARIOS}")
+        if self.weights is not None:
+            self._cum = list(itertools.accumulate(self.weights))
+        # `unique` (and batch's non-overlapping part) walks its own stretch of the
+        # enumeration: streams never collide with each other or with the hot pool.
+        self._fresh = itertools.count(10_000 + (self.options.seed * 7 + self.stream_id) * 25_000)
+
+    def _draw(self) -> dict:
+        return self.rng.choices(self.pool, cum_weights=self._cum, k=1)[0]
+
+    def _new(self) -> dict:
+        return unique_payloads(1, offset=next(self._fresh))[0]
+
+    def payload(self) -> dict:
+        return self._new() if self.weights is None else self._draw()
+
+    def batch(self) -> list[dict]:
+        """`batch_size` items: `batch_overlap` of them from the hot pool, the rest new."""
+        return [
+            self._draw() if self.rng.random() < self.options.batch_overlap else self._new()
+            for _ in range(self.options.batch_size)
+        ]
+
+
+def expected_rate(scenario: str, options: Options, lookups: int, caches: int = 1) -> float:
+    """Hit rate a cache holding everything would reach over `lookups` payloads.
+
+    `lookups` counts items, so a batch request counts `batch_size`; `caches` is
+    the number of independent caches (server workers without a shared L2).
+    """
+    if scenario == "unique":
+        return 0.0
+    probe = Scenario(scenario, options)
+    if scenario == "batch":
+        hot = lookups * options.batch_overlap
+        return options.batch_overlap * expected_hit_rate(probe.weights, round(hot), caches)
+    return expected_hit_rate(probe.weights, lookups, caches)

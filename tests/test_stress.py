@@ -1,0 +1,110 @@
+"""Load scenarios: expected hit rates, a smoke run of the runner, and distributed locust."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service.local import free_port, wait_for_port
+from stress_test import run
+from stress_test.payloads import expected_hit_rate, zipf_weights
+from stress_test.scenarios import Options, Scenario, expected_rate
+
+ROOT = Path(__file__).resolve().parents[1]
+SUMMARY_FIELDS = {
+    "scenario", "cache_mode", "requests", "failures", "duration_s", "rps", "p50_ms", "p95_ms",
+    "p99_ms", "hit_l1", "hit_l2", "miss", "expected_hit_rate",
+}  # fmt: skip
+
+
+def simulated_hit_rate(scenario: Scenario, draws: int, batch: bool = False) -> float:
+    seen, hits, items = set(), 0, 0
+    for _ in range(draws):
+        for payload in scenario.batch() if batch else [scenario.payload()]:
+            key = tuple(payload.values())
+            hits += key in seen
+            seen.add(key)
+            items += 1
+    return hits / items
+
+
+@pytest.mark.parametrize(("name", "draws"), [("hot", 20_000), ("same", 100), ("unique", 2_000)])
+def test_expected_hit_rate_matches_a_simulation(name: str, draws: int) -> None:
+    options = Options(seed=1, hot_k=500, zipf_s=1.1)
+    simulated = simulated_hit_rate(Scenario(name, options), draws)
+    assert simulated == pytest.approx(expected_rate(name, options, draws), abs=0.01)
+
+
+def test_batch_expected_hit_rate_matches_a_simulation() -> None:
+    options = Options(seed=3, hot_k=500, batch_size=20, batch_overlap=0.8)
+    simulated = simulated_hit_rate(Scenario("batch", options), 1_000, batch=True)
+    assert simulated == pytest.approx(expected_rate("batch", options, 20_000), abs=0.01)
+
+
+def test_independent_caches_lower_the_expected_rate() -> None:
+    weights = zipf_weights(1000, 1.1)
+    assert expected_hit_rate(weights, 10_000, caches=2) < expected_hit_rate(weights, 10_000)
+
+
+def test_streams_are_seeded_and_unique_streams_never_collide() -> None:
+    assert (
+        Scenario("unique", Options(), stream_id=1).payload()
+        != Scenario("unique", Options(), stream_id=2).payload()
+    )
+    a, b = Scenario("hot", Options(seed=5)), Scenario("hot", Options(seed=5))
+    assert [a.payload() for _ in range(50)] == [b.payload() for _ in range(50)]
+
+
+def test_smoke_run_writes_summary_and_report(tmp_path: Path) -> None:
+    out = run.main(
+        ["--scenario", "hot", "--duration", "3", "--users", "8", "--hot-k", "50",
+         "--modes", "off,memory,tiered", "--max-requests", "20000", "--out", str(tmp_path)]
+    )  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text())
+    assert [row["cache_mode"] for row in summary["modes"]] == ["off", "memory", "tiered"]
+    for row in summary["modes"]:
+        assert set(row) >= SUMMARY_FIELDS
+        assert row["requests"] > 0 and row["failures"] == 0
+        assert row["hit_l1"] + row["hit_l2"] + row["miss"] == row["requests"]
+    off, memory, tiered = summary["modes"]
+    assert off["hit_l1"] == off["hit_l2"] == 0
+    assert memory["hit_l1"] > memory["miss"] and memory["hit_l2"] == 0
+    assert tiered["hit_l1"] > 0
+    report = (out / "report.html").read_text()
+    assert report.count("data:image/png;base64,") == 3
+    assert "expected_hit_rate" in report
+    assert (out / "memory.html").exists() and (out / "tiered_stats.csv").exists()
+
+
+def test_distributed_master_with_two_workers(tmp_path: Path) -> None:
+    """A locust master and 2 workers on 127.0.0.1 against a local server."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CACHE_MODE": "memory", "LOG_LEVEL": "WARNING"}
+    with run.local_stack("memory", 1, tmp_path / "server.log") as host:
+        port = free_port()
+        locust = [sys.executable, "-m", "locust", "-f", str(ROOT / "stress_test/locustfile.py")]
+        master = subprocess.Popen(
+            [*locust, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
+             str(port), "--expect-workers", "2", "--headless", "--users", "4", "--spawn-rate",
+             "4", "--run-time", "3s", "--host", host, "--scenario", "hot",
+             "--results-file", str(tmp_path / "results.json"), "--loglevel", "WARNING"],
+            env=env, cwd=tmp_path,
+        )  # fmt: skip
+        wait_for_port("127.0.0.1", port)
+        worker = [*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+        workers = [subprocess.Popen(worker, env=env, cwd=tmp_path) for _ in range(2)]
+        try:
+            assert master.wait(timeout=60) == 0
+        finally:
+            for process in [master, *workers]:
+                if process.poll() is None:
+                    process.kill()
+                process.wait()
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert result["total"]["requests"] > 0
+    assert result["total"]["failures"] == 0
+    assert sum(result["outcomes"].values()) == result["total"]["requests"]
