@@ -17,12 +17,13 @@ MAX_REQUESTS ?= 500000
 PYTEST_ARGS ?=
 REQUESTS ?= 300
 RUNS ?= 7
+PAYLOADS ?= 200000
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARTIFACT := model/artifacts/flight_delay.pkl
 
-.PHONY: install model serve test lint bench bench-cold stress clean
+.PHONY: install model serve test lint bench bench-cold stress soak clean
 
 install: $(STAMP)
 
@@ -57,6 +58,10 @@ bench: $(STAMP) $(ARTIFACT)
 # Time to first response of fresh processes: L2 hit vs miss.
 bench-cold: $(STAMP) $(ARTIFACT)
 	$(BIN)/python -m stress_test.bench_cold --runs $(RUNS)
+
+# Unique payloads against one process: RSS must stay bounded by L1_MAX_ITEMS.
+soak: $(STAMP) $(ARTIFACT)
+	$(BIN)/python -m stress_test.soak --payloads $(PAYLOADS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

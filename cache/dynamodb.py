@@ -42,7 +42,9 @@ def make_client(
     config = Config(
         connect_timeout=timeout,
         read_timeout=timeout,
-        retries={"total_max_attempts": max_attempts, "mode": "standard"},
+        # "legacy" backs DynamoDB off 50 ms, 100 ms, … ("standard" waits up to 1 s
+        # after the first throttle: longer than a cache lookup is worth).
+        retries={"total_max_attempts": max_attempts, "mode": "legacy"},
         max_pool_connections=50,
         tcp_keepalive=True,
     )

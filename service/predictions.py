@@ -10,6 +10,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from cache import (
+    CircuitBreaker,
     DynamoDBStore,
     MemoryStore,
     Outcome,
@@ -116,7 +117,14 @@ def build_cache(settings: Settings, version: str) -> TieredCache:
             settings.l2_timeout_seconds, settings.l2_max_attempts, settings.dynamodb_endpoint
         )
         store = DynamoDBStore(settings.cache_table, client)
-    return TieredCache(version, memory=memory, store=store, ttl_seconds=settings.cache_ttl_seconds)
+    breaker = CircuitBreaker(settings.l2_breaker_failures, settings.l2_breaker_cooldown_seconds)
+    return TieredCache(
+        version,
+        memory=memory,
+        store=store,
+        ttl_seconds=settings.cache_ttl_seconds,
+        breaker=breaker,
+    )
 
 
 def build_prediction_service(settings: Settings) -> PredictionService:

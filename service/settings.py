@@ -52,6 +52,8 @@ class Settings:
     dynamodb_endpoint: str | None = None
     l2_timeout_seconds: float = 0.5
     l2_max_attempts: int = 2
+    l2_breaker_failures: int = 5
+    l2_breaker_cooldown_seconds: float = 10.0
     model_path: Path = DEFAULT_PATH
     model_preload: bool = False
     api_keys: frozenset[str] = field(default_factory=frozenset)
@@ -75,6 +77,8 @@ class Settings:
             dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
             l2_timeout_seconds=_float(env, "L2_TIMEOUT_SECONDS", 0.5),
             l2_max_attempts=_int(env, "L2_MAX_ATTEMPTS", 2, minimum=1),
+            l2_breaker_failures=_int(env, "L2_BREAKER_FAILURES", 5, minimum=1),
+            l2_breaker_cooldown_seconds=_float(env, "L2_BREAKER_COOLDOWN_SECONDS", 10.0),
             model_path=Path(env.get("MODEL_PATH") or DEFAULT_PATH),
             model_preload=env.get("MODEL_PRELOAD", "0").strip().lower() in ("1", "true", "yes"),
             api_keys=keys,

@@ -19,11 +19,14 @@ def main() -> None:
     imported = time.perf_counter()
     response = handler(api_event(json.loads(sys.argv[1])), None)
     answered = time.perf_counter()
+    body = json.loads(response["body"])
     print(
         json.dumps(
             {
                 "status": response["statusCode"],
-                "cache": json.loads(response["body"]).get("cache"),
+                "cache": body.get("cache"),
+                "delay_probability": body.get("delay_probability"),
+                "model_version": body.get("model_version"),
                 "init_s": imported - started,
                 "first_request_s": answered - imported,
                 "sklearn_imported": "sklearn" in sys.modules,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import random
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
 
@@ -58,18 +59,41 @@ def zipf_weights(k: int, exponent: float) -> list[float]:
     return [w / total for w in raw]
 
 
-def expected_hit_rate(weights: Sequence[float], requests: int, caches: int = 1) -> float:
+def expected_hit_rate(
+    weights: Sequence[float], requests: int, caches: int = 1, capacity: int | None = None
+) -> float:
     """Expected share of `requests` answered from cache, for i.i.d. draws.
 
     A payload misses once per cache that sees it: with `caches` independent caches
-    (one L1 per worker, no shared L2) each sees requests/caches draws. Expected
-    distinct payloads in m draws: sum over payloads of 1 - (1 - p)^m.
+    (one L1 per worker, no shared L2) each sees requests/caches draws. Unbounded:
+    expected distinct payloads in m draws is the sum over payloads of 1 - (1-p)^m.
+    With a `capacity` smaller than the payload pool, an LRU cache of that size
+    (cachetools' TTLCache evicts least recently used) is simulated on a seeded
+    stream of the same length instead.
     """
     if requests <= 0:
         return 0.0
     per_cache = requests / caches
+    if capacity is not None and capacity < len(weights):
+        return _lru_hit_rate(weights, round(per_cache), capacity)
     distinct = sum(1 - (1 - p) ** per_cache for p in weights if p > 0)
     return max(0.0, 1 - caches * distinct / requests)
+
+
+def _lru_hit_rate(weights: Sequence[float], draws: int, capacity: int, seed: int = 0) -> float:
+    rng = random.Random(seed)
+    stream = rng.choices(range(len(weights)), weights=weights, k=draws)
+    cached: OrderedDict[int, None] = OrderedDict()
+    hits = 0
+    for item in stream:
+        if item in cached:
+            hits += 1
+            cached.move_to_end(item)
+        else:
+            cached[item] = None
+            if len(cached) > capacity:
+                cached.popitem(last=False)
+    return hits / draws if draws else 0.0
 
 
 @cache

@@ -45,10 +45,12 @@ def wait_healthy(url: str, timeout: float = 60.0) -> None:
 
 
 @contextlib.contextmanager
-def local_stack(mode: str, workers: int, log_path: Path) -> Iterator[str]:
-    """The service on a free 127.0.0.1 port in `mode`; stopped (by PID) on exit."""
+def local_stack(
+    mode: str, workers: int, log_path: Path, **env_overrides: str
+) -> Iterator[tuple[str, int]]:
+    """The service on a free 127.0.0.1 port in `mode`: yields (URL, PID); stopped on exit."""
     port = free_port()
-    env = {**os.environ, "CACHE_MODE": mode, "MODEL_PRELOAD": "1"}
+    env = {**os.environ, "CACHE_MODE": mode, "MODEL_PRELOAD": "1", **env_overrides}
     env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)  # tiered: a fresh embedded table per run
     with open(log_path, "w") as log:
         process = subprocess.Popen(
@@ -60,7 +62,7 @@ def local_stack(mode: str, workers: int, log_path: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
@@ -136,10 +138,12 @@ def summarise(args: argparse.Namespace, mode: str, prefix: Path) -> dict:
     total = result["total"]
     counts = {o: int(result["outcomes"].get(o, 0)) for o in ("HIT-L1", "HIT-L2", "MISS")}
     lookups = sum(counts.values())
-    caches = args.workers if mode == "memory" else 1
-    expected = (
-        0.0 if mode == "off" else expected_rate(args.scenario, _options(args), lookups, caches)
-    )
+    expected = 0.0
+    if mode == "memory":  # one bounded L1 per worker
+        capacity = int(os.environ.get("L1_MAX_ITEMS", "10000"))
+        expected = expected_rate(args.scenario, _options(args), lookups, args.workers, capacity)
+    elif mode == "tiered":  # the shared, unbounded L2 behind every L1
+        expected = expected_rate(args.scenario, _options(args), lookups)
     duration = total["duration_s"]
     return {
         "scenario": args.scenario,
@@ -207,7 +211,7 @@ def main(argv: list[str] | None = None) -> Path:
             run_locust(args, args.host.rstrip("/"), prefix)
             stats = server_stats(args.host.rstrip("/"))
         else:
-            with local_stack(mode, args.workers, out / f"server-{mode}.log") as host:
+            with local_stack(mode, args.workers, out / f"server-{mode}.log") as (host, _pid):
                 run_locust(args, host, prefix)
                 stats = server_stats(host)
         row = summarise(args, mode, prefix)

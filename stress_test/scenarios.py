@@ -78,16 +78,24 @@ class Scenario:
         ]
 
 
-def expected_rate(scenario: str, options: Options, lookups: int, caches: int = 1) -> float:
-    """Hit rate a cache holding everything would reach over `lookups` payloads.
+def expected_rate(
+    scenario: str,
+    options: Options,
+    lookups: int,
+    caches: int = 1,
+    capacity: int | None = None,
+) -> float:
+    """Hit rate the cache should reach over `lookups` payloads of the scenario.
 
     `lookups` counts items, so a batch request counts `batch_size`; `caches` is
-    the number of independent caches (server workers without a shared L2).
+    the number of independent caches (server workers without a shared L2) and
+    `capacity` their size bound (None: unbounded, as L1 + L2 together are).
     """
     if scenario == "unique":
         return 0.0
     probe = Scenario(scenario, options)
     if scenario == "batch":
         hot = lookups * options.batch_overlap
-        return options.batch_overlap * expected_hit_rate(probe.weights, round(hot), caches)
-    return expected_hit_rate(probe.weights, lookups, caches)
+        rate = expected_hit_rate(probe.weights, round(hot), caches, capacity)
+        return options.batch_overlap * rate
+    return expected_hit_rate(probe.weights, lookups, caches, capacity)

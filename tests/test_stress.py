@@ -51,6 +51,22 @@ def test_independent_caches_lower_the_expected_rate() -> None:
     assert expected_hit_rate(weights, 10_000, caches=2) < expected_hit_rate(weights, 10_000)
 
 
+def test_bounded_expected_rate_matches_the_real_l1() -> None:
+    """The LRU model of a bounded cache agrees with cachetools' TTLCache in MemoryStore."""
+    from cache import MemoryStore
+
+    options = Options(seed=9, hot_k=2000, zipf_s=0.8)
+    scenario = Scenario("hot", options)
+    memory, hits = MemoryStore(maxsize=300, ttl=3600), 0
+    for _ in range(20_000):
+        key = str(tuple(scenario.payload().values()))
+        hits += memory.get(key) is not None
+        memory.put(key, 1)
+    bounded = expected_rate("hot", options, 20_000, capacity=300)
+    assert hits / 20_000 == pytest.approx(bounded, abs=0.015)
+    assert bounded < expected_rate("hot", options, 20_000) - 0.05
+
+
 def test_streams_are_seeded_and_unique_streams_never_collide() -> None:
     assert (
         Scenario("unique", Options(), stream_id=1).payload()
@@ -84,7 +100,7 @@ def test_smoke_run_writes_summary_and_report(tmp_path: Path) -> None:
 def test_distributed_master_with_two_workers(tmp_path: Path) -> None:
     """A locust master and 2 workers on 127.0.0.1 against a local server."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CACHE_MODE": "memory", "LOG_LEVEL": "WARNING"}
-    with run.local_stack("memory", 1, tmp_path / "server.log") as host:
+    with run.local_stack("memory", 1, tmp_path / "server.log") as (host, _pid):
         port = free_port()
         locust = [sys.executable, "-m", "locust", "-f", str(ROOT / "stress_test/locustfile.py")]
         master = subprocess.Popen(
@@ -108,3 +124,13 @@ def test_distributed_master_with_two_workers(tmp_path: Path) -> None:
     assert result["total"]["requests"] > 0
     assert result["total"]["failures"] == 0
     assert sum(result["outcomes"].values()) == result["total"]["requests"]
+
+
+def test_soak_keeps_l1_within_its_bound() -> None:
+    from stress_test import soak
+
+    result = soak.main(["--payloads", "5000", "--batch", "250", "--l1-max-items", "500"])
+    assert result["errors"] == 0
+    assert result["payloads"] == 5000
+    assert result["l1_items"] == result["l1_max_items"] == 500
+    assert len(result["rss_mib"]) > 10

@@ -1,0 +1,191 @@
+"""DynamoDB faults: every request still gets the right 200 within a stated bound.
+
+Bound: with L2_TIMEOUT_SECONDS=0.2 and L2_MAX_ATTEMPTS=2, a request makes at most
+two L2 calls (read, write) of two attempts each: 4 x 0.2 s plus botocore's backoff,
+so every request below must answer within BOUND_S, with the probability the model
+gives when no cache is involved.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cache import CircuitBreaker, create_table, make_client, make_key
+from cache.dynamodb import KEY_ATTR
+from service.factory import create_app
+from service.schemas import FlightFeatures
+from stress_test.payloads import unique_payloads
+from tests.conftest import make_settings
+from tests.dynamo import Faults, silent_endpoint
+from tests.test_integration import instance
+
+BOUND_S = 1.5
+FAULTY = {"l2_timeout_seconds": 0.2, "l2_max_attempts": 2}
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def truth(artifact_path: Path) -> Callable[[dict], float]:
+    """The model's answer with no cache at all."""
+    client = TestClient(create_app(make_settings(artifact_path, cache_mode="off")))
+    return lambda payload: client.post("/predict", json=payload).json()["delay_probability"]
+
+
+@pytest.fixture
+def table(aws_env: None, moto_endpoint: str) -> str:
+    name = f"faults-{uuid.uuid4().hex[:8]}"
+    create_table(make_client(timeout=2, endpoint_url=moto_endpoint), name)
+    return name
+
+
+def corrupt_every_key(client: TestClient, payloads: list[dict], endpoint: str, table: str) -> None:
+    predictions = client.app.state.predictions
+    dynamo = make_client(endpoint_url=endpoint)
+    for payload in payloads:
+        key = predictions.key(FlightFeatures.model_validate(payload))
+        dynamo.put_item(TableName=table, Item={KEY_ATTR: {"S": key}, "value": {"S": "{]"}})
+
+
+def fault_setups(endpoint: str, table: str):
+    """name → (endpoint the app uses, setup(client, payloads), error kind counted)."""
+    return {
+        "unreachable": ("http://127.0.0.1:9", None, "unreachable"),
+        "slow": ("silent", None, "timeout"),
+        "throughput_exceeded": (
+            endpoint,
+            lambda c, _p: Faults(c.app.state.predictions.cache.store.client,
+                                 "ProvisionedThroughputExceededException"),
+            "throttled",
+        ),
+        "throttling": (
+            endpoint,
+            lambda c, _p: Faults(c.app.state.predictions.cache.store.client),
+            "throttled",
+        ),
+        "missing_table": (endpoint, None, "missing_table"),
+        "corrupt_items": (
+            endpoint,
+            lambda c, p: corrupt_every_key(c, p, endpoint, table),
+            "corrupt",
+        ),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "fault",
+    ["unreachable", "slow", "throughput_exceeded", "throttling", "missing_table", "corrupt_items"],
+)
+def test_every_request_answers_correctly_within_bound(
+    fault: str, artifact_path: Path, moto_endpoint: str, table: str, truth
+) -> None:
+    endpoint, setup, kind = fault_setups(moto_endpoint, table)[fault]
+    context: AbstractContextManager = silent_endpoint() if endpoint == "silent" else nullcontext()
+    payloads = unique_payloads(8, offset=50_000)
+    with context as silent:
+        used_table = "absent-table" if fault == "missing_table" else table
+        client = instance(artifact_path, silent or endpoint, used_table, **FAULTY)
+        if setup:
+            setup(client, payloads)
+        for payload in payloads:
+            started = time.perf_counter()
+            response = client.post("/predict", json=payload)
+            elapsed = time.perf_counter() - started
+            assert response.status_code == 200
+            assert response.json()["cache"] == "MISS"
+            assert response.json()["delay_probability"] == truth(payload)
+            assert elapsed < BOUND_S, f"{fault}: {elapsed:.2f}s"
+        stats = client.get("/stats").json()
+    assert stats["l2"]["errors"][kind] >= 1
+    if fault != "corrupt_items":  # corrupt items are read fine: the table itself works
+        assert stats["l2_circuit"] == "open"
+        assert stats["l2"]["errors"]["circuit_open"] >= 1
+
+
+def test_circuit_opens_then_recovers(
+    artifact_path: Path, moto_endpoint: str, table: str, truth
+) -> None:
+    client = instance(artifact_path, moto_endpoint, table, **FAULTY)
+    cache = client.app.state.predictions.cache
+    clock = Clock()
+    cache.breaker = CircuitBreaker(threshold=3, cooldown=10, timer=clock)
+    faults = Faults(cache.store.client)
+    payloads = unique_payloads(6, offset=60_000)
+    for payload in payloads[:3]:
+        assert client.post("/predict", json=payload).status_code == 200
+    assert client.get("/stats").json()["l2_circuit"] == "open"
+    attempts = faults.attempts
+    client.post("/predict", json=payloads[3])
+    assert faults.attempts == attempts  # open: DynamoDB not called at all
+    faults.active = False  # the table recovers
+    clock.now += 10
+    body = client.post("/predict", json=payloads[4]).json()
+    assert body["delay_probability"] == truth(payloads[4])
+    assert client.get("/stats").json()["l2_circuit"] == "closed"
+    fresh = instance(artifact_path, moto_endpoint, table)
+    assert fresh.post("/predict", json=payloads[4]).headers["x-cache"] == "HIT-L2"
+
+
+def test_unprocessed_keys_forever_batch_answers_within_bound(
+    artifact_path: Path, moto_endpoint: str, table: str, truth
+) -> None:
+    client = instance(artifact_path, moto_endpoint, table, **FAULTY)
+    store = client.app.state.predictions.cache.store
+    store.client.batch_get_item = lambda **kw: {"UnprocessedKeys": kw["RequestItems"]}
+    store.client.batch_write_item = lambda **kw: {"UnprocessedItems": kw["RequestItems"]}
+    items = unique_payloads(30, offset=70_000)
+    started = time.perf_counter()
+    body = client.post("/predict/batch", json={"items": items}).json()
+    assert time.perf_counter() - started < BOUND_S
+    assert [p["delay_probability"] for p in body["predictions"]] == [truth(i) for i in items]
+    errors = client.get("/stats").json()["l2"]["errors"]
+    assert errors["unprocessed"] == 30 and errors["unprocessed_write"] == 30
+
+
+def test_two_processes_writing_one_key_agree(
+    artifact_path: Path, moto_endpoint: str, table: str
+) -> None:
+    """Two cold processes miss on the same payload at once: both 200, one value stored."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    payload = unique_payloads(1, offset=80_000)[0]
+    env = {
+        **os.environ,
+        "MODEL_PATH": str(artifact_path),
+        "CACHE_TABLE": table,
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
+        "MODEL_PRELOAD": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "stress_test.cold_probe", json.dumps(payload)]
+    root = Path(__file__).resolve().parents[1]
+    processes = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=root)
+        for _ in range(2)
+    ]
+    results = [json.loads(p.communicate(timeout=60)[0].strip().splitlines()[-1]) for p in processes]
+    assert [r["status"] for r in results] == [200, 200]
+    assert results[0]["delay_probability"] == results[1]["delay_probability"]
+    dynamo = make_client(endpoint_url=moto_endpoint)
+    items = dynamo.scan(TableName=table)["Items"]
+    assert len(items) == 1
+    stored = json.loads(items[0]["value"]["S"])["delay_probability"]
+    assert stored == results[0]["delay_probability"]
+    key = make_key("flight-delay", results[0]["model_version"],
+                   FlightFeatures.model_validate(payload).model_dump())  # fmt: skip
+    assert items[0][KEY_ATTR]["S"] == key
