@@ -189,3 +189,33 @@ def test_two_processes_writing_one_key_agree(
     key = make_key("flight-delay", results[0]["model_version"],
                    FlightFeatures.model_validate(payload).model_dump())  # fmt: skip
     assert items[0][KEY_ATTR]["S"] == key
+
+
+@pytest.mark.parametrize("damage", ["missing", "tampered"])
+def test_service_refuses_to_start_on_an_untrusted_artifact(
+    damage: str, artifact_path: Path, tmp_path: Path
+) -> None:
+    """Startup fails, naming the file and the reason; nothing is served unverified."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from model.artifact import manifest_path_for
+
+    bad = tmp_path / "flight_delay.pkl"
+    shutil.copy(manifest_path_for(artifact_path), manifest_path_for(bad))
+    if damage == "tampered":
+        bad.write_bytes(artifact_path.read_bytes()[:-1] + b"\x00")
+    env = {**os.environ, "MODEL_PATH": str(bad), "CACHE_MODE": "memory"}
+    started = subprocess.run(
+        [sys.executable, "-c", "import service.handler"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert started.returncode != 0
+    reason = "not found" if damage == "missing" else "does not match its manifest"
+    assert str(bad) in started.stderr and reason in started.stderr
+    assert "refusing to start" in started.stderr
