@@ -14,16 +14,23 @@ MODES ?= off,memory,tiered
 HOST ?=
 PROCESSES ?= 0
 MAX_REQUESTS ?= 500000
+# deployment (Serverless Framework v3 from package.json)
+STAGE ?= dev
+REGION ?= us-east-1
 PYTEST_ARGS ?=
 REQUESTS ?= 300
 RUNS ?= 7
 PAYLOADS ?= 200000
 
 BIN := $(VENV)/bin
+NPM_STAMP := node_modules/.installed
+SLS := SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off SLS_DEPRECATION_DISABLE='*' npx serverless
+TEMPLATE := .serverless/cloudformation-template-update-stack.json
 STAMP := $(VENV)/.installed
 ARTIFACT := model/artifacts/flight_delay.pkl
 
-.PHONY: install model serve test lint bench bench-cold stress soak clean
+.PHONY: install model serve test lint bench bench-cold stress soak clean \
+	lambda-requirements package test-deploy deploy
 
 install: $(STAMP)
 
@@ -63,9 +70,30 @@ bench-cold: $(STAMP) $(ARTIFACT)
 soak: $(STAMP) $(ARTIFACT)
 	$(BIN)/python -m stress_test.soak --payloads $(PAYLOADS)
 
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# The zip's dependencies pinned to this venv: the pickle needs the scikit-learn it was trained with.
+lambda-requirements: $(STAMP)
+	$(BIN)/python deploy/lambda_requirements.py > deploy/requirements-lambda.txt
+
+# Build the Lambda zip and CloudFormation template offline (no AWS account needed).
+package: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
+	$(SLS) package --stage $(STAGE) --region $(REGION)
+	$(BIN)/python deploy/check_package.py .serverless/predcache.zip
+
+# The deployment checks: package, size budget, cfn-lint, template and moto stack tests.
+test-deploy: package
+	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATE)
+	$(BIN)/python -m pytest -m deploy $(PYTEST_ARGS)
+
+deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
+	$(SLS) deploy --stage $(STAGE) --region $(REGION)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) model/artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) model/artifacts .pytest_cache .ruff_cache .serverless node_modules

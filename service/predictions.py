@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from cache import (
 )
 from model.artifact import ModelArtifact
 from model.predictor import Predictor
+from service.metrics import EmfMetrics
 from service.schemas import BatchResponse, BatchTotals, FlightFeatures, Prediction
 from service.settings import Settings
 
@@ -29,9 +31,12 @@ log = logging.getLogger("predcache.predict")
 class PredictionService:
     """Answers prediction requests through the tiered cache, the model only on misses."""
 
-    def __init__(self, artifact: ModelArtifact, cache: TieredCache) -> None:
+    def __init__(
+        self, artifact: ModelArtifact, cache: TieredCache, metrics: EmfMetrics | None = None
+    ) -> None:
         self.artifact = artifact
         self.cache = cache
+        self.metrics = metrics
         self.predictor = Predictor(artifact)
 
     def key(self, features: FlightFeatures) -> str:
@@ -48,7 +53,9 @@ class PredictionService:
 
         return compute
 
-    async def predict_many(self, items: Sequence[FlightFeatures]) -> list[Prediction]:
+    async def predict_many(
+        self, items: Sequence[FlightFeatures], route: str = "/predict/batch"
+    ) -> list[Prediction]:
         """Predictions in order; identical items are looked up and computed once.
 
         L1 hits are answered on the event loop; only lookups that need DynamoDB or
@@ -72,17 +79,18 @@ class PredictionService:
             )
             for lookup in lookups
         ]
-        if len(items) == 1:
-            log.info(
-                "predict",
-                extra={"cache": lookups[0].outcome.value, "key": keys[0][:12], "ms": elapsed_ms},
-            )
-        else:
-            log.info("predict_batch", extra={"items": len(items), "ms": elapsed_ms})
+        outcomes = Counter(p.cache for p in predictions)
+        if self.metrics is not None:
+            self.metrics.record(route, outcomes, elapsed_ms)
+        cache = predictions[0].cache if len(predictions) == 1 else dict(outcomes)
+        log.info(
+            route,
+            extra={"cache": cache, "key": keys[0][:12], "items": len(items), "ms": elapsed_ms},
+        )
         return predictions
 
     async def predict(self, features: FlightFeatures) -> Prediction:
-        return (await self.predict_many([features]))[0]
+        return (await self.predict_many([features], route="/predict"))[0]
 
     async def predict_batch(self, items: Sequence[FlightFeatures]) -> BatchResponse:
         predictions = await self.predict_many(items)
@@ -130,7 +138,8 @@ def build_cache(settings: Settings, version: str) -> TieredCache:
 def build_prediction_service(settings: Settings) -> PredictionService:
     """Verify the artifact (refusing a mismatch), build the cache, preload if asked."""
     artifact = ModelArtifact(settings.model_path)
-    service = PredictionService(artifact, build_cache(settings, artifact.version))
+    metrics = EmfMetrics(settings.metrics_service) if settings.emit_metrics else None
+    service = PredictionService(artifact, build_cache(settings, artifact.version), metrics)
     if settings.model_preload:
         artifact.pipeline()
     return service

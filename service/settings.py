@@ -59,6 +59,7 @@ class Settings:
     api_keys: frozenset[str] = field(default_factory=frozenset)
     max_body_bytes: int = 512 * 1024
     emit_metrics: bool = False
+    metrics_service: str = "predcache"
 
     def __post_init__(self) -> None:
         if self.cache_mode not in CACHE_MODES:
@@ -86,4 +87,5 @@ class Settings:
             # Embedded Metric Format lines on stdout; on by default inside Lambda.
             emit_metrics=env.get("EMIT_METRICS", "1" if "AWS_LAMBDA_FUNCTION_NAME" in env else "0")
             == "1",
+            metrics_service=env.get("METRICS_SERVICE", "predcache"),
         )

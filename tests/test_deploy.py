@@ -1,0 +1,248 @@
+"""The packaged deployment: the template serverless generated, in moto, and the zip.
+
+Run by `make test-deploy` after `serverless package` (pytest -m deploy).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cache.dynamodb import KEY_ATTR, TTL_ATTR
+from model.artifact import ModelArtifact
+from service.factory import create_app
+from service.settings import Settings
+from tests.conftest import PAYLOAD
+from tests.test_handler import rest_v1_event
+
+pytestmark = pytest.mark.deploy
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / ".serverless" / "cloudformation-template-update-stack.json"
+ZIP = ROOT / ".serverless" / "predcache.zip"
+ARTIFACT = ROOT / "model" / "artifacts" / "flight_delay.pkl"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    if not TEMPLATE.exists():
+        pytest.fail("no packaged template: run `make package` (make test-deploy does)")
+    return json.loads(TEMPLATE.read_text())
+
+
+def resources_of(template: dict, kind: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def dynamodb_actions_in_code() -> set[str]:
+    """`dynamodb:<Action>` for every client operation cache/dynamodb.py calls at run time."""
+    tree = ast.parse((ROOT / "cache" / "dynamodb.py").read_text())
+    operations = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "_call"
+        and isinstance(node.args[0], ast.Constant)
+    }
+    return {"dynamodb:" + "".join(p.title() for p in op.split("_")) for op in operations}
+
+
+def test_routes_and_api_keys(template: dict) -> None:
+    paths = {
+        v["Properties"]["PathPart"]: k
+        for k, v in resources_of(template, "AWS::ApiGateway::Resource").items()
+    }
+    assert {"predict", "batch", "health"} <= set(paths)
+    methods = {
+        (v["Properties"]["ResourceId"]["Ref"], v["Properties"]["HttpMethod"]): v["Properties"]
+        for v in resources_of(template, "AWS::ApiGateway::Method").values()
+    }
+    assert methods[(paths["predict"], "POST")]["ApiKeyRequired"] is True
+    assert methods[(paths["batch"], "POST")]["ApiKeyRequired"] is True
+    assert methods[(paths["health"], "GET")]["ApiKeyRequired"] is False
+    plan = next(iter(resources_of(template, "AWS::ApiGateway::UsagePlan").values()))
+    assert plan["Properties"]["Throttle"] == {"BurstLimit": 2000, "RateLimit": 1000}
+    assert resources_of(template, "AWS::ApiGateway::ApiKey")
+
+
+def test_table_has_the_cache_key_and_ttl_on_expires_at(template: dict) -> None:
+    table = template["Resources"]["PredictionCacheTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": KEY_ATTR, "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTR, "Enabled": True}
+
+
+def test_iam_grants_exactly_the_calls_the_code_makes_on_the_table(template: dict) -> None:
+    role = template["Resources"]["IamRoleLambdaExecution"]["Properties"]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert len(dynamo) == 1
+    assert set(dynamo[0]["Action"]) == dynamodb_actions_in_code() == {
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+    }  # fmt: skip
+    assert dynamo[0]["Resource"] == {"Fn::GetAtt": ["PredictionCacheTable", "Arn"]}
+    assert not any("*" in json.dumps(s["Resource"]) for s in dynamo)
+
+
+def test_function_environment_is_wired(template: dict) -> None:
+    function = template["Resources"]["ApiLambdaFunction"]["Properties"]
+    assert function["Handler"] == "service/handler.handler"
+    assert function["Runtime"] == "python3.12"
+    env = function["Environment"]["Variables"]
+    assert env["CACHE_TABLE"] == {"Ref": "PredictionCacheTable"}
+    assert env["CACHE_MODE"] == "tiered" and env["EMIT_METRICS"] == "1"
+    plain = {k: v for k, v in env.items() if isinstance(v, str)}
+    settings = Settings.from_env({**plain, "CACHE_TABLE": "t"})  # every value parses
+    assert settings.cache_ttl_seconds == 86_400 and settings.emit_metrics
+    sources = [ROOT / "service" / name for name in ("settings.py", "logs.py")]
+    read = {v for path in sources for v in re.findall(r'"([A-Z0-9_]+)"', path.read_text())}
+    assert set(env) <= read, set(env) - read  # no variable the service ignores
+
+
+def test_dashboard_reads_the_metrics_the_service_emits(template: dict) -> None:
+    body_template, values = template["Resources"]["CacheDashboard"]["Properties"]["DashboardBody"][
+        "Fn::Sub"
+    ]
+    body = body_template.replace("${AWS::Region}", "us-east-1")
+    for name, value in values.items():
+        body = body.replace("${" + name + "}", value)
+    widgets = json.loads(body)["widgets"]
+    titles = " ".join(w["properties"]["title"] for w in widgets)
+    assert "Hit rate" in titles and "Latency" in titles and "Model calls" in titles
+    metrics = json.dumps(widgets)
+    for outcome in ("HIT-L1", "HIT-L2", "MISS"):
+        assert f'"CacheOutcome", "{outcome}"' in metrics
+    env = template["Resources"]["ApiLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    assert f'"Service", "{env["METRICS_SERVICE"]}"' in metrics
+
+
+@pytest.fixture
+def stack(aws_env: None):
+    """The generated template created in moto's CloudFormation."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        cloudformation = boto3.client("cloudformation")
+        cloudformation.create_stack(
+            StackName="predcache-test",
+            TemplateBody=TEMPLATE.read_text(),
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+        )
+        described = cloudformation.describe_stacks(StackName="predcache-test")["Stacks"][0]
+        yield {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]} | {
+            "status": described["StackStatus"]
+        }
+
+
+def test_stack_serves_end_to_end_in_moto(stack: dict) -> None:
+    import boto3
+
+    assert stack["status"] == "CREATE_COMPLETE"
+    table = stack["PredictionCacheTableName"]
+    dynamodb = boto3.client("dynamodb")
+    # moto ignores TimeToLiveSpecification in templates (asserted above from the
+    # template): enable it as AWS would have.
+    dynamodb.update_time_to_live(
+        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTR}
+    )
+    resources = boto3.client("cloudformation").list_stack_resources(StackName="predcache-test")
+    name = next(
+        r["PhysicalResourceId"]
+        for r in resources["StackResourceSummaries"]
+        if r["LogicalResourceId"] == "ApiLambdaFunction"
+    )
+    function = boto3.client("lambda").get_function_configuration(FunctionName=name)
+    env = function["Environment"]["Variables"]
+    assert env["CACHE_TABLE"] == table
+    policy = boto3.client("iam").get_role_policy(
+        RoleName=function["Role"].rsplit("/", 1)[1], PolicyName=f"predcache-{_stage()}-lambda"
+    )["PolicyDocument"]
+    assert "dynamodb:BatchWriteItem" in json.dumps(policy)
+    settings = Settings.from_env({**env, "MODEL_PATH": str(ARTIFACT), "EMIT_METRICS": "0"})
+    first = TestClient(create_app(settings)).post("/predict", json=PAYLOAD)
+    second = TestClient(create_app(settings)).post("/predict", json=PAYLOAD)
+    assert (first.headers["x-cache"], second.headers["x-cache"]) == ("MISS", "HIT-L2")
+    item = dynamodb.scan(TableName=table)["Items"][0]
+    assert item["model_version"]["S"] == first.json()["model_version"]
+
+
+def _stage() -> str:
+    state = json.loads((ROOT / ".serverless" / "serverless-state.json").read_text())
+    return state["service"]["provider"]["stage"]
+
+
+def test_package_fits_and_carries_the_trained_versions() -> None:
+    sys.path.insert(0, str(ROOT / "deploy"))
+    from check_package import LAMBDA_UNZIPPED_LIMIT, check
+
+    assert check(ZIP) == []
+    with zipfile.ZipFile(ZIP) as archive:
+        names = archive.namelist()
+        total = sum(i.file_size for i in archive.infolist())
+        shipped = archive.read("model/artifacts/flight_delay.json")
+        sklearn_init = archive.read("sklearn/__init__.py").decode()
+        numpy_version = archive.read("numpy/version.py").decode()
+    assert total < LAMBDA_UNZIPPED_LIMIT
+    manifest = ModelArtifact(ARTIFACT).manifest
+    assert json.loads(shipped)["model_version"] == manifest["model_version"]
+    # the pickle must meet the scikit-learn and numpy it was trained with
+    assert f'__version__ = "{manifest["versions"]["scikit-learn"]}"' in sklearn_init
+    assert f'"{manifest["versions"]["numpy"]}"' in numpy_version
+    assert not any(n.startswith(("pandas/", "boto3/")) for n in names)
+
+
+def test_packaged_zip_answers_under_python_3_12(
+    tmp_path: Path, moto_endpoint: str, aws_env: None
+) -> None:
+    """Unzip the package and run its handler on the Lambda runtime's Python."""
+    installed = sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
+    python = str(installed[-1]) if installed else shutil.which("python3.12")
+    if python is None or subprocess.run([python, "--version"], capture_output=True).returncode:
+        pytest.skip("no Python 3.12 on this machine")
+    with zipfile.ZipFile(ZIP) as archive:
+        archive.extractall(tmp_path / "task")
+    botocore = tmp_path / "runtime"  # the Lambda runtime provides botocore
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
+         str(botocore), "botocore", "jmespath", "urllib3", "python-dateutil", "six"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    from cache import create_table, make_client
+
+    create_table(make_client(timeout=2, endpoint_url=moto_endpoint), "packaged")
+    event = rest_v1_event(json.dumps(PAYLOAD))
+    script = (
+        "import json, sys; from service.handler import handler; "
+        f"r = handler(json.loads({json.dumps(json.dumps(event))}), None); "
+        "print(json.dumps({'status': r['statusCode'], 'body': json.loads(r['body']), "
+        "'pandas': 'pandas' in sys.modules}))"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{tmp_path / 'task'}:{botocore}",
+        "CACHE_TABLE": "packaged",
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
+        "EMIT_METRICS": "1",
+    }
+    env.pop("MODEL_PATH", None)
+    done = subprocess.run(
+        [python, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result["status"] == 200 and result["body"]["cache"] == "MISS"
+    assert 0 <= result["body"]["delay_probability"] <= 1 and result["pandas"] is False
+    assert any('"_aws"' in line for line in lines[:-1])  # EMF on stdout
