@@ -56,11 +56,17 @@ def dynamodb_server(host: str = "127.0.0.1", port: int | None = None) -> Iterato
         wait_for_port(host, port)
         yield f"http://{host}:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
+
+
+def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    """End a child we started: SIGTERM, then SIGKILL if it has not exited in `timeout`."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def use_local_dynamodb(endpoint: str, table: str) -> None:

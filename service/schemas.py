@@ -8,6 +8,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 MAX_BATCH_ITEMS = 1000
+EXAMPLE = {
+    "carrier": "UA",
+    "origin": "EWR",
+    "dest": "ORD",
+    "month": 12,
+    "day": 24,
+    "weekday": 2,
+    "hour": 17,
+}
 # Longest month, leap years included: DESIGN.md allows Feb 29 (requests carry no year).
 _DAYS_IN_MONTH = {m: calendar.monthrange(2024, m)[1] for m in range(1, 13)}
 
@@ -34,17 +43,7 @@ class FlightFeatures(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        json_schema_extra={
-            "example": {
-                "carrier": "UA",
-                "origin": "EWR",
-                "dest": "ORD",
-                "month": 12,
-                "day": 24,
-                "weekday": 2,
-                "hour": 17,
-            }
-        },
+        json_schema_extra={"example": EXAMPLE},
     )
 
     carrier: Carrier = Field(description="2-letter/digit IATA airline code")

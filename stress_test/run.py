@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from service.local import free_port
+from service.local import free_port, stop
 from stress_test.scenarios import SCENARIOS, Options, expected_rate
 
 REPORTS = Path(__file__).resolve().parent / "reports"
@@ -64,12 +64,7 @@ def local_stack(
         wait_healthy(url)
         yield url, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def run_locust(args: argparse.Namespace, host: str, prefix: Path) -> None:

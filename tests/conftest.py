@@ -12,18 +12,11 @@ from fastapi.testclient import TestClient
 from model.artifact import ModelArtifact
 from model.train import train
 from service.factory import create_app
+from service.schemas import EXAMPLE
 from service.settings import Settings
 
 TABLE = "prediction-cache-test"
-PAYLOAD = {
-    "carrier": "UA",
-    "origin": "EWR",
-    "dest": "ORD",
-    "month": 12,
-    "day": 24,
-    "weekday": 2,
-    "hour": 17,
-}
+PAYLOAD = dict(EXAMPLE)  # the documented example: UA EWR→ORD, Dec 24, 17:00
 
 
 @pytest.fixture(scope="session")
