@@ -6,6 +6,7 @@ import calendar
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 MAX_BATCH_ITEMS = 1000
 EXAMPLE = {
@@ -24,7 +25,9 @@ _DAYS_IN_MONTH = {m: calendar.monthrange(2024, m)[1] for m in range(1, 13)}
 def _whole_number(value: Any) -> Any:
     """Accept 7 and 7.0, refuse "7" and true: strings and booleans are not numbers here."""
     if isinstance(value, bool | str):
-        raise ValueError("must be a JSON integer")
+        raise PydanticCustomError(
+            "int_type", "Input should be a JSON integer, not {kind}", {"kind": type(value).__name__}
+        )
     return value
 
 
@@ -59,7 +62,9 @@ class FlightFeatures(BaseModel):
     def _day_exists(cls, day: int, info: ValidationInfo) -> int:
         month = info.data.get("month")
         if month is not None and day > _DAYS_IN_MONTH[month]:
-            raise ValueError(f"month {month} has no day {day}")
+            raise PydanticCustomError(
+                "day_not_in_month", "month {month} has no day {day}", {"month": month, "day": day}
+            )
         return day
 
 

@@ -115,7 +115,3 @@ def realistic_flights(seed: int = 0) -> tuple[tuple[dict, ...], tuple[float, ...
     )
     total = int(counts.sum())
     return rows, tuple(int(c) / total for c in counts.to_numpy())
-
-
-def draw(rng: random.Random, pool: Sequence[dict], cum_weights: Sequence[float]) -> dict:
-    return rng.choices(pool, cum_weights=cum_weights, k=1)[0]
