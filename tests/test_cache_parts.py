@@ -94,14 +94,18 @@ def test_single_flight_runs_concurrent_identical_work_once() -> None:
         return [k.upper() for k in keys]
 
     results: list[dict] = []
+    started = threading.Semaphore(0)
 
     def request() -> None:
+        started.release()
         results.append(flight.run_many(["a"], compute)[0])
 
     threads = [threading.Thread(target=request) for _ in range(16)]
     for thread in threads:
         thread.start()
-    time.sleep(0.2)  # let every thread reach the in-flight call
+    for _ in threads:
+        assert started.acquire(timeout=10)
+    time.sleep(0.1)  # the leader is held at the gate: everyone joins its call
     gate.set()
     for thread in threads:
         thread.join()

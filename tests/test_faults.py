@@ -1,9 +1,9 @@
 """DynamoDB faults: every request still gets the right 200 within a stated bound.
 
 Bound: with L2_TIMEOUT_SECONDS=0.2 and L2_MAX_ATTEMPTS=2, a request makes at most
-two L2 calls (read, write) of two attempts each: 4 x 0.2 s plus botocore's backoff,
-so every request below must answer within BOUND_S, with the probability the model
-gives when no cache is involved.
+two L2 calls (read, write) of two attempts each: 4 x 0.2 s plus 2 x 50 ms backoff,
+0.9 s; every request below must answer within BOUND_S (that plus slack for a
+loaded machine), with the probability the model gives when no cache is involved.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.conftest import make_settings
 from tests.dynamo import Faults, silent_endpoint
 from tests.test_integration import instance
 
-BOUND_S = 1.5
+BOUND_S = 2.0
 FAULTY = {"l2_timeout_seconds": 0.2, "l2_max_attempts": 2}
 
 
