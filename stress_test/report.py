@@ -139,10 +139,11 @@ img{{max-width:100%}}</style></head><body>
 {params["duration"]} s per mode, seed {params["seed"]}, created {summary["created"]}.
 Parameters: <code>{html.escape(json.dumps(params))}</code></p>
 <h2>Summary: expected vs measured hit rate</h2>{_table(modes)}
-<p>Expected hit rate: the share of items a cache holding every payload would answer,
-given the scenario's payload distribution and the number of items actually sent
-(one cache per server worker in <code>memory</code> mode, one shared L2 in
-<code>tiered</code>).</p>
+<p>Expected hit rate: the share of items the cache should answer, given the
+scenario's payload distribution and the number of items actually sent. In
+<code>tiered</code> mode the shared L2 holds every payload; in <code>memory</code>
+mode each server worker has its own L1, bounded by <code>L1_MAX_ITEMS</code>
+(an LRU of that size is simulated when the payload pool is larger).</p>
 {figures}<h2>Raw data</h2><ul>{links}<li><a href="summary.json">summary.json</a></li></ul>
 </body></html>"""
     path = out / "report.html"
