@@ -36,8 +36,6 @@ class BatchWrite:
 class RecordStore(Protocol):
     """A shared cache store. Methods raise `StoreError` on failure, never anything else."""
 
-    name: str
-
     def get(self, key: str) -> CacheRecord | None: ...
 
     def get_many(self, keys: Sequence[str]) -> BatchRead: ...

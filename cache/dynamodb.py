@@ -104,8 +104,6 @@ class DynamoDBStore:
     unprocessed are retried with exponential backoff a bounded number of times.
     """
 
-    name = "dynamodb"
-
     def __init__(
         self,
         table: str,
@@ -135,47 +133,58 @@ class DynamoDBStore:
     def put(self, key: str, record: CacheRecord) -> None:
         self._call("put_item", TableName=self.table, Item=encode(key, record))
 
+    def _until_processed(
+        self, operation: str, request: dict[str, Any], leftover: str, on_response: Callable
+    ) -> tuple[dict[str, Any], int]:
+        """Call a batch operation, resending what DynamoDB left unprocessed with backoff.
+
+        Returns what is still unprocessed after the allowed retries, and the calls made.
+        """
+        calls = 0
+        for attempt in range(self.unprocessed_retries + 1):
+            if attempt:
+                self._sleep(self.backoff_seconds * 2 ** (attempt - 1))
+            response = self._call(operation, RequestItems=request)
+            calls += 1
+            on_response(response)
+            request = response.get(leftover) or {}
+            if not request.get(self.table):
+                return {}, calls
+        return request, calls
+
     def get_many(self, keys: Sequence[str]) -> BatchRead:
         result = BatchRead()
+
+        def collect(response: dict[str, Any]) -> None:
+            for item in response.get("Responses", {}).get(self.table, []):
+                key = item.get(KEY_ATTR, {}).get("S")
+                if key is not None:
+                    result.records[key] = decode(item)
+
         unique = list(dict.fromkeys(keys))  # duplicates are a ValidationException
         for start in range(0, len(unique), MAX_GET_BATCH):
             chunk = unique[start : start + MAX_GET_BATCH]
             request = {self.table: {"Keys": [{KEY_ATTR: {"S": k}} for k in chunk]}}
-            for attempt in range(self.unprocessed_retries + 1):
-                if attempt:
-                    self._sleep(self.backoff_seconds * 2 ** (attempt - 1))
-                response = self._call("batch_get_item", RequestItems=request)
-                result.calls += 1
-                for item in response.get("Responses", {}).get(self.table, []):
-                    key = item.get(KEY_ATTR, {}).get("S")
-                    if key is not None:
-                        result.records[key] = decode(item)
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            else:
-                result.unprocessed += [k[KEY_ATTR]["S"] for k in request[self.table]["Keys"]]
+            left, calls = self._until_processed(
+                "batch_get_item", request, "UnprocessedKeys", collect
+            )
+            result.calls += calls
+            result.unprocessed += [
+                k[KEY_ATTR]["S"] for k in left.get(self.table, {}).get("Keys", [])
+            ]
         return result
 
     def put_many(self, records: Mapping[str, CacheRecord]) -> BatchWrite:
         result = BatchWrite()
         puts = [{"PutRequest": {"Item": encode(k, r)}} for k, r in records.items()]
         for start in range(0, len(puts), MAX_WRITE_BATCH):
-            request = {self.table: puts[start : start + MAX_WRITE_BATCH]}
-            size = len(request[self.table])
-            for attempt in range(self.unprocessed_retries + 1):
-                if attempt:
-                    self._sleep(self.backoff_seconds * 2 ** (attempt - 1))
-                response = self._call("batch_write_item", RequestItems=request)
-                result.calls += 1
-                request = response.get("UnprocessedItems") or {}
-                left = len(request.get(self.table, []))
-                result.written += size - left
-                size = left
-                if not left:
-                    break
-            else:
-                result.unprocessed += size
+            chunk = puts[start : start + MAX_WRITE_BATCH]
+            left, calls = self._until_processed(
+                "batch_write_item", {self.table: chunk}, "UnprocessedItems", lambda _r: None
+            )
+            result.calls += calls
+            result.unprocessed += len(left.get(self.table, []))
+            result.written += len(chunk) - len(left.get(self.table, []))
         return result
 
 

@@ -16,8 +16,6 @@ class MemoryStore:
     `timer` is the clock expiry is measured on; tests pass a fake one instead of sleeping.
     """
 
-    name = "l1"
-
     def __init__(
         self, maxsize: int, ttl: float, timer: Callable[[], float] = time.monotonic
     ) -> None:

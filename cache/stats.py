@@ -74,9 +74,9 @@ class CacheStats:
         self._lock = threading.Lock()
         self.outcomes: Counter[str] = Counter()
 
-    def outcome(self, name: str, n: int = 1) -> None:
+    def count_outcomes(self, counts: Counter[str]) -> None:
         with self._lock:
-            self.outcomes[name] += n
+            self.outcomes.update(counts)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

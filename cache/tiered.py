@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from cache.base import RecordStore, StoreError
 from cache.breaker import CircuitBreaker
@@ -27,6 +28,7 @@ from cache.stats import CacheStats
 log = logging.getLogger("predcache.cache")
 
 ComputeMany = Callable[[list[str]], Sequence[Any]]
+T = TypeVar("T")
 
 
 class Outcome(StrEnum):
@@ -124,8 +126,7 @@ class TieredCache:
         if remaining:
             self._compute(remaining, compute_many, pending.found)
         results = [pending.found[key] for key in pending.keys]
-        for result in results:
-            self.stats.outcome(result.outcome.value)
+        self.stats.count_outcomes(Counter(result.outcome.value for result in results))
         return results
 
     def _l2_allowed(self, n: int) -> bool:
@@ -136,32 +137,46 @@ class TieredCache:
             return False
         return True
 
-    def _l2_failed(self, exc: StoreError, operation: str) -> None:
-        self.stats.l2.error(exc.kind)
-        self.breaker.failure()
-        log.warning(
-            "l2 %s failed: %s", operation, exc, extra={"tier": "l2", "error_kind": exc.kind}
-        )
+    def _l2_call(self, operation: str, call: Callable[[], T]) -> T | None:
+        """One timed L2 call: None when it failed, after counting, logging, tripping."""
+        started = time.perf_counter()
+        try:
+            result = call()
+        except StoreError as exc:
+            self.stats.l2.error(exc.kind)
+            self.breaker.failure()
+            log.warning(
+                "l2 %s failed: %s", operation, exc, extra={"tier": "l2", "error_kind": exc.kind}
+            )
+            return None
+        finally:
+            self.stats.l2.observe(time.perf_counter() - started)
+        self.breaker.success()
+        return result
+
+    def _read(self, keys: list[str]) -> dict[str, CacheRecord]:
+        if len(keys) == 1:
+            record = self.store.get(keys[0])
+            return {keys[0]: record} if record is not None else {}
+        batch = self.store.get_many(keys)
+        if batch.unprocessed:
+            self.stats.l2.error("unprocessed", len(batch.unprocessed))
+        return batch.records
+
+    def _write(self, records: dict[str, CacheRecord]) -> None:
+        if len(records) == 1:
+            self.store.put(*next(iter(records.items())))
+            return
+        batch = self.store.put_many(records)
+        if batch.unprocessed:
+            self.stats.l2.error("unprocessed_write", batch.unprocessed)
 
     def _from_store(self, keys: list[str], found: dict[str, Lookup]) -> list[str]:
         if not self._l2_allowed(len(keys)):
             return keys
-        started = time.perf_counter()
-        try:
-            if len(keys) == 1:
-                record = self.store.get(keys[0])
-                records = {keys[0]: record} if record is not None else {}
-            else:
-                batch = self.store.get_many(keys)
-                records = batch.records
-                if batch.unprocessed:
-                    self.stats.l2.error("unprocessed", len(batch.unprocessed))
-        except StoreError as exc:
-            self._l2_failed(exc, "read")
+        records = self._l2_call("read", lambda: self._read(keys))
+        if records is None:
             return keys
-        finally:
-            self.stats.l2.observe(time.perf_counter() - started)
-        self.breaker.success()
         now = self._clock()
         pending = []
         for key in keys:
@@ -212,17 +227,4 @@ class TieredCache:
             key: CacheRecord(value, self.version, now, now + self.ttl_seconds)
             for key, value in values.items()
         }
-        started = time.perf_counter()
-        try:
-            if len(records) == 1:
-                self.store.put(*next(iter(records.items())))
-            else:
-                batch = self.store.put_many(records)
-                if batch.unprocessed:
-                    self.stats.l2.error("unprocessed_write", batch.unprocessed)
-        except StoreError as exc:
-            self._l2_failed(exc, "write")
-            return
-        finally:
-            self.stats.l2.observe(time.perf_counter() - started)
-        self.breaker.success()
+        self._l2_call("write", lambda: self._write(records))

@@ -29,22 +29,18 @@ def manifest_path_for(artifact_path: Path) -> Path:
     return artifact_path.with_suffix(".json")
 
 
-def version_of(blob: bytes) -> str:
-    """`model_version`: the first 12 hex digits of the artifact's SHA-256."""
-    return hashlib.sha256(blob).hexdigest()[:VERSION_HEX_CHARS]
-
-
 def write_artifact(obj: Any, artifact_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Pickle `obj`, then write the manifest completed with its hash and size."""
     blob = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     artifact_path.parent.mkdir(parents=True, exist_ok=True)
     artifact_path.write_bytes(blob)
+    sha256 = hashlib.sha256(blob).hexdigest()
     full = {
         **manifest,
-        "model_version": version_of(blob),
+        "model_version": sha256[:VERSION_HEX_CHARS],
         "artifact": {
             "file": artifact_path.name,
-            "sha256": hashlib.sha256(blob).hexdigest(),
+            "sha256": sha256,
             "bytes": len(blob),
         },
     }
@@ -118,7 +114,7 @@ class ModelArtifact:
             raise ArtifactError(f"model artifact {self.path} is unreadable: {exc}") from exc
         expected = self.manifest["artifact"].get("sha256", "")
         actual = hashlib.sha256(blob).hexdigest()
-        if actual != expected or version_of(blob) != self.version:
+        if actual != expected or actual[:VERSION_HEX_CHARS] != self.version:
             raise ArtifactError(
                 f"model artifact {self.path} does not match its manifest: sha256 {actual[:12]}… "
                 f"!= {str(expected)[:12]}… (model_version {self.version}); refusing to unpickle"

@@ -6,8 +6,9 @@ All `async`: they never block, and a sync dependency would cost a thread-pool ho
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
-from fastapi import Header, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Request, status
 
 from service.predictions import PredictionService
 from service.settings import Settings
@@ -31,12 +32,15 @@ async def require_json(request: Request) -> None:
         )
 
 
-async def require_api_key(request: Request, x_api_key: str | None = Header(default=None)) -> None:
+async def require_api_key(
+    settings: Annotated[Settings, Depends(get_settings)],
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> None:
     """When `API_KEYS` is set, predict routes need a matching `x-api-key` (401 otherwise).
 
     Every configured key is compared in constant time, so timing tells nothing.
     """
-    keys = request.app.state.settings.api_keys
+    keys = settings.api_keys
     if not keys:
         return
     given = (x_api_key or "").encode()

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from model.artifact import ArtifactError
 from service.limits import BodyLimitMiddleware
 from service.logs import configure_logging
-from service.predictions import PredictionService, build_prediction_service
+from service.predictions import build_prediction_service
 from service.routes import router
 from service.settings import Settings
 
@@ -41,14 +41,12 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=503, content={"message": "prediction unavailable"})
 
 
-def create_app(
-    settings: Settings | None = None, predictions: PredictionService | None = None
-) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; raises `ArtifactError` if the model artifact cannot be trusted."""
-    configure_logging()
     settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
     try:
-        predictions = predictions or build_prediction_service(settings)
+        predictions = build_prediction_service(settings)
     except ArtifactError as exc:
         log.error("refusing to start: %s", exc)
         raise

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 
 from cache.dynamodb import create_table, make_client
+from service.settings import Settings
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -89,13 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     # uvicorn re-raises SIGTERM after its own shutdown: exit through `finally` so
     # the embedded DynamoDB server is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    embedded = os.environ.get("CACHE_MODE", "tiered") == "tiered" and not os.environ.get(
-        "AWS_ENDPOINT_URL_DYNAMODB"
-    )
+    settings = Settings.from_env()
     with contextlib.ExitStack() as stack:
-        if embedded:
+        if settings.cache_mode == "tiered" and not settings.dynamodb_endpoint:
             endpoint = stack.enter_context(dynamodb_server())
-            use_local_dynamodb(endpoint, os.environ.get("CACHE_TABLE", "prediction-cache"))
+            use_local_dynamodb(endpoint, settings.cache_table)
             print(f"embedded DynamoDB (moto) at {endpoint}", file=sys.stderr, flush=True)
         uvicorn.run(
             "service.app:app",

@@ -40,11 +40,14 @@ class PredictionService:
         self.predictor = Predictor(artifact)
 
     def key(self, features: FlightFeatures) -> str:
-        return make_key(self.artifact.name, self.artifact.version, features.model_dump())
+        return self._key(features.model_dump())
 
-    def _compute(self, items: dict[str, FlightFeatures]) -> Any:
+    def _key(self, row: dict[str, Any]) -> str:
+        return make_key(self.artifact.name, self.artifact.version, row)
+
+    def _compute(self, rows_by_key: dict[str, dict[str, Any]]) -> Any:
         def compute(keys: list[str]) -> list[dict[str, Any]]:
-            rows = [items[key].model_dump() for key in keys]
+            rows = [rows_by_key[key] for key in keys]
             probabilities = self.predictor.predict_many(rows)
             return [
                 {"delay_probability": p, "unknown": self.predictor.unknown_fields(row)}
@@ -53,18 +56,19 @@ class PredictionService:
 
         return compute
 
-    async def predict_many(
-        self, items: Sequence[FlightFeatures], route: str = "/predict/batch"
-    ) -> list[Prediction]:
-        """Predictions in order; identical items are looked up and computed once.
+    async def _predict(
+        self, items: Sequence[FlightFeatures], route: str
+    ) -> tuple[list[Prediction], Counter[str]]:
+        """Predictions in order and their outcome counts; identical items are done once.
 
         L1 hits are answered on the event loop; only lookups that need DynamoDB or
         the model go to a worker thread (the hop costs more than an L1 hit).
         """
         started = time.perf_counter()
-        keys = [self.key(item) for item in items]
+        rows = [item.model_dump() for item in items]
+        keys = [self._key(row) for row in rows]
         pending = self.cache.lookup_memory(keys)
-        compute = self._compute(dict(zip(keys, items, strict=True)))
+        compute = self._compute(dict(zip(keys, rows, strict=True)))
         if pending.complete:
             lookups = self.cache.resolve(pending, compute)
         else:
@@ -87,16 +91,14 @@ class PredictionService:
             route,
             extra={"cache": cache, "key": keys[0][:12], "items": len(items), "ms": elapsed_ms},
         )
-        return predictions
+        return predictions, outcomes
 
     async def predict(self, features: FlightFeatures) -> Prediction:
-        return (await self.predict_many([features], route="/predict"))[0]
+        predictions, _ = await self._predict([features], "/predict")
+        return predictions[0]
 
     async def predict_batch(self, items: Sequence[FlightFeatures]) -> BatchResponse:
-        predictions = await self.predict_many(items)
-        counts = dict.fromkeys(Outcome, 0)
-        for prediction in predictions:
-            counts[Outcome(prediction.cache)] += 1
+        predictions, counts = await self._predict(items, "/predict/batch")
         totals = BatchTotals(
             hit_l1=counts[Outcome.HIT_L1], hit_l2=counts[Outcome.HIT_L2], miss=counts[Outcome.MISS]
         )

@@ -6,37 +6,29 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from model.artifact import DEFAULT_PATH
 
 CACHE_MODES = ("off", "memory", "tiered")
+N = TypeVar("N", int, float)
 
 
 class SettingsError(ValueError):
     """An environment variable holds a value the service cannot use."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _number(env: Mapping[str, str], name: str, default: N, minimum: N) -> N:
+    """`env[name]` parsed as the type of `default` (int or float), at least `minimum`."""
     raw = env.get(name, "")
     if raw == "":
         return default
     try:
-        value = int(raw)
+        value = type(default)(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
-    if value < minimum:
-        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "")
-    try:
-        value = float(raw) if raw != "" else default
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
-    if not value > 0:
-        raise SettingsError(f"{name} must be > 0, got {raw!r}")
+        raise SettingsError(f"{name} must be a {type(default).__name__}, got {raw!r}") from exc
+    if not value >= minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {raw!r}")
     return value
 
 
@@ -60,6 +52,7 @@ class Settings:
     max_body_bytes: int = 512 * 1024
     emit_metrics: bool = False
     metrics_service: str = "predcache"
+    log_level: str = "INFO"
 
     def __post_init__(self) -> None:
         if self.cache_mode not in CACHE_MODES:
@@ -72,20 +65,21 @@ class Settings:
         return cls(
             cache_mode=env.get("CACHE_MODE", "tiered").strip().lower() or "tiered",
             cache_table=env.get("CACHE_TABLE", "prediction-cache"),
-            cache_ttl_seconds=_int(env, "CACHE_TTL_SECONDS", 86_400, minimum=1),
-            l1_ttl_seconds=_int(env, "L1_TTL_SECONDS", 300, minimum=1),
-            l1_max_items=_int(env, "L1_MAX_ITEMS", 10_000, minimum=1),
+            cache_ttl_seconds=_number(env, "CACHE_TTL_SECONDS", 86_400, 1),
+            l1_ttl_seconds=_number(env, "L1_TTL_SECONDS", 300, 1),
+            l1_max_items=_number(env, "L1_MAX_ITEMS", 10_000, 1),
             dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
-            l2_timeout_seconds=_float(env, "L2_TIMEOUT_SECONDS", 0.5),
-            l2_max_attempts=_int(env, "L2_MAX_ATTEMPTS", 2, minimum=1),
-            l2_breaker_failures=_int(env, "L2_BREAKER_FAILURES", 5, minimum=1),
-            l2_breaker_cooldown_seconds=_float(env, "L2_BREAKER_COOLDOWN_SECONDS", 10.0),
+            l2_timeout_seconds=_number(env, "L2_TIMEOUT_SECONDS", 0.5, 0.001),
+            l2_max_attempts=_number(env, "L2_MAX_ATTEMPTS", 2, 1),
+            l2_breaker_failures=_number(env, "L2_BREAKER_FAILURES", 5, 1),
+            l2_breaker_cooldown_seconds=_number(env, "L2_BREAKER_COOLDOWN_SECONDS", 10.0, 0.001),
             model_path=Path(env.get("MODEL_PATH") or DEFAULT_PATH),
             model_preload=env.get("MODEL_PRELOAD", "0").strip().lower() in ("1", "true", "yes"),
             api_keys=keys,
-            max_body_bytes=_int(env, "MAX_BODY_BYTES", 512 * 1024, minimum=1024),
+            max_body_bytes=_number(env, "MAX_BODY_BYTES", 512 * 1024, 1024),
             # Embedded Metric Format lines on stdout; on by default inside Lambda.
             emit_metrics=env.get("EMIT_METRICS", "1" if "AWS_LAMBDA_FUNCTION_NAME" in env else "0")
             == "1",
             metrics_service=env.get("METRICS_SERVICE", "predcache"),
+            log_level=env.get("LOG_LEVEL", "INFO"),
         )

@@ -23,7 +23,7 @@ from typing import Any
 
 from locust import FastHttpUser, constant, events, task
 
-from stress_test.scenarios import SCENARIOS, Options, Scenario
+from stress_test.scenarios import Options, Scenario
 
 OUTCOMES = ("HIT-L1", "HIT-L2", "MISS")
 _user_ids = itertools.count()
@@ -35,21 +35,11 @@ _sent = Counter()
 @events.init_command_line_parser.add_listener
 def _arguments(parser: Any) -> None:
     group = parser.add_argument_group("predcache")
-    group.add_argument("--scenario", choices=SCENARIOS, default="hot")
-    group.add_argument("--seed", type=int, default=42)
-    group.add_argument("--hot-k", type=int, default=1000, help="hot pool size")
-    group.add_argument("--zipf-s", type=float, default=1.1, help="Zipf exponent of the pool")
-    group.add_argument("--batch-size", type=int, default=50)
-    group.add_argument("--batch-overlap", type=float, default=0.9, help="share from the pool")
+    Options.add_arguments(group)
     group.add_argument("--max-requests", type=int, default=0, help="per load process; 0 = none")
     group.add_argument(
         "--results-file", default="", help="where the master writes final figures (JSON)"
     )
-
-
-def _options(environment: Any) -> Options:
-    o = environment.parsed_options
-    return Options(o.seed, o.hot_k, o.zipf_s, o.batch_size, o.batch_overlap)
 
 
 def _record(outcomes: Counter) -> None:
@@ -118,7 +108,7 @@ class PredictUser(FastHttpUser):
     wait_time = constant(0)
 
     def on_start(self) -> None:
-        options = _options(self.environment)
+        options = Options.from_namespace(self.environment.parsed_options)
         runner = self.environment.runner
         worker = getattr(runner, "worker_index", 0) or 0
         self.scenario = Scenario(

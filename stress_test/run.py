@@ -25,7 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from service.local import free_port, stop
-from stress_test.scenarios import SCENARIOS, Options, expected_rate
+from service.settings import Settings
+from stress_test.scenarios import Options, expected_rate
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -95,16 +96,7 @@ def run_locust(args: argparse.Namespace, host: str, prefix: Path) -> None:
         f"{prefix}_results.json",
         "--scenario",
         args.scenario,
-        "--seed",
-        str(args.seed),
-        "--hot-k",
-        str(args.hot_k),
-        "--zipf-s",
-        str(args.zipf_s),
-        "--batch-size",
-        str(args.batch_size),
-        "--batch-overlap",
-        str(args.batch_overlap),
+        *Options.from_namespace(args).as_arguments(),
         "--max-requests",
         str(args.max_requests // max(1, args.processes) if args.max_requests else 0),
         "--exit-code-on-error",
@@ -133,12 +125,13 @@ def summarise(args: argparse.Namespace, mode: str, prefix: Path) -> dict:
     total = result["total"]
     counts = {o: int(result["outcomes"].get(o, 0)) for o in ("HIT-L1", "HIT-L2", "MISS")}
     lookups = sum(counts.values())
+    options = Options.from_namespace(args)
     expected = 0.0
-    if mode == "memory":  # one bounded L1 per worker
-        capacity = int(os.environ.get("L1_MAX_ITEMS", "10000"))
-        expected = expected_rate(args.scenario, _options(args), lookups, args.workers, capacity)
+    if mode == "memory":  # one bounded L1 per worker, sized as the server reads it
+        capacity = Settings.from_env().l1_max_items
+        expected = expected_rate(args.scenario, options, lookups, args.workers, capacity)
     elif mode == "tiered":  # the shared, unbounded L2 behind every L1
-        expected = expected_rate(args.scenario, _options(args), lookups)
+        expected = expected_rate(args.scenario, options, lookups)
     duration = total["duration_s"]
     return {
         "scenario": args.scenario,
@@ -164,13 +157,9 @@ def summarise(args: argparse.Namespace, mode: str, prefix: Path) -> dict:
     }
 
 
-def _options(args: argparse.Namespace) -> Options:
-    return Options(args.seed, args.hot_k, args.zipf_s, args.batch_size, args.batch_overlap)
-
-
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenario", choices=SCENARIOS, default="hot")
+    Options.add_arguments(parser)
     parser.add_argument("--duration", type=int, default=45, help="seconds per mode")
     parser.add_argument("--users", type=int, default=64)
     parser.add_argument("--modes", default="off,memory,tiered")
@@ -178,11 +167,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="local server workers")
     parser.add_argument("--processes", type=int, default=0, help="locust worker processes")
     parser.add_argument("--max-requests", type=int, default=0, help="cap per mode; 0 = none")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--hot-k", type=int, default=1000)
-    parser.add_argument("--zipf-s", type=float, default=1.1)
-    parser.add_argument("--batch-size", type=int, default=50)
-    parser.add_argument("--batch-overlap", type=float, default=0.9)
     parser.add_argument("--out", type=Path, default=None, help="report folder")
     args = parser.parse_args(argv)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]

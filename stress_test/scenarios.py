@@ -10,7 +10,8 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from stress_test.payloads import (
     expected_hit_rate,
@@ -22,15 +23,46 @@ from stress_test.payloads import (
 SCENARIOS = ("same", "hot", "realistic", "unique", "batch")
 
 
+_HELP = {
+    "hot_k": "hot pool size",
+    "zipf_s": "Zipf exponent of the pool",
+    "batch_overlap": "share of batch items from the pool",
+}
+
+
 @dataclass
 class Options:
-    """Scenario knobs (locust arguments `--hot-k`, `--zipf-s`, …)."""
+    """Scenario knobs: one command-line option each (`--hot-k`, `--zipf-s`, …)."""
 
     seed: int = 42
     hot_k: int = 1000
     zipf_s: float = 1.1
     batch_size: int = 50
     batch_overlap: float = 0.9
+
+    @staticmethod
+    def add_arguments(parser: Any) -> None:
+        """`--scenario` and one option per field, for locust's parser and the runner's."""
+        parser.add_argument("--scenario", choices=SCENARIOS, default="hot")
+        for option in fields(Options):
+            parser.add_argument(
+                "--" + option.name.replace("_", "-"),
+                type=type(option.default),
+                default=option.default,
+                help=_HELP.get(option.name),
+            )
+
+    @classmethod
+    def from_namespace(cls, namespace: Any) -> Options:
+        return cls(**{option.name: getattr(namespace, option.name) for option in fields(cls)})
+
+    def as_arguments(self) -> list[str]:
+        """The same options on a command line."""
+        return [
+            part
+            for option in fields(self)
+            for part in ("--" + option.name.replace("_", "-"), str(getattr(self, option.name)))
+        ]
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +50,28 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def make_settings(artifact_path: Path, **overrides: object) -> Settings:
     values = {"cache_mode": "memory", "model_path": artifact_path, "cache_table": TABLE}
     return Settings(**(values | overrides))
+
+
+def instance(artifact_path: Path, endpoint: str, table: str, **overrides) -> TestClient:
+    """One service instance (its own L1) on a DynamoDB endpoint and table."""
+    settings = make_settings(
+        artifact_path,
+        cache_mode="tiered",
+        dynamodb_endpoint=endpoint,
+        cache_table=table,
+        **overrides,
+    )
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture
+def table(request: pytest.FixtureRequest, aws_env: None, moto_endpoint: str) -> str:
+    """A fresh cache table with TTL on the session's moto server, named for the test."""
+    from cache import create_table, make_client
+
+    name = f"{request.node.module.__name__.rsplit('_', 1)[-1]}-{uuid.uuid4().hex[:8]}"
+    create_table(make_client(timeout=2, endpoint_url=moto_endpoint), name)
+    return name
 
 
 @pytest.fixture

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
-from cache import create_table, make_client
 from stress_test.payloads import unique_payloads
-from tests.conftest import PAYLOAD
+from tests.conftest import PAYLOAD, instance
 from tests.dynamo import silent_endpoint
-from tests.test_integration import instance
-
-
-@pytest.fixture
-def table(aws_env: None, moto_endpoint: str) -> str:
-    name = f"batch-{uuid.uuid4().hex[:8]}"
-    create_table(make_client(timeout=2, endpoint_url=moto_endpoint), name)
-    return name
 
 
 def count_calls(client: TestClient) -> Counter:

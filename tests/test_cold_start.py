@@ -6,15 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from cache import create_table, make_client
 from stress_test.payloads import unique_payloads
-from tests.test_integration import instance
+from tests.conftest import instance
 
 
 def cold_request(payload: dict, env: dict[str, str]) -> dict:
@@ -31,10 +29,8 @@ def cold_request(payload: dict, env: dict[str, str]) -> dict:
 
 @pytest.mark.parametrize("preload", ["0", "1"])
 def test_cold_l2_hit_skips_the_model(
-    artifact_path: Path, moto_endpoint: str, aws_env: None, preload: str
+    artifact_path: Path, moto_endpoint: str, table: str, preload: str
 ) -> None:
-    table = f"cold-{uuid.uuid4().hex[:8]}"
-    create_table(make_client(timeout=2, endpoint_url=moto_endpoint), table)
     cached, fresh = unique_payloads(2, offset=900_000)
     warm: TestClient = instance(artifact_path, moto_endpoint, table)
     assert warm.post("/predict", json=cached).headers["x-cache"] == "MISS"

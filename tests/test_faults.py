@@ -9,7 +9,6 @@ loaded machine), with the probability the model gives when no cache is involved.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -17,14 +16,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from cache import CircuitBreaker, create_table, make_client, make_key
+from cache import CircuitBreaker, make_client, make_key
 from cache.dynamodb import KEY_ATTR
 from service.factory import create_app
 from service.schemas import FlightFeatures
 from stress_test.payloads import unique_payloads
-from tests.conftest import make_settings
+from tests.conftest import instance, make_settings
 from tests.dynamo import Faults, silent_endpoint
-from tests.test_integration import instance
 
 BOUND_S = 2.0
 FAULTY = {"l2_timeout_seconds": 0.2, "l2_max_attempts": 2}
@@ -42,13 +40,6 @@ def truth(artifact_path: Path) -> Callable[[dict], float]:
     """The model's answer with no cache at all."""
     client = TestClient(create_app(make_settings(artifact_path, cache_mode="off")))
     return lambda payload: client.post("/predict", json=payload).json()["delay_probability"]
-
-
-@pytest.fixture
-def table(aws_env: None, moto_endpoint: str) -> str:
-    name = f"faults-{uuid.uuid4().hex[:8]}"
-    create_table(make_client(timeout=2, endpoint_url=moto_endpoint), name)
-    return name
 
 
 def corrupt_every_key(client: TestClient, payloads: list[dict], endpoint: str, table: str) -> None:

@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from cache import create_table, make_client
+from cache import make_client
 from service.factory import create_app
-from tests.conftest import PAYLOAD, make_settings
+from tests.conftest import PAYLOAD, instance, make_settings
 from tests.dynamo import Faults, count_items, silent_endpoint
-
-
-@pytest.fixture
-def table(aws_env: None, moto_endpoint: str) -> str:
-    name = f"cache-{uuid.uuid4().hex[:8]}"
-    create_table(make_client(timeout=2, endpoint_url=moto_endpoint), name)
-    return name
-
-
-def instance(artifact_path: Path, endpoint: str, table: str, **overrides) -> TestClient:
-    settings = make_settings(
-        artifact_path,
-        cache_mode="tiered",
-        dynamodb_endpoint=endpoint,
-        cache_table=table,
-        **overrides,
-    )
-    return TestClient(create_app(settings))
 
 
 def test_second_instance_answers_from_l2(artifact_path, moto_endpoint, table) -> None:

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from cache import create_table, make_client
+from cache import make_client
 from cache.dynamodb import KEY_ATTR
 from service.factory import create_app
-from tests.conftest import PAYLOAD, make_settings
+from tests.conftest import PAYLOAD, instance, make_settings
 from tests.dynamo import count_items
-from tests.test_integration import instance
 
 JSON = {"content-type": "application/json"}
-
-
-@pytest.fixture
-def table(aws_env: None, moto_endpoint: str) -> str:
-    name = f"hostile-{uuid.uuid4().hex[:8]}"
-    create_table(make_client(timeout=2, endpoint_url=moto_endpoint), name)
-    return name
 
 
 HOSTILE = {
