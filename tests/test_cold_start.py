@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from stress_test.bench_cold import cold_start
 from stress_test.payloads import unique_payloads
 from tests.conftest import instance
-
-
-def cold_request(payload: dict, env: dict[str, str]) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "stress_test.cold_probe", json.dumps(payload)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[1],
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("preload", ["0", "1"])
@@ -43,8 +29,8 @@ def test_cold_l2_hit_skips_the_model(
         "MODEL_PRELOAD": preload,
         "LOG_LEVEL": "WARNING",
     }
-    hit = cold_request(cached, env)
+    hit = cold_start(cached, env)
     assert (hit["status"], hit["cache"]) == (200, "HIT-L2")
     assert hit["sklearn_imported"] is (preload == "1")
-    miss = cold_request(fresh, env)
+    miss = cold_start(fresh, env)
     assert (miss["status"], miss["cache"], miss["sklearn_imported"]) == (200, "MISS", True)
