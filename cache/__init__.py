@@ -6,10 +6,11 @@ function that computes the values of the keys no tier holds.
 
 from cache.base import BatchRead, BatchWrite, RecordStore, StoreError
 from cache.breaker import CircuitBreaker
-from cache.dynamodb import DynamoDBStore, create_table, make_client
+from cache.dynamodb import DynamoDBStore, create_table, make_client, worst_call_seconds
 from cache.keys import canonical, make_key
 from cache.memory import MemoryStore
 from cache.record import CacheRecord
+from cache.refresh import EarlyRefresh
 from cache.stats import CacheStats, TierStats
 from cache.tiered import Lookup, Outcome, Pending, TieredCache
 
@@ -20,6 +21,7 @@ __all__ = [
     "CacheStats",
     "CircuitBreaker",
     "DynamoDBStore",
+    "EarlyRefresh",
     "Lookup",
     "MemoryStore",
     "Outcome",
@@ -32,4 +34,5 @@ __all__ = [
     "create_table",
     "make_client",
     "make_key",
+    "worst_call_seconds",
 ]

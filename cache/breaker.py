@@ -5,14 +5,25 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """Permission for one call: whether it is the half-open probe, and which closed
+    period it started in (a slow call from before the circuit opened reports late)."""
+
+    probe: bool
+    generation: int
 
 
 class CircuitBreaker:
     """Closed → open after `threshold` consecutive failures → half-open after `cooldown`.
 
-    Half-open lets one probe through; its success closes the circuit, its failure
-    re-opens it for another cool-down. A failing store thus costs one timeout per
-    cool-down instead of one per request.
+    Half-open lets one probe through; only that probe's success closes the circuit,
+    its failure re-opens it for another cool-down. A failing store thus costs one
+    timeout per cool-down instead of one per request. Outcomes of calls that started
+    in an earlier period (before the circuit opened) change nothing.
     """
 
     def __init__(
@@ -27,6 +38,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._probing = False
+        self._generation = 0
         self._lock = threading.Lock()
         self.opened = 0
 
@@ -42,28 +54,41 @@ class CircuitBreaker:
             return "half-open"
         return "open"
 
-    def allow(self) -> bool:
-        """Whether a call may go to the guarded tier now."""
+    def allow(self) -> Ticket | None:
+        """A ticket if a call may go to the guarded tier now; hand it back with the outcome."""
         with self._lock:
             state = self._state()
             if state == "closed":
-                return True
+                return Ticket(probe=False, generation=self._generation)
             if state == "half-open" and not self._probing:
                 self._probing = True
-                return True
-            return False
+                return Ticket(probe=True, generation=self._generation)
+            return None
 
-    def success(self) -> None:
+    def success(self, ticket: Ticket) -> None:
         with self._lock:
-            self._failures = 0
-            self._opened_at = None
-            self._probing = False
-
-    def failure(self) -> None:
-        with self._lock:
-            self._failures += 1
-            if self._probing or self._failures >= self.threshold:
-                if self._opened_at is None or self._probing:
-                    self.opened += 1
-                self._opened_at = self._timer()
+            if ticket.probe:
+                self._opened_at = None
                 self._probing = False
+                self._failures = 0
+            elif self._current(ticket):
+                self._failures = 0
+
+    def failure(self, ticket: Ticket) -> None:
+        with self._lock:
+            if ticket.probe:
+                self._open()
+            elif self._current(ticket):
+                self._failures += 1
+                if self._failures >= self.threshold:
+                    self._open()
+
+    def _current(self, ticket: Ticket) -> bool:
+        return self._opened_at is None and ticket.generation == self._generation
+
+    def _open(self) -> None:
+        self._opened_at = self._timer()
+        self._probing = False
+        self._failures = 0
+        self._generation += 1
+        self.opened += 1

@@ -1,9 +1,10 @@
 """L2: a DynamoDB table shared by every process, with TTL on `expires_at`.
 
 Item: `cache_key` (S, hash key), `value` (S, JSON), `model_version` (S),
-`created_at` and `expires_at` (N, epoch seconds; `expires_at` is the table's TTL
-attribute). Calls run under tight botocore timeouts; every failure is raised as
-`StoreError` with a kind, for the caller to count and route around.
+`value_schema` (N), `compute_ms` (N), `created_at` and `expires_at` (N, epoch
+seconds; `expires_at` is the table's TTL attribute). Calls run under tight botocore
+timeouts; every failure is raised as `StoreError` with a kind, for the caller to
+count and route around.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ KEY_ATTR = "cache_key"
 TTL_ATTR = "expires_at"
 MAX_GET_BATCH = 100  # BatchGetItem limit
 MAX_WRITE_BATCH = 25  # BatchWriteItem limit
+# botocore's "legacy" retry backoff for DynamoDB: 50 ms, then doubling.
+_BACKOFF_BASE_SECONDS = 0.05
 _THROTTLED = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -47,9 +50,22 @@ def make_client(
         retries={"total_max_attempts": max_attempts, "mode": "legacy"},
         max_pool_connections=50,
         tcp_keepalive=True,
+        # Requests are built here, never from user input: skip botocore's re-validation.
+        parameter_validation=False,
     )
     session = botocore.session.get_session()
-    return session.create_client("dynamodb", endpoint_url=endpoint_url, config=config)
+    # A local DynamoDB-compatible server ignores the region, but signing needs one.
+    region = session.get_config_variable("region") or ("us-east-1" if endpoint_url else None)
+    return session.create_client(
+        "dynamodb", region_name=region, endpoint_url=endpoint_url, config=config
+    )
+
+
+def worst_call_seconds(timeout: float, max_attempts: int) -> float:
+    """How long one call to a hung table takes with `make_client`'s settings: every
+    attempt waits out `timeout`, with the legacy backoff between attempts."""
+    backoff = sum(_BACKOFF_BASE_SECONDS * 2**i for i in range(max_attempts - 1))
+    return max_attempts * timeout + backoff
 
 
 def classify(exc: BaseException) -> str:
@@ -79,19 +95,26 @@ def encode(key: str, record: CacheRecord) -> dict[str, Any]:
         KEY_ATTR: {"S": key},
         "value": {"S": orjson.dumps(record.value).decode()},
         "model_version": {"S": record.version},
-        "created_at": {"N": str(int(record.created_at))},
+        "value_schema": {"N": str(record.schema)},
+        "compute_ms": {"N": str(round(record.compute_ms, 3))},
+        "created_at": {"N": str(round(record.created_at, 3))},
         TTL_ATTR: {"N": str(int(record.expires_at))},
     }
 
 
 def decode(item: Mapping[str, Any]) -> CacheRecord:
-    """The record an item holds, or `CORRUPT` when any attribute is missing or malformed."""
+    """The record an item holds, or `CORRUPT` when any attribute is missing or malformed.
+
+    Items written before `value_schema` existed decode as schema 0: never usable.
+    """
     try:
         return CacheRecord(
             value=orjson.loads(item["value"]["S"]),
             version=item["model_version"]["S"],
-            created_at=int(item["created_at"]["N"]),
-            expires_at=int(item[TTL_ATTR]["N"]),
+            created_at=float(item["created_at"]["N"]),
+            expires_at=float(item[TTL_ATTR]["N"]),
+            schema=int(item.get("value_schema", {"N": "0"})["N"]),
+            compute_ms=float(item.get("compute_ms", {"N": "0"})["N"]),
         )
     except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
         return CORRUPT

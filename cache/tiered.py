@@ -4,8 +4,12 @@
     L2 hit (usable record)      → fill L1, HIT-L2
     otherwise                   → compute once (single-flight), fill L1 and L2, MISS
 
-A failing L2 never fails a lookup: its errors are counted, a circuit breaker
-skips it for a cool-down after repeated failures, and the value is computed.
+A record is usable when it is of this version and value shape, not expired, and
+its value passes `validate`; anything else is a miss (a bad value is counted as
+`corrupt`, recomputed and overwritten). A failing L2 never fails a lookup: its
+errors are counted, a circuit breaker skips it for a cool-down after repeated
+failures, a lookup whose read failed does not write, and the value is computed.
+A hit near its expiry may be refreshed early (`EarlyRefresh`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -22,6 +26,7 @@ from cache.base import RecordStore, StoreError
 from cache.breaker import CircuitBreaker
 from cache.memory import MemoryStore
 from cache.record import CacheRecord
+from cache.refresh import EarlyRefresh
 from cache.singleflight import SingleFlight
 from cache.stats import CacheStats
 
@@ -39,17 +44,27 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    value: Any
+    record: CacheRecord
     outcome: Outcome
+    refreshed: bool = False  # a hit recomputed early: the model ran, the old value was usable
+
+    @property
+    def value(self) -> Any:
+        return self.record.value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pending:
-    """A lookup after L1: what was found, and the unique keys still to resolve."""
+    """A lookup after L1: what was found, and the unique keys still to resolve.
+
+    `stale` holds L1 records due for early refresh: L2 may hold a fresher one.
+    """
 
     keys: list[str]
     found: dict[str, Lookup]
     remaining: list[str]
+    stale: dict[str, CacheRecord] = field(default_factory=dict)
+    l2_failed: bool = False  # then this lookup does not write L2 either
 
     @property
     def complete(self) -> bool:
@@ -60,25 +75,32 @@ class TieredCache:
     """Values by key through L1 → L2 → compute, for one `version` of what computes them.
 
     `memory` and `store` are optional: neither is cache mode `off`, memory alone
-    is `memory`, both is `tiered`. `clock` gives epoch seconds for L2 lifetimes.
+    is `memory`, both is `tiered`. `schema` versions the value's shape and
+    `validate` checks a value read from either tier. `clock` gives epoch seconds.
     """
 
     def __init__(
         self,
         version: str,
         *,
+        schema: int = 1,
+        validate: Callable[[Any], bool] | None = None,
         memory: MemoryStore | None = None,
         store: RecordStore | None = None,
         ttl_seconds: int = 86_400,
         breaker: CircuitBreaker | None = None,
+        refresh: EarlyRefresh | None = None,
         stats: CacheStats | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.version = version
+        self.schema = schema
+        self.validate = validate
         self.memory = memory
         self.store = store
         self.ttl_seconds = ttl_seconds
         self.breaker = breaker or CircuitBreaker()
+        self.refresh = refresh or EarlyRefresh(beta=0)
         self.stats = stats or CacheStats()
         self._clock = clock
         self._flight = SingleFlight()
@@ -94,6 +116,14 @@ class TieredCache:
         """
         return self.resolve(self.lookup_memory(keys), compute_many)
 
+    def _usable(self, record: CacheRecord, now: float) -> bool | None:
+        """True if usable, False if absent/expired/other version, None if the value is bad."""
+        if not record.is_usable(self.version, self.schema, now):
+            return False
+        if self.validate is not None and not self.validate(record.value):
+            return None
+        return True
+
     def lookup_memory(self, keys: Sequence[str]) -> Pending:
         """The L1 step alone: microseconds, never blocks.
 
@@ -102,56 +132,67 @@ class TieredCache:
         """
         keys = list(keys)
         unique = list(dict.fromkeys(keys))
-        found: dict[str, Lookup] = {}
+        pending = Pending(keys, {}, [])
         if self.memory is None:
-            return Pending(keys, found, unique)
+            pending.remaining = unique
+            return pending
         started = time.perf_counter()
-        remaining = []
+        now = self._clock()
         for key in unique:
-            value = self.memory.get(key)
-            if value is None:
-                remaining.append(key)
+            record = self.memory.get(key)
+            usable = record is not None and self._usable(record, now)
+            if usable is None:
+                self.stats.l1.error("corrupt")
+            if not usable:
+                pending.remaining.append(key)
+            elif self.refresh.due(record, now):
+                pending.stale[key] = record
+                pending.remaining.append(key)
             else:
-                found[key] = Lookup(value, Outcome.HIT_L1)
+                pending.found[key] = Lookup(record, Outcome.HIT_L1)
         self.stats.l1.observe(time.perf_counter() - started)
-        self.stats.l1.hit(len(unique) - len(remaining))
-        self.stats.l1.miss(len(remaining))
-        return Pending(keys, found, remaining)
+        self.stats.l1.hit(len(pending.found))
+        self.stats.l1.miss(len(pending.remaining))
+        return pending
 
     def resolve(self, pending: Pending, compute_many: ComputeMany) -> list[Lookup]:
         """Finish a lookup: L2 for the keys L1 lacked, then one compute for the rest."""
         remaining = pending.remaining
         if remaining:
-            remaining = self._from_store(remaining, pending.found)
+            remaining = self._from_store(pending)
         if remaining:
-            self._compute(remaining, compute_many, pending.found)
+            self._compute(remaining, compute_many, pending)
         results = [pending.found[key] for key in pending.keys]
         self.stats.count_outcomes(Counter(result.outcome.value for result in results))
         return results
 
-    def _l2_allowed(self, n: int) -> bool:
-        if self.store is None:
-            return False
-        if not self.breaker.allow():
-            self.stats.l2.error("circuit_open", n)
-            return False
-        return True
+    def _l2_call(
+        self, pending: Pending, operation: str, call: Callable[[], T], items: int
+    ) -> T | None:
+        """One timed, breaker-guarded L2 call: None when skipped or failed (counted, logged).
 
-    def _l2_call(self, operation: str, call: Callable[[], T]) -> T | None:
-        """One timed L2 call: None when it failed, after counting, logging, tripping."""
+        Any exception counts as a failure, so a half-open probe never leaks its slot.
+        """
+        ticket = self.breaker.allow()
+        if ticket is None:
+            self.stats.l2.error("circuit_open", items)
+            pending.l2_failed = True
+            return None
         started = time.perf_counter()
         try:
             result = call()
-        except StoreError as exc:
-            self.stats.l2.error(exc.kind)
-            self.breaker.failure()
+        except Exception as exc:
+            kind = exc.kind if isinstance(exc, StoreError) else "unexpected"
+            self.stats.l2.error(kind)
+            self.breaker.failure(ticket)
+            pending.l2_failed = True
             log.warning(
-                "l2 %s failed: %s", operation, exc, extra={"tier": "l2", "error_kind": exc.kind}
+                "l2 %s failed: %s", operation, exc, extra={"tier": "l2", "error_kind": kind}
             )
             return None
         finally:
             self.stats.l2.observe(time.perf_counter() - started)
-        self.breaker.success()
+        self.breaker.success(ticket)
         return result
 
     def _read(self, keys: list[str]) -> dict[str, CacheRecord]:
@@ -171,60 +212,74 @@ class TieredCache:
         if batch.unprocessed:
             self.stats.l2.error("unprocessed_write", batch.unprocessed)
 
-    def _from_store(self, keys: list[str], found: dict[str, Lookup]) -> list[str]:
-        if not self._l2_allowed(len(keys)):
+    def _from_store(self, pending: Pending) -> list[str]:
+        keys = pending.remaining
+        if self.store is None:
             return keys
-        records = self._l2_call("read", lambda: self._read(keys))
+        records = self._l2_call(pending, "read", lambda: self._read(keys), len(keys))
         if records is None:
             return keys
         now = self._clock()
-        pending = []
+        left = []
         for key in keys:
             record = records.get(key)
-            if record is not None and record.corrupt:
+            usable = record is not None and self._usable(record, now)
+            if usable is None or (record is not None and record.corrupt):
                 self.stats.l2.error("corrupt")
-            if record is not None and record.is_usable(self.version, now):
+            stale = pending.stale.get(key)
+            if usable and stale is not None and record.expires_at <= stale.expires_at:
+                usable = False  # the same record L1 found due: refresh it
+            if usable and stale is None and self.refresh.due(record, now):
+                pending.stale[key] = record
+                usable = False
+            if usable:
                 if self.memory is not None:
-                    self.memory.put(key, record.value)
-                found[key] = Lookup(record.value, Outcome.HIT_L2)
+                    self.memory.put(key, record)
+                pending.found[key] = Lookup(record, Outcome.HIT_L2)
             else:
-                pending.append(key)
-        self.stats.l2.hit(len(keys) - len(pending))
-        self.stats.l2.miss(len(pending))
-        return pending
+                left.append(key)
+        self.stats.l2.hit(len(keys) - len(left))
+        self.stats.l2.miss(len(left))
+        return left
 
-    def _timed_compute(self, compute_many: ComputeMany) -> ComputeMany:
-        def run(keys: list[str]) -> Sequence[Any]:
+    def _compute(self, keys: list[str], compute_many: ComputeMany, pending: Pending) -> None:
+        timings: list[float] = []
+
+        def timed(claimed: list[str]) -> list[CacheRecord]:
             started = time.perf_counter()
             try:
-                return compute_many(keys)
+                values = compute_many(claimed)
             finally:
-                self.stats.model.observe(time.perf_counter() - started)
-                self.stats.model.miss(len(keys))
+                timings.append(time.perf_counter() - started)
+                self.stats.model.observe(timings[-1])
+                self.stats.model.miss(len(claimed))
+            now = self._clock()
+            return [self._record(value, now, timings[-1] * 1000) for value in values]
 
-        return run
-
-    def _compute(self, keys: list[str], compute_many: ComputeMany, found: dict) -> None:
         if self.memory is None and self.store is None:
-            values = dict(zip(keys, self._timed_compute(compute_many)(keys), strict=True))
+            records = dict(zip(keys, timed(keys), strict=True))
             shared: set[str] = set()
         else:
-            values, shared = self._flight.run_many(keys, self._timed_compute(compute_many))
+            records, shared = self._flight.run_many(keys, timed)
         for key in keys:
-            found[key] = Lookup(values[key], Outcome.MISS)
-        mine = {key: values[key] for key in keys if key not in shared}
+            refreshed = key in pending.stale
+            pending.found[key] = Lookup(records[key], Outcome.MISS, refreshed)
+        mine = {key: records[key] for key in keys if key not in shared}
         if mine:
-            self._fill(mine)
+            self._fill(mine, pending)
 
-    def _fill(self, values: dict[str, Any]) -> None:
+    def _record(self, value: Any, now: float, compute_ms: float) -> CacheRecord:
+        return CacheRecord(
+            value, self.version, now, int(now) + self.ttl_seconds, self.schema, compute_ms
+        )
+
+    def _fill(self, records: dict[str, CacheRecord], pending: Pending) -> None:
         if self.memory is not None:
-            for key, value in values.items():
-                self.memory.put(key, value)
-        if not self._l2_allowed(len(values)):
+            for key, record in records.items():
+                self.memory.put(key, record)
+        if self.store is None:
             return
-        now = int(self._clock())
-        records = {
-            key: CacheRecord(value, self.version, now, now + self.ttl_seconds)
-            for key, value in values.items()
-        }
-        self._l2_call("write", lambda: self._write(records))
+        if pending.l2_failed:  # a table that just failed would likely fail again: skip
+            self.stats.l2.error("write_skipped")
+            return
+        self._l2_call(pending, "write", lambda: self._write(records), len(records))

@@ -13,12 +13,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from cache import worst_call_seconds
 from model.artifact import ArtifactError
+from service.errors import ErrorMiddleware
 from service.limits import BodyLimitMiddleware
 from service.logs import configure_logging
 from service.predictions import build_prediction_service
 from service.routes import router
-from service.settings import Settings
+from service.settings import Settings, SettingsError
 
 log = logging.getLogger("predcache.app")
 
@@ -36,18 +38,14 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
     return JSONResponse(status_code=422, content={"message": message, "detail": errors})
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", extra={"path": request.url.path})
-    return JSONResponse(status_code=503, content={"message": "prediction unavailable"})
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; raises `ArtifactError` if the model artifact cannot be trusted."""
+def create_app(settings: Settings | None = None, *, inline: bool = False) -> FastAPI:
+    """Build the app; raises `SettingsError` for a bad setting and `ArtifactError` if
+    the model artifact cannot be trusted. `inline`: one request at a time (Mangum)."""
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
     try:
-        predictions = build_prediction_service(settings)
-    except ArtifactError as exc:
+        predictions = build_prediction_service(settings, inline=inline)
+    except (ArtifactError, SettingsError) as exc:
         log.error("refusing to start: %s", exc)
         raise
     app = FastAPI(
@@ -59,14 +57,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.predictions = predictions
     app.include_router(router)
     app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ErrorMiddleware)
     log.info(
         "started",
         extra={
             "model_version": predictions.artifact.version,
             "cache_mode": settings.cache_mode,
             "cache_table": settings.cache_table,
+            # what one request can wait on a hung table: the read, then no write
+            "l2_worst_wait_s": worst_call_seconds(
+                settings.l2_timeout_seconds, settings.l2_max_attempts
+            ),
         },
     )
     return app

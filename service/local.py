@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 
 from cache.dynamodb import create_table, make_client
-from service.settings import Settings
+from service.settings import Settings, SettingsError
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -90,7 +90,10 @@ def main(argv: list[str] | None = None) -> None:
     # uvicorn re-raises SIGTERM after its own shutdown: exit through `finally` so
     # the embedded DynamoDB server is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        sys.exit(f"predcache: {exc}")
     with contextlib.ExitStack() as stack:
         if settings.cache_mode == "tiered" and not settings.dynamodb_endpoint:
             endpoint = stack.enter_context(dynamodb_server())

@@ -1,9 +1,11 @@
 """CloudWatch Embedded Metric Format (EMF): per-request metrics as log lines.
 
 `/stats` is per container; in Lambda each request also prints one EMF line per
-cache outcome on stdout, which CloudWatch turns into metrics with no API call:
-namespace `predcache`, dimensions `Service` and `CacheOutcome`, metrics `Items`
-(Count) and `Latency` (Milliseconds). The dashboard in serverless.yml sums them.
+cache outcome on stdout (a single request: one line), which CloudWatch turns into
+metrics with no API call: namespace `predcache`, dimensions `Service` and
+`CacheOutcome`, metrics `Items` (Count) and `Latency` (Milliseconds). The dashboard
+in serverless.yml sums them. The line also carries the request's log fields
+(`Route`, `Key`, `RequestItems`), so no separate log line is needed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from typing import IO
+from collections.abc import Mapping
+from typing import IO, Any
 
 import orjson
 
@@ -25,8 +28,11 @@ class EmfMetrics:
         self.service = service
         self.stream = stream
 
-    def record(self, route: str, outcomes: Counter[str], latency_ms: float) -> None:
-        """One line per outcome present: how many items it answered, and the latency."""
+    def record(self, outcomes: Counter[str], context: Mapping[str, Any]) -> None:
+        """One line per outcome present: how many items it answered, and the latency.
+
+        `context`: the request's `route`, `key` prefix, `items` and `ms`.
+        """
         stream = self.stream or sys.stdout
         timestamp = int(time.time() * 1000)
         for outcome, items in outcomes.items():
@@ -46,9 +52,11 @@ class EmfMetrics:
                 },
                 "Service": self.service,
                 "CacheOutcome": outcome,
-                "Route": route,
+                "Route": context["route"],
+                "Key": context["key"],
+                "RequestItems": context["items"],
                 "Items": items,
-                "Latency": latency_ms,
+                "Latency": context["ms"],
             }
             stream.write(orjson.dumps(line).decode() + "\n")
         stream.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -13,96 +14,108 @@ from starlette.concurrency import run_in_threadpool
 from cache import (
     CircuitBreaker,
     DynamoDBStore,
+    EarlyRefresh,
+    Lookup,
     MemoryStore,
-    Outcome,
     TieredCache,
     make_client,
     make_key,
 )
-from model.artifact import ModelArtifact
+from model.artifact import ArtifactError, ModelArtifact
 from model.predictor import Predictor
+from service.cached_value import VALUE_SCHEMA, is_valid, make_value
+from service.errors import ModelUnavailable
 from service.metrics import EmfMetrics
-from service.schemas import BatchResponse, BatchTotals, FlightFeatures, Prediction
-from service.settings import Settings
+from service.schemas import FlightFeatures
+from service.settings import Settings, SettingsError
 
 log = logging.getLogger("predcache.predict")
 
 
 class PredictionService:
-    """Answers prediction requests through the tiered cache, the model only on misses."""
+    """Answers prediction requests through the tiered cache, the model only on misses.
+
+    `inline` runs blocking work (DynamoDB, the model) on the caller's thread: right
+    under Mangum, where a container serves one request at a time and a thread-pool
+    hop only adds latency. A server keeps its event loop free with a worker thread.
+    """
 
     def __init__(
-        self, artifact: ModelArtifact, cache: TieredCache, metrics: EmfMetrics | None = None
+        self,
+        artifact: ModelArtifact,
+        cache: TieredCache,
+        metrics: EmfMetrics | None = None,
+        *,
+        inline: bool = False,
     ) -> None:
         self.artifact = artifact
         self.cache = cache
         self.metrics = metrics
+        self.inline = inline
         self.predictor = Predictor(artifact)
+
+    @property
+    def version(self) -> str:
+        return self.artifact.version
+
+    @property
+    def caching(self) -> bool:
+        """Whether results are kept (cache mode is not `off`)."""
+        return self.cache.memory is not None or self.cache.store is not None
 
     def key(self, features: FlightFeatures) -> str:
         return self._key(features.model_dump())
 
     def _key(self, row: dict[str, Any]) -> str:
-        return make_key(self.artifact.name, self.artifact.version, row)
+        return make_key(self.artifact.name, self.artifact.version, row, schema=VALUE_SCHEMA)
+
+    def _load(self) -> None:
+        """Unpickle the model on first need; a failure is temporary (503), not a bug."""
+        if self.artifact.loaded:
+            return
+        try:
+            self.artifact.pipeline()
+        except (ArtifactError, OSError, pickle.UnpicklingError, ImportError) as exc:
+            raise ModelUnavailable(str(exc)) from exc
 
     def _compute(self, rows_by_key: dict[str, dict[str, Any]]) -> Any:
         def compute(keys: list[str]) -> list[dict[str, Any]]:
+            self._load()
             rows = [rows_by_key[key] for key in keys]
             probabilities = self.predictor.predict_many(rows)
             return [
-                {"delay_probability": p, "unknown": self.predictor.unknown_fields(row)}
+                make_value(p, self.predictor.unknown_fields(row))
                 for p, row in zip(probabilities, rows, strict=True)
             ]
 
         return compute
 
-    async def _predict(
-        self, items: Sequence[FlightFeatures], route: str
-    ) -> tuple[list[Prediction], Counter[str]]:
-        """Predictions in order and their outcome counts; identical items are done once.
+    async def lookup(self, items: Sequence[FlightFeatures], route: str) -> list[Lookup]:
+        """One lookup per item, in order; identical items are done once.
 
-        L1 hits are answered on the event loop; only lookups that need DynamoDB or
-        the model go to a worker thread (the hop costs more than an L1 hit).
+        L1 hits are answered on the event loop; the rest runs inline or in a
+        worker thread (see `inline`). Emits one metrics or log line per request.
         """
         started = time.perf_counter()
         rows = [item.model_dump() for item in items]
         keys = [self._key(row) for row in rows]
         pending = self.cache.lookup_memory(keys)
         compute = self._compute(dict(zip(keys, rows, strict=True)))
-        if pending.complete:
+        if pending.complete or self.inline:
             lookups = self.cache.resolve(pending, compute)
         else:
             lookups = await run_in_threadpool(self.cache.resolve, pending, compute)
         elapsed_ms = round(1000 * (time.perf_counter() - started), 3)
-        predictions = [
-            Prediction(
-                delay_probability=lookup.value["delay_probability"],
-                model_version=self.artifact.version,
-                cache=lookup.outcome.value,
-                unknown=lookup.value["unknown"],
-            )
-            for lookup in lookups
-        ]
-        outcomes = Counter(p.cache for p in predictions)
+        outcomes = Counter(lookup.outcome.value for lookup in lookups)
+        context = {"route": route, "key": keys[0][:12], "items": len(items), "ms": elapsed_ms}
         if self.metrics is not None:
-            self.metrics.record(route, outcomes, elapsed_ms)
-        cache = predictions[0].cache if len(predictions) == 1 else dict(outcomes)
-        log.info(
-            route,
-            extra={"cache": cache, "key": keys[0][:12], "items": len(items), "ms": elapsed_ms},
-        )
-        return predictions, outcomes
-
-    async def predict(self, features: FlightFeatures) -> Prediction:
-        predictions, _ = await self._predict([features], "/predict")
-        return predictions[0]
-
-    async def predict_batch(self, items: Sequence[FlightFeatures]) -> BatchResponse:
-        predictions, counts = await self._predict(items, "/predict/batch")
-        totals = BatchTotals(
-            hit_l1=counts[Outcome.HIT_L1], hit_l2=counts[Outcome.HIT_L2], miss=counts[Outcome.MISS]
-        )
-        return BatchResponse(predictions=predictions, cache=totals)
+            self.metrics.record(outcomes, context)
+        # With metrics on, the EMF line already carries these fields: the log line is DEBUG.
+        level = logging.DEBUG if self.metrics is not None else logging.INFO
+        if log.isEnabledFor(level):
+            cache = lookups[0].outcome.value if len(lookups) == 1 else dict(outcomes)
+            log.log(level, route, extra={"cache": cache, **context})
+        return lookups
 
     def stats(self) -> dict[str, Any]:
         memory = self.cache.memory
@@ -116,6 +129,23 @@ class PredictionService:
         }
 
 
+def build_store(settings: Settings) -> DynamoDBStore:
+    """The L2 table the settings name, with their timeouts; one clear error without a region."""
+    from botocore.exceptions import NoRegionError
+
+    try:
+        client = make_client(
+            settings.l2_timeout_seconds, settings.l2_max_attempts, settings.dynamodb_endpoint
+        )
+    except NoRegionError as exc:
+        raise SettingsError(
+            "CACHE_MODE=tiered needs AWS_REGION (or AWS_DEFAULT_REGION) or "
+            "AWS_ENDPOINT_URL_DYNAMODB; for a local table run `make serve`, "
+            "or set CACHE_MODE=memory"
+        ) from exc
+    return DynamoDBStore(settings.cache_table, client)
+
+
 def build_cache(settings: Settings, version: str) -> TieredCache:
     """The cache `CACHE_MODE` asks for: none, L1 only, or L1 then DynamoDB."""
     memory = None
@@ -123,25 +153,26 @@ def build_cache(settings: Settings, version: str) -> TieredCache:
     if settings.cache_mode in ("memory", "tiered"):
         memory = MemoryStore(settings.l1_max_items, settings.l1_ttl_seconds)
     if settings.cache_mode == "tiered":
-        client = make_client(
-            settings.l2_timeout_seconds, settings.l2_max_attempts, settings.dynamodb_endpoint
-        )
-        store = DynamoDBStore(settings.cache_table, client)
+        store = build_store(settings)
     breaker = CircuitBreaker(settings.l2_breaker_failures, settings.l2_breaker_cooldown_seconds)
     return TieredCache(
         version,
+        schema=VALUE_SCHEMA,
+        validate=is_valid,
         memory=memory,
         store=store,
         ttl_seconds=settings.cache_ttl_seconds,
         breaker=breaker,
+        refresh=EarlyRefresh(settings.early_refresh_beta),
     )
 
 
-def build_prediction_service(settings: Settings) -> PredictionService:
+def build_prediction_service(settings: Settings, *, inline: bool = False) -> PredictionService:
     """Verify the artifact (refusing a mismatch), build the cache, preload if asked."""
     artifact = ModelArtifact(settings.model_path)
     metrics = EmfMetrics(settings.metrics_service) if settings.emit_metrics else None
-    service = PredictionService(artifact, build_cache(settings, artifact.version), metrics)
+    cache = build_cache(settings, artifact.version)
+    service = PredictionService(artifact, cache, metrics, inline=inline)
     if settings.model_preload:
         artifact.pipeline()
     return service

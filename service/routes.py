@@ -1,5 +1,6 @@
 """HTTP routes. All `async`: L1 hits are answered on the event loop, and the
-prediction service sends blocking work (DynamoDB, the model) to a worker thread."""
+prediction service runs blocking work (DynamoDB, the model) inline under Mangum
+or in a worker thread under a server."""
 
 from __future__ import annotations
 
@@ -7,31 +8,35 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from service.deps import get_predictions, get_settings, require_api_key, require_json
+from service.deps import get_predictions, get_settings, guard
 from service.predictions import PredictionService
+from service.responses import batch_response, prediction_response
 from service.schemas import BatchRequest, BatchResponse, FlightFeatures, Health, Prediction
 from service.settings import Settings
 
 router = APIRouter()
 Predictions = Annotated[PredictionService, Depends(get_predictions)]
-guarded = [Depends(require_api_key), Depends(require_json)]
 _422 = {422: {"description": "invalid payload; `message` names the field"}}
 
 
-@router.post("/predict", response_model=Prediction, dependencies=guarded, responses=_422)
-async def predict(
-    features: FlightFeatures, response: Response, predictions: Predictions
-) -> Prediction:
-    """Probability that the flight departs more than 15 minutes late."""
-    result = await predictions.predict(features)
-    response.headers["X-Cache"] = result.cache
-    return result
+@router.post("/predict", response_model=Prediction, dependencies=[Depends(guard)], responses=_422)
+async def predict(features: FlightFeatures, predictions: Predictions) -> Response:
+    """Probability that the flight departs more than 15 minutes late.
+
+    Headers: `X-Cache` (as `cache`), `Cache-Status` (RFC 9211) and `Age` (seconds
+    since the value was computed).
+    """
+    (lookup,) = await predictions.lookup([features], "/predict")
+    return prediction_response(lookup, predictions.version, predictions.caching)
 
 
-@router.post("/predict/batch", response_model=BatchResponse, dependencies=guarded, responses=_422)
-async def predict_batch(request: BatchRequest, predictions: Predictions) -> BatchResponse:
+@router.post(
+    "/predict/batch", response_model=BatchResponse, dependencies=[Depends(guard)], responses=_422
+)
+async def predict_batch(request: BatchRequest, predictions: Predictions) -> Response:
     """Up to 1000 flights in one call: one L2 round trip and one model run for the misses."""
-    return await predictions.predict_batch(request.items)
+    lookups = await predictions.lookup(request.items, "/predict/batch")
+    return batch_response(lookups, predictions.version)
 
 
 @router.get("/health", response_model=Health)

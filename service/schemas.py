@@ -78,6 +78,10 @@ class Prediction(BaseModel):
     unknown: list[str] = Field(description="fields whose value the model never saw")
 
 
+class BatchPrediction(Prediction):
+    age_s: float = Field(ge=0, description="seconds since the value was computed")
+
+
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -91,7 +95,7 @@ class BatchTotals(BaseModel):
 
 
 class BatchResponse(BaseModel):
-    predictions: list[Prediction]
+    predictions: list[BatchPrediction]
     cache: BatchTotals
 
 

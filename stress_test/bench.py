@@ -56,7 +56,7 @@ class Container:
         from service.settings import Settings
 
         values = {**Settings.from_env().__dict__, "model_preload": True, **overrides}
-        self.app = create_app(Settings(**values))
+        self.app = create_app(Settings(**values), inline=True)
         self._handler = Mangum(self.app, lifespan="off")
 
     def __call__(self, event: dict) -> dict:

@@ -54,33 +54,50 @@ def test_memory_is_safe_under_concurrent_writers() -> None:
 
 
 def test_record_knows_whether_it_is_usable() -> None:
-    record = CacheRecord({"p": 0.5}, "v1", created_at=100, expires_at=200)
-    assert record.is_usable("v1", now=199)
-    assert not record.is_usable("v1", now=200)
-    assert not record.is_usable("v2", now=150)
+    record = CacheRecord({"p": 0.5}, "v1", created_at=100, expires_at=200, schema=1)
+    assert record.is_usable("v1", 1, now=199)
+    assert not record.is_usable("v1", 1, now=200)
+    assert not record.is_usable("v2", 1, now=150)
+    assert not record.is_usable("v1", 2, now=150)  # another value shape
 
 
 def test_breaker_opens_after_threshold_and_recovers_after_cooldown() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(threshold=3, cooldown=10, timer=clock)
     for _ in range(2):
-        assert breaker.allow()
-        breaker.failure()
+        breaker.failure(breaker.allow())
     assert breaker.state == "closed"
-    breaker.failure()
+    breaker.failure(breaker.allow())
     assert breaker.state == "open"
-    assert not breaker.allow()
+    assert breaker.allow() is None
     clock.now += 10
     assert breaker.state == "half-open"
-    assert breaker.allow()  # one probe
-    assert not breaker.allow()  # and only one
-    breaker.failure()
+    probe = breaker.allow()
+    assert probe is not None and probe.probe  # one probe
+    assert breaker.allow() is None  # and only one
+    breaker.failure(probe)
     assert breaker.state == "open"
     clock.now += 10
-    assert breaker.allow()
-    breaker.success()
+    breaker.success(breaker.allow())
     assert breaker.state == "closed"
     assert breaker.opened == 2
+
+
+def test_only_the_probe_closes_the_breaker() -> None:
+    """A slow call that started before the circuit opened neither closes nor re-trips it."""
+    clock = FakeClock()
+    breaker = CircuitBreaker(threshold=1, cooldown=10, timer=clock)
+    slow = breaker.allow()
+    breaker.failure(breaker.allow())
+    assert breaker.state == "open"
+    breaker.success(slow)
+    assert breaker.state == "open"
+    clock.now += 10
+    probe = breaker.allow()
+    breaker.failure(slow)  # late news from the old period changes nothing
+    assert breaker.state == "half-open"
+    breaker.success(probe)
+    assert breaker.state == "closed"
 
 
 def test_single_flight_runs_concurrent_identical_work_once() -> None:

@@ -20,14 +20,19 @@ def store(aws_env: None) -> Iterator[DynamoDBStore]:
 
 
 def record(value: object = 0.25, version: str = "v1", now: int = 1_000) -> CacheRecord:
-    return CacheRecord({"p": value}, version, created_at=now, expires_at=now + 60)
+    return CacheRecord(
+        {"p": value}, version, created_at=now, expires_at=now + 60, schema=1, compute_ms=1.5
+    )
 
 
 def test_put_then_get_round_trips_every_attribute(store: DynamoDBStore) -> None:
     store.put("k", record())
     assert store.get("k") == record()
     item = store.client.get_item(TableName=TABLE, Key={KEY_ATTR: {"S": "k"}})["Item"]
-    assert set(item) == {KEY_ATTR, "value", "model_version", "created_at", "expires_at"}
+    assert set(item) == {
+        KEY_ATTR, "value", "model_version", "value_schema", "compute_ms", "created_at",
+        "expires_at",
+    }  # fmt: skip
     assert item["expires_at"] == {"N": "1060"}
     assert store.get("absent") is None
 

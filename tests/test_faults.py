@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from cache import CircuitBreaker, make_client, make_key
 from cache.dynamodb import KEY_ATTR
 from service.factory import create_app
+from service.cached_value import VALUE_SCHEMA
 from service.schemas import FlightFeatures
 from stress_test.payloads import unique_payloads
 from tests.conftest import instance, make_settings
@@ -178,7 +179,8 @@ def test_two_processes_writing_one_key_agree(
     stored = json.loads(items[0]["value"]["S"])["delay_probability"]
     assert stored == results[0]["delay_probability"]
     key = make_key("flight-delay", results[0]["model_version"],
-                   FlightFeatures.model_validate(payload).model_dump())  # fmt: skip
+                   FlightFeatures.model_validate(payload).model_dump(),
+                   schema=VALUE_SCHEMA)  # fmt: skip
     assert items[0][KEY_ATTR]["S"] == key
 
 

@@ -81,7 +81,8 @@ def test_case_and_number_spelling_never_change_the_key(carrier: str, hour: int, 
         "hour": data.draw(st.sampled_from([hour, float(hour)])),
     }
     keys = {
-        make_key("m", "v", FlightFeatures.model_validate(p).model_dump()) for p in (base, variant)
+        make_key("m", "v", FlightFeatures.model_validate(p).model_dump(), schema=1)
+        for p in (base, variant)
     }
     assert len(keys) == 1
 

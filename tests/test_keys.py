@@ -10,7 +10,8 @@ from tests.conftest import PAYLOAD
 
 
 def key_of(payload: dict, version: str = "v1") -> str:
-    return make_key("flight-delay", version, FlightFeatures.model_validate(payload).model_dump())
+    row = FlightFeatures.model_validate(payload).model_dump()
+    return make_key("flight-delay", version, row, schema=1)
 
 
 def test_equivalent_payloads_share_a_key() -> None:
@@ -41,11 +42,16 @@ def test_every_field_changes_the_key(field: str, value: object) -> None:
 
 def test_model_version_and_name_change_the_key() -> None:
     assert key_of(PAYLOAD, "v2") != key_of(PAYLOAD, "v1")
-    assert make_key("other", "v1", PAYLOAD) != make_key("flight-delay", "v1", PAYLOAD)
+    assert make_key("other", "v1", PAYLOAD, schema=1) != key_of(PAYLOAD, "v1")
+
+
+def test_value_schema_changes_the_key() -> None:
+    """A release that changes the cached value's shape never reads the old shape."""
+    assert make_key("flight-delay", "v1", PAYLOAD, schema=2) != key_of(PAYLOAD, "v1")
 
 
 def test_fields_cannot_be_spliced_across_the_separator() -> None:
-    assert make_key("a", "bc", {}) != make_key("ab", "c", {})
+    assert make_key("a", "bc", {}, schema=1) != make_key("ab", "c", {}, schema=1)
 
 
 def test_canonical_form_is_sorted_compact_json() -> None:

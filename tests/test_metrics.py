@@ -89,13 +89,13 @@ def validate_emf(line: str) -> dict:
 
 def test_record_emits_one_valid_line_per_outcome() -> None:
     stream = io.StringIO()
-    EmfMetrics("predcache-test", stream).record(
-        "/predict/batch", Counter({"HIT-L1": 3, "MISS": 2}), 4.5
-    )
+    context = {"route": "/predict/batch", "key": "0123456789ab", "items": 5, "ms": 4.5}
+    EmfMetrics("predcache-test", stream).record(Counter({"HIT-L1": 3, "MISS": 2}), context)
     records = [validate_emf(line) for line in stream.getvalue().splitlines()]
     assert {(r["CacheOutcome"], r["Items"]) for r in records} == {("HIT-L1", 3), ("MISS", 2)}
     assert {r["Service"] for r in records} == {"predcache-test"}
     assert all(r["Latency"] == 4.5 and r["Route"] == "/predict/batch" for r in records)
+    assert all(r["Key"] == "0123456789ab" and r["RequestItems"] == 5 for r in records)
 
 
 def test_each_request_emits_metrics_when_enabled(artifact_path: Path, capsys) -> None:

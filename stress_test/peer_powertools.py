@@ -1,0 +1,47 @@
+"""The peer `make bench-peer` measures against: Powertools for AWS Lambda's idempotency
+utility used as a prediction cache, the way its documentation sets it up.
+
+DynamoDB persistence plus its in-process LRU (`use_local_cache=True`), keyed on the
+request body, around the same `Predictor` and the same payload validation as
+predcache. It has no web framework: the handler reads the API Gateway event itself.
+"""
+
+from __future__ import annotations
+
+import os
+
+import orjson
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent,
+)
+
+from model.artifact import ModelArtifact
+from model.predictor import Predictor
+from service.schemas import FlightFeatures
+from service.settings import Settings
+
+TABLE = os.environ.get("PEER_TABLE", "powertools-idempotency")
+_settings = Settings.from_env()
+_artifact = ModelArtifact(_settings.model_path)
+_predictor = Predictor(_artifact)
+persistence = DynamoDBPersistenceLayer(table_name=TABLE)
+config = IdempotencyConfig(
+    event_key_jmespath="powertools_json(body)",
+    use_local_cache=True,
+    local_cache_max_items=_settings.l1_max_items,
+    expires_after_seconds=_settings.cache_ttl_seconds,
+)
+
+
+@idempotent(config=config, persistence_store=persistence)
+def handler(event: dict, context: object) -> dict:
+    row = FlightFeatures.model_validate_json(event["body"]).model_dump()
+    probability = _predictor.predict_many([row])[0]
+    body = {
+        "delay_probability": probability,
+        "model_version": _artifact.version,
+        "unknown": _predictor.unknown_fields(row),
+    }
+    return {"statusCode": 200, "body": orjson.dumps(body).decode()}
