@@ -37,12 +37,14 @@ class TierStats:
         with self._lock:
             self.errors[kind] += n
 
-    def observe(self, seconds: float) -> None:
-        """One call to the tier took `seconds`."""
+    def observe(self, seconds: float, hits: int = 0, misses: int = 0) -> None:
+        """One call to the tier took `seconds` (and found `hits`, lacked `misses`)."""
         with self._lock:
             self.calls += 1
             self._total_seconds += seconds
             self._recent.append(seconds)
+            self.hits += hits
+            self.misses += misses
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

@@ -150,9 +150,8 @@ class TieredCache:
                 pending.remaining.append(key)
             else:
                 pending.found[key] = Lookup(record, Outcome.HIT_L1)
-        self.stats.l1.observe(time.perf_counter() - started)
-        self.stats.l1.hit(len(pending.found))
-        self.stats.l1.miss(len(pending.remaining))
+        elapsed = time.perf_counter() - started
+        self.stats.l1.observe(elapsed, len(pending.found), len(pending.remaining))
         return pending
 
     def resolve(self, pending: Pending, compute_many: ComputeMany) -> list[Lookup]:

@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse
 
 from cache import worst_call_seconds
 from model.artifact import ArtifactError
+from service.admission import AdmissionMiddleware
 from service.errors import ErrorMiddleware
-from service.limits import BodyLimitMiddleware
 from service.logs import configure_logging
 from service.predictions import build_prediction_service
 from service.routes import router
@@ -57,7 +57,9 @@ def create_app(settings: Settings | None = None, *, inline: bool = False) -> Fas
     app.state.predictions = predictions
     app.include_router(router)
     app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        AdmissionMiddleware, max_bytes=settings.max_body_bytes, api_keys=settings.api_keys
+    )
     app.add_middleware(ErrorMiddleware)
     log.info(
         "started",

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 
 from cache import CircuitBreaker, make_client, make_key
 from cache.dynamodb import KEY_ATTR
-from service.factory import create_app
 from service.cached_value import VALUE_SCHEMA
+from service.factory import create_app
 from service.schemas import FlightFeatures
 from stress_test.payloads import unique_payloads
 from tests.conftest import instance, make_settings
@@ -212,3 +212,24 @@ def test_service_refuses_to_start_on_an_untrusted_artifact(
     reason = "not found" if damage == "missing" else "does not match its manifest"
     assert str(bad) in started.stderr and reason in started.stderr
     assert "refusing to start" in started.stderr
+
+
+def test_hung_table_with_the_defaults_costs_each_request_under_half_a_second(
+    artifact_path: Path, aws_env: None
+) -> None:
+    """A fresh container on a table that accepts connections and never answers: every
+    request, the first ones included, waits at most one read (0.45 s) on L2, until the
+    breaker opens and L2 costs nothing."""
+    payloads = unique_payloads(8, offset=90_000)
+    with silent_endpoint() as silent:
+        client = instance(artifact_path, silent, "hung")
+        times = []
+        for payload in payloads:
+            started = time.perf_counter()
+            assert client.post("/predict", json=payload).status_code == 200
+            times.append(time.perf_counter() - started)
+        stats = client.get("/stats").json()
+    assert max(times) < 0.5 + 0.3, times  # the budget, plus slack for a loaded machine
+    assert stats["l2"]["errors"]["timeout"] == 5  # L2_BREAKER_FAILURES, then open
+    assert stats["l2_circuit"] == "open"
+    assert sum(times[5:]) < 0.3  # open: requests no longer wait on L2

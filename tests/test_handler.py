@@ -102,3 +102,42 @@ def test_handler_rejects_invalid_and_serves_health(handler, make_event) -> None:
     assert json.loads(invalid["body"])["detail"][0]["field"] == "hour"
     health = handler(make_event("", path="/health", method="GET"), Context())
     assert health["statusCode"] == 200
+
+
+def _record_thread(predictions) -> list[bool]:
+    """Wrap the model so each call records whether it ran on the event loop's thread."""
+    import asyncio
+
+    on_loop: list[bool] = []
+    predict_many = predictions.predictor.predict_many
+
+    def recording(rows):
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return predict_many(rows)
+
+    predictions.predictor.predict_many = recording
+    return on_loop
+
+
+def test_mangum_runs_blocking_work_inline(handler) -> None:
+    """A Lambda container serves one request at a time: no thread-pool hop for a miss."""
+    on_loop = _record_thread(importlib.import_module("service.handler").app.state.predictions)
+    response = handler(rest_v1_event(json.dumps({**PAYLOAD, "hour": 5})), Context())
+    assert json.loads(response["body"])["cache"] == "MISS"
+    assert on_loop == [True]
+
+
+def test_a_server_keeps_its_event_loop_free(artifact_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.factory import create_app
+    from tests.conftest import make_settings
+
+    client = TestClient(create_app(make_settings(artifact_path)))
+    on_loop = _record_thread(client.app.state.predictions)
+    assert client.post("/predict", json=PAYLOAD).headers["x-cache"] == "MISS"
+    assert on_loop == [False]  # the model ran in a worker thread

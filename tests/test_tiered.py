@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from cache import CacheRecord, CircuitBreaker, DynamoDBStore, MemoryStore, TieredCache, make_client
+from cache import CircuitBreaker, DynamoDBStore, MemoryStore, TieredCache, make_client
 from cache.dynamodb import KEY_ATTR
 from tests.conftest import TABLE
 from tests.dynamo import Faults, moto_store, silent_endpoint
@@ -145,3 +145,59 @@ def test_slow_table_is_cut_by_the_timeout(aws_env: None) -> None:
     assert cache.stats.l2.errors["timeout"] == 1  # the read; then the write is skipped
     assert cache.stats.l2.errors["write_skipped"] == 1
     assert elapsed < 1.5  # 2 attempts x 0.2 s + 50 ms backoff, with slack
+
+
+class Exploding:
+    """A store whose calls raise something other than `StoreError` (a bug, a botocore
+    surprise) until `healthy` is set."""
+
+    def __init__(self, store: DynamoDBStore) -> None:
+        self.store = store
+        self.healthy = False
+        self.calls = 0
+
+    def __getattr__(self, name: str):
+        method = getattr(self.store, name)
+
+        def call(*args, **kwargs):
+            self.calls += 1
+            if not self.healthy:
+                raise RuntimeError("unexpected")
+            return method(*args, **kwargs)
+
+        return call
+
+
+def test_any_exception_in_the_probe_reopens_the_breaker(store: DynamoDBStore) -> None:
+    """The half-open probe's slot is never leaked: L2 is tried again after each cool-down."""
+    clock = Clock()
+    exploding = Exploding(store)
+    breaker = CircuitBreaker(threshold=1, cooldown=10, timer=clock)
+    cache = TieredCache("v1", store=exploding, clock=clock, breaker=breaker)
+    assert cache.get_or_compute("k1", lambda: {"p": 0.5}).outcome == "MISS"
+    assert breaker.state == "open" and cache.stats.l2.errors["unexpected"] == 1
+    clock.now += 10
+    cache.get_or_compute("k2", lambda: {"p": 0.5})  # the probe raises RuntimeError
+    assert breaker.state == "open" and exploding.calls == 2
+    clock.now += 10
+    exploding.healthy = True
+    assert cache.get_or_compute("k3", lambda: {"p": 0.5}).outcome == "MISS"
+    assert exploding.calls == 4  # the probe's read, then its write
+    assert breaker.state == "closed"
+    assert store.get("k3") is not None
+
+
+def test_hung_table_costs_one_read_per_lookup_and_no_write(aws_env: None) -> None:
+    """With the service's defaults (0.2 s x 2 attempts), a hung table costs each lookup
+    at most 0.45 s: the read times out and the lookup skips its write."""
+    from service.settings import Settings
+
+    defaults = Settings()
+    with silent_endpoint() as endpoint:
+        client = make_client(defaults.l2_timeout_seconds, defaults.l2_max_attempts, endpoint)
+        cache = TieredCache("v1", store=DynamoDBStore(TABLE, client))
+        started = time.perf_counter()
+        cache.get_or_compute("k", lambda: {"p": 0.5})
+        elapsed = time.perf_counter() - started
+    assert cache.stats.l2.errors == {"timeout": 1, "write_skipped": 1}
+    assert 0.4 <= elapsed < 0.8  # 2 x 0.2 s + 50 ms backoff, with slack for a loaded machine
