@@ -20,6 +20,8 @@ REGION ?= us-east-1
 PYTEST_ARGS ?=
 REQUESTS ?= 300
 RUNS ?= 7
+REQUESTS_PEER ?= 50
+CONTAINERS ?= 3
 PAYLOADS ?= 200000
 
 BIN := $(VENV)/bin
@@ -29,7 +31,7 @@ TEMPLATE := .serverless/cloudformation-template-update-stack.json
 STAMP := $(VENV)/.installed
 ARTIFACT := model/artifacts/flight_delay.pkl
 
-.PHONY: install model serve test lint bench bench-cold stress soak clean \
+.PHONY: install model serve test lint bench bench-cold bench-peer stress soak clean \
 	lambda-requirements package test-deploy deploy
 
 install: $(STAMP)
@@ -61,6 +63,10 @@ stress: $(STAMP) $(ARTIFACT)
 # Per-request latency of L1 hit, L2 hit, miss and cache off, side by side.
 bench: $(STAMP) $(ARTIFACT)
 	$(BIN)/python -m stress_test.bench --requests $(REQUESTS)
+
+# predcache's Lambda handler vs Powertools idempotency as a cache, fresh containers, one run.
+bench-peer: $(STAMP) $(ARTIFACT)
+	$(BIN)/python -m stress_test.bench_peer --requests $(REQUESTS_PEER) --containers $(CONTAINERS)
 
 # Time to first response of fresh processes: L2 hit vs miss.
 bench-cold: $(STAMP) $(ARTIFACT)

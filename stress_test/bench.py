@@ -9,7 +9,9 @@ event), as in AWS, against an embedded moto DynamoDB server on 127.0.0.1:
     cache off  model only
 
 and one `POST /predict/batch` of 1000 items, 90% of them in L2, on a fresh
-container: DynamoDB calls made, total time and time per item.
+container: DynamoDB calls made, total time and time per item. Last, a fresh
+container on a hung table (a socket that accepts and never answers) with the
+default L2 settings: what each request waits before and after the breaker opens.
 
     python -m stress_test.bench [--requests 300]
 """
@@ -123,6 +125,18 @@ def batch_run(endpoint: str, size: int = 1000, cached_share: float = 0.9) -> dic
     return {"seconds": elapsed, "totals": orjson.loads(response["body"])["cache"], "calls": calls}
 
 
+def hung_table_run(requests: int = 10) -> list[float]:
+    """Seconds per request of a fresh container whose table never answers."""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        container = Container(dynamodb_endpoint=f"http://127.0.0.1:{server.getsockname()[1]}")
+        events = [api_event(p) for p in unique_payloads(requests, offset=600_000)]
+        return timed(container, events, "MISS")
+
+
 def run(requests: int) -> tuple[list[tuple[str, float, float]], dict[str, Any]]:
     from service.local import dynamodb_server, use_local_dynamodb
 
@@ -144,7 +158,7 @@ def run(requests: int) -> tuple[list[tuple[str, float, float]], dict[str, Any]]:
         timed(reader, warmup, "HIT-L2")
         rows.append(("L2 hit (moto server, HTTP)", *summary(timed(reader, events, "HIT-L2"))))
         batch = batch_run(endpoint)
-    return rows, batch
+    return rows, batch, hung_table_run()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -152,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=300, help="requests per path")
     args = parser.parse_args(argv)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    rows, batch = run(args.requests)
+    rows, batch, hung = run(args.requests)
     off_median = rows[0][1]
     print(f"\n{args.requests} requests per path through the Lambda handler (Mangum, HTTP API v2)")
     print(f"{'path':34} {'median ms':>10} {'p99 ms':>9} {'speed-up vs off':>16}")
@@ -169,6 +183,16 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"total {batch['seconds'] * 1000:.1f} ms = {per_item_ms:.3f} ms per item "
         f"(single L2-hit request: {l2_single_ms:.3f} ms, {l2_single_ms / per_item_ms:.1f}x)"
+    )
+    from service.settings import Settings
+
+    settings = Settings.from_env()
+    failures = settings.l2_breaker_failures
+    print(
+        f"\nhung table, fresh container, L2_TIMEOUT_SECONDS={settings.l2_timeout_seconds} "
+        f"x L2_MAX_ATTEMPTS={settings.l2_max_attempts}: first {failures} requests "
+        f"max {max(hung[:failures]) * 1000:.0f} ms (budget 500 ms); breaker open after: "
+        f"median {statistics.median(hung[failures:]) * 1000:.2f} ms"
     )
 
 
