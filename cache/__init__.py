@@ -12,7 +12,7 @@ from cache.memory import MemoryStore
 from cache.record import CacheRecord
 from cache.refresh import EarlyRefresh
 from cache.stats import CacheStats, TierStats
-from cache.tiered import Lookup, Outcome, Pending, TieredCache
+from cache.tiered import ComputeMany, Lookup, Outcome, Pending, TieredCache, WarmResult
 
 __all__ = [
     "BatchRead",
@@ -20,6 +20,7 @@ __all__ = [
     "CacheRecord",
     "CacheStats",
     "CircuitBreaker",
+    "ComputeMany",
     "DynamoDBStore",
     "EarlyRefresh",
     "Lookup",
@@ -30,6 +31,7 @@ __all__ = [
     "StoreError",
     "TierStats",
     "TieredCache",
+    "WarmResult",
     "canonical",
     "create_table",
     "make_client",

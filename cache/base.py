@@ -28,9 +28,13 @@ class BatchRead:
 
 @dataclass
 class BatchWrite:
+    """Items written, items the store left unprocessed, calls made, and the write
+    units the written items bill (on-demand: one per started KB of each item)."""
+
     written: int = 0
     unprocessed: int = 0
     calls: int = 0
+    write_units: int = 0
 
 
 class RecordStore(Protocol):
@@ -43,3 +47,8 @@ class RecordStore(Protocol):
     def put(self, key: str, record: CacheRecord) -> None: ...
 
     def put_many(self, records: Mapping[str, CacheRecord]) -> BatchWrite: ...
+
+    def claim(self, key: str, expires_at: float, until: float, now: float) -> bool:
+        """Lease `key`'s record (the one expiring at `expires_at`) for refreshing until
+        `until`; False if another reader holds a live lease or the record changed."""
+        ...

@@ -2,7 +2,8 @@
 
 Item: `cache_key` (S, hash key), `value` (S, JSON), `model_version` (S),
 `value_schema` (N), `compute_ms` (N), `created_at` and `expires_at` (N, epoch
-seconds; `expires_at` is the table's TTL attribute). Calls run under tight botocore
+seconds; `expires_at` is the table's TTL attribute), and while a reader refreshes it
+early, `refresh_until` (N, the lease). Calls run under tight botocore
 timeouts; every failure is raised as `StoreError` with a kind, for the caller to
 count and route around.
 """
@@ -20,6 +21,7 @@ from cache.record import CORRUPT, CacheRecord
 
 KEY_ATTR = "cache_key"
 TTL_ATTR = "expires_at"
+LEASE_ATTR = "refresh_until"  # a reader is refreshing the item until then (epoch seconds)
 MAX_GET_BATCH = 100  # BatchGetItem limit
 MAX_WRITE_BATCH = 25  # BatchWriteItem limit
 # botocore's "legacy" retry backoff for DynamoDB: 50 ms, then doubling.
@@ -75,6 +77,7 @@ def classify(exc: BaseException) -> str:
         ConnectionClosedError,
         ConnectTimeoutError,
         EndpointConnectionError,
+        NoCredentialsError,
         ReadTimeoutError,
     )
 
@@ -82,11 +85,15 @@ def classify(exc: BaseException) -> str:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in _THROTTLED:
             return "throttled"
+        if code == "ConditionalCheckFailedException":
+            return "condition_failed"
         return "missing_table" if code == "ResourceNotFoundException" else "client_error"
     if isinstance(exc, ReadTimeoutError | ConnectTimeoutError):
         return "timeout"
     if isinstance(exc, EndpointConnectionError | ConnectionClosedError):
         return "unreachable"
+    if isinstance(exc, NoCredentialsError):
+        return "no_credentials"
     return "other"
 
 
@@ -100,6 +107,18 @@ def encode(key: str, record: CacheRecord) -> dict[str, Any]:
         "created_at": {"N": str(round(record.created_at, 3))},
         TTL_ATTR: {"N": str(int(record.expires_at))},
     }
+
+
+def write_units(item: Mapping[str, Any]) -> int:
+    """Write request units DynamoDB bills for putting `item`: one per started KB.
+
+    Item size is the UTF-8 length of every attribute name and value (numbers are
+    counted as their digits, a slight over-estimate).
+    """
+    size = sum(
+        len(name.encode()) + len(next(iter(v.values())).encode()) for name, v in item.items()
+    )
+    return max(1, -(-size // 1024))
 
 
 def decode(item: Mapping[str, Any]) -> CacheRecord:
@@ -156,6 +175,29 @@ class DynamoDBStore:
     def put(self, key: str, record: CacheRecord) -> None:
         self._call("put_item", TableName=self.table, Item=encode(key, record))
 
+    def claim(self, key: str, expires_at: float, until: float, now: float) -> bool:
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table,
+                Key={KEY_ATTR: {"S": key}},
+                UpdateExpression=f"SET {LEASE_ATTR} = :until",
+                ConditionExpression=(
+                    f"{TTL_ATTR} = :expires AND "
+                    f"(attribute_not_exists({LEASE_ATTR}) OR {LEASE_ATTR} < :now)"
+                ),
+                ExpressionAttributeValues={
+                    ":until": {"N": str(round(until, 3))},
+                    ":expires": {"N": str(int(expires_at))},
+                    ":now": {"N": str(round(now, 3))},
+                },
+            )
+        except StoreError as exc:
+            if exc.kind == "condition_failed":
+                return False
+            raise
+        return True
+
     def _until_processed(
         self, operation: str, request: dict[str, Any], leftover: str, on_response: Callable
     ) -> tuple[dict[str, Any], int]:
@@ -206,8 +248,13 @@ class DynamoDBStore:
                 "batch_write_item", {self.table: chunk}, "UnprocessedItems", lambda _r: None
             )
             result.calls += calls
-            result.unprocessed += len(left.get(self.table, []))
-            result.written += len(chunk) - len(left.get(self.table, []))
+            left_keys = {r["PutRequest"]["Item"][KEY_ATTR]["S"] for r in left.get(self.table, [])}
+            result.unprocessed += len(left_keys)
+            for request in chunk:
+                item = request["PutRequest"]["Item"]
+                if item[KEY_ATTR]["S"] not in left_keys:
+                    result.written += 1
+                    result.write_units += write_units(item)
         return result
 
 

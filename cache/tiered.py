@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from typing import Any, TypeVar
 
 from cache.base import RecordStore, StoreError
@@ -57,13 +58,14 @@ class Lookup:
 class Pending:
     """A lookup after L1: what was found, and the unique keys still to resolve.
 
-    `stale` holds L1 records due for early refresh: L2 may hold a fresher one.
+    `stale` holds hits due for early refresh (L2 may hold a fresher record than L1's):
+    they are answered as they are unless this lookup wins the refresh.
     """
 
     keys: list[str]
     found: dict[str, Lookup]
     remaining: list[str]
-    stale: dict[str, CacheRecord] = field(default_factory=dict)
+    stale: dict[str, Lookup] = field(default_factory=dict)
     l2_failed: bool = False  # then this lookup does not write L2 either
 
     @property
@@ -71,12 +73,23 @@ class Pending:
         return not self.remaining
 
 
+@dataclass
+class WarmResult:
+    """What one `TieredCache.warm` call did with its keys."""
+
+    fresh: int = 0  # already in L2 for this version and shape, with life left
+    written: int = 0
+    unprocessed: int = 0  # computed, but the store did not take them
+    write_units: int = 0
+
+
 class TieredCache:
     """Values by key through L1 → L2 → compute, for one `version` of what computes them.
 
     `memory` and `store` are optional: neither is cache mode `off`, memory alone
     is `memory`, both is `tiered`. `schema` versions the value's shape and
-    `validate` checks a value read from either tier. `clock` gives epoch seconds.
+    `validate` checks a value read from either tier. `clock` gives epoch seconds for
+    lifetimes, `timer` measures durations (tiers' latency, what a compute cost).
     """
 
     def __init__(
@@ -92,6 +105,7 @@ class TieredCache:
         refresh: EarlyRefresh | None = None,
         stats: CacheStats | None = None,
         clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.version = version
         self.schema = schema
@@ -103,6 +117,7 @@ class TieredCache:
         self.refresh = refresh or EarlyRefresh(beta=0)
         self.stats = stats or CacheStats()
         self._clock = clock
+        self._timer = timer
         self._flight = SingleFlight()
 
     def get_or_compute(self, key: str, compute: Callable[[], Any]) -> Lookup:
@@ -136,7 +151,7 @@ class TieredCache:
         if self.memory is None:
             pending.remaining = unique
             return pending
-        started = time.perf_counter()
+        started = self._timer()
         now = self._clock()
         for key in unique:
             record = self.memory.get(key)
@@ -146,11 +161,11 @@ class TieredCache:
             if not usable:
                 pending.remaining.append(key)
             elif self.refresh.due(record, now):
-                pending.stale[key] = record
+                pending.stale[key] = Lookup(record, Outcome.HIT_L1)
                 pending.remaining.append(key)
             else:
                 pending.found[key] = Lookup(record, Outcome.HIT_L1)
-        elapsed = time.perf_counter() - started
+        elapsed = self._timer() - started
         self.stats.l1.observe(elapsed, len(pending.found), len(pending.remaining))
         return pending
 
@@ -159,6 +174,8 @@ class TieredCache:
         remaining = pending.remaining
         if remaining:
             remaining = self._from_store(pending)
+        if pending.stale:
+            remaining = self._claim_refreshes(remaining, pending)
         if remaining:
             self._compute(remaining, compute_many, pending)
         results = [pending.found[key] for key in pending.keys]
@@ -177,7 +194,7 @@ class TieredCache:
             self.stats.l2.error("circuit_open", items)
             pending.l2_failed = True
             return None
-        started = time.perf_counter()
+        started = self._timer()
         try:
             result = call()
         except Exception as exc:
@@ -190,7 +207,7 @@ class TieredCache:
             )
             return None
         finally:
-            self.stats.l2.observe(time.perf_counter() - started)
+            self.stats.l2.observe(self._timer() - started)
         self.breaker.success(ticket)
         return result
 
@@ -226,10 +243,10 @@ class TieredCache:
             if usable is None or (record is not None and record.corrupt):
                 self.stats.l2.error("corrupt")
             stale = pending.stale.get(key)
-            if usable and stale is not None and record.expires_at <= stale.expires_at:
+            if usable and stale is not None and record.expires_at <= stale.record.expires_at:
                 usable = False  # the same record L1 found due: refresh it
             if usable and stale is None and self.refresh.due(record, now):
-                pending.stale[key] = record
+                pending.stale[key] = Lookup(record, Outcome.HIT_L2)
                 usable = False
             if usable:
                 if self.memory is not None:
@@ -241,15 +258,43 @@ class TieredCache:
         self.stats.l2.miss(len(left))
         return left
 
+    def _claim_refreshes(self, keys: list[str], pending: Pending) -> list[str]:
+        """Keep the stale keys this lookup may refresh; answer the rest as the hits they are.
+
+        With a shared store, one reader at a time refreshes a key: a conditional write
+        leases it for a few compute times, so containers that find it due meanwhile keep
+        serving the cached value instead of all recomputing it.
+        """
+        left = []
+        now = self._clock()
+        for key in keys:
+            stale = pending.stale.get(key)
+            if stale is None or stale.record.is_expired(now):
+                left.append(key)
+                continue
+            won = self.store is None
+            if self.store is not None and not pending.l2_failed:
+                until = now + max(1.0, 3 * stale.record.compute_ms / 1000)
+                claim = partial(self.store.claim, key, stale.record.expires_at, until, now)
+                won = bool(self._l2_call(pending, "claim", claim, 1))
+            if won:
+                left.append(key)
+                continue
+            del pending.stale[key]
+            pending.found[key] = stale
+            if stale.outcome is Outcome.HIT_L2 and self.memory is not None:
+                self.memory.put(key, stale.record)
+        return left
+
     def _compute(self, keys: list[str], compute_many: ComputeMany, pending: Pending) -> None:
         timings: list[float] = []
 
         def timed(claimed: list[str]) -> list[CacheRecord]:
-            started = time.perf_counter()
+            started = self._timer()
             try:
                 values = compute_many(claimed)
             finally:
-                timings.append(time.perf_counter() - started)
+                timings.append(self._timer() - started)
                 self.stats.model.observe(timings[-1])
                 self.stats.model.miss(len(claimed))
             now = self._clock()
@@ -266,6 +311,30 @@ class TieredCache:
         mine = {key: records[key] for key in keys if key not in shared}
         if mine:
             self._fill(mine, pending)
+
+    def warm(self, keys: Sequence[str], compute_many: ComputeMany, fresh_for: float) -> WarmResult:
+        """Precompute `keys` into L2: one batched read, one compute, batched writes.
+
+        Keys whose L2 record is usable for at least `fresh_for` more seconds are left
+        alone, so a rerun writes only what is missing or near expiry. Store errors
+        propagate (`StoreError`): a warmer backs off and retries, a request would not.
+        """
+        unique = list(dict.fromkeys(keys))
+        found = self.store.get_many(unique).records
+        later = self._clock() + fresh_for
+        todo = [k for k in unique if not (k in found and self._usable(found[k], later))]
+        result = WarmResult(fresh=len(unique) - len(todo))
+        if not todo:
+            return result
+        started = self._timer()
+        values = compute_many(todo)
+        elapsed_ms = (self._timer() - started) * 1000
+        now = self._clock()
+        records = {k: self._record(v, now, elapsed_ms) for k, v in zip(todo, values, strict=True)}
+        batch = self.store.put_many(records)
+        result.written, result.unprocessed = batch.written, batch.unprocessed
+        result.write_units = batch.write_units
+        return result
 
     def _record(self, value: Any, now: float, compute_ms: float) -> CacheRecord:
         return CacheRecord(

@@ -7,6 +7,7 @@ setuptools), so the CSV is located without importing it.
 from __future__ import annotations
 
 import importlib.util
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 COLUMNS = ["year", "month", "day", "hour", "dep_delay", "carrier", "origin", "dest"]
+SCHEDULE_COLUMNS = ["year", "month", "day", "sched_dep_time", "hour", "carrier", "origin", "dest"]
 
 
 def flights_csv() -> Path:
@@ -43,3 +45,20 @@ def load_flights(sample: int | None = None, seed: int = 0) -> pd.DataFrame:
         delayed=(df["dep_delay"] > TARGET_DELAY_MINUTES).astype("int64"),
     )
     return df[[*FEATURES, "delayed"]].reset_index(drop=True)
+
+
+def scheduled_departures(first: date, days: int = 1) -> list[dict]:
+    """Every departure scheduled from `first` on for `days` days, cancelled ones
+    included (they were on the schedule), in schedule order, as `/predict` payloads."""
+    import pandas as pd
+
+    df = pd.read_csv(flights_csv(), usecols=SCHEDULE_COLUMNS)
+    dates = pd.to_datetime(df[["year", "month", "day"]])
+    start = pd.Timestamp(first)
+    chosen = df[(dates >= start) & (dates < start + pd.Timedelta(days=days))]
+    chosen = chosen.assign(weekday=dates[chosen.index].dt.isocalendar().day.astype("int64"))
+    chosen = chosen.sort_values(["year", "month", "day", "sched_dep_time"], kind="stable")
+    return [
+        {name: (value if isinstance(value, str) else int(value)) for name, value in row.items()}
+        for row in chosen[list(FEATURES)].to_dict("records")
+    ]

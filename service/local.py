@@ -18,10 +18,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
 
 from cache.dynamodb import create_table, make_client
 from service.settings import Settings, SettingsError
 
+# Where `make serve` says which embedded table it serves, for `make warm` and
+# `python -m service.cache` run beside it (relative to the working directory).
+STATE_FILE = Path(".predcache") / "local.json"
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
@@ -70,6 +76,29 @@ def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
         process.wait()
 
 
+@contextlib.contextmanager
+def advertised(endpoint: str, table: str) -> Iterator[None]:
+    """`STATE_FILE` names the embedded table while the block runs."""
+    STATE_FILE.parent.mkdir(exist_ok=True)
+    STATE_FILE.write_bytes(orjson.dumps({"endpoint": endpoint, "table": table}))
+    try:
+        yield
+    finally:
+        STATE_FILE.unlink(missing_ok=True)
+
+
+def local_table() -> tuple[str, str]:
+    """(endpoint, table) of the `make serve` running from this directory."""
+    try:
+        state = orjson.loads(STATE_FILE.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise FileNotFoundError(
+            f"no `make serve` with an embedded table runs from here ({STATE_FILE} is missing): "
+            "start one, or name a table with --table (AWS) or --endpoint"
+        ) from exc
+    return state["endpoint"], state["table"]
+
+
 def use_local_dynamodb(endpoint: str, table: str) -> None:
     """Point this process and its children at `endpoint` and create the table there."""
     for name, value in LOCAL_CREDENTIALS.items():
@@ -98,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         if settings.cache_mode == "tiered" and not settings.dynamodb_endpoint:
             endpoint = stack.enter_context(dynamodb_server())
             use_local_dynamodb(endpoint, settings.cache_table)
+            stack.enter_context(advertised(endpoint, settings.cache_table))
             print(f"embedded DynamoDB (moto) at {endpoint}", file=sys.stderr, flush=True)
         uvicorn.run(
             "service.app:app",

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cache import (
     CircuitBreaker,
+    ComputeMany,
     DynamoDBStore,
     EarlyRefresh,
     Lookup,
@@ -64,9 +65,10 @@ class PredictionService:
         return self.cache.memory is not None or self.cache.store is not None
 
     def key(self, features: FlightFeatures) -> str:
-        return self._key(features.model_dump())
+        return self.key_of(features.model_dump())
 
-    def _key(self, row: dict[str, Any]) -> str:
+    def key_of(self, row: dict[str, Any]) -> str:
+        """The cache key of a validated flight (`FlightFeatures.model_dump()`)."""
         return make_key(self.artifact.name, self.artifact.version, row, schema=VALUE_SCHEMA)
 
     def _load(self) -> None:
@@ -78,7 +80,9 @@ class PredictionService:
         except (ArtifactError, OSError, pickle.UnpicklingError, ImportError) as exc:
             raise ModelUnavailable(str(exc)) from exc
 
-    def _compute(self, rows_by_key: dict[str, dict[str, Any]]) -> Any:
+    def compute_for(self, rows_by_key: dict[str, dict[str, Any]]) -> ComputeMany:
+        """The compute function a cache calls with the keys it lacks: one model run."""
+
         def compute(keys: list[str]) -> list[dict[str, Any]]:
             self._load()
             rows = [rows_by_key[key] for key in keys]
@@ -98,9 +102,9 @@ class PredictionService:
         """
         started = time.perf_counter()
         rows = [item.model_dump() for item in items]
-        keys = [self._key(row) for row in rows]
+        keys = [self.key_of(row) for row in rows]
         pending = self.cache.lookup_memory(keys)
-        compute = self._compute(dict(zip(keys, rows, strict=True)))
+        compute = self.compute_for(dict(zip(keys, rows, strict=True)))
         if pending.complete or self.inline:
             lookups = self.cache.resolve(pending, compute)
         else:
@@ -146,13 +150,15 @@ def build_store(settings: Settings) -> DynamoDBStore:
     return DynamoDBStore(settings.cache_table, client)
 
 
-def build_cache(settings: Settings, version: str) -> TieredCache:
-    """The cache `CACHE_MODE` asks for: none, L1 only, or L1 then DynamoDB."""
+def build_cache(
+    settings: Settings, version: str, store: DynamoDBStore | None = None
+) -> TieredCache:
+    """The cache `CACHE_MODE` asks for: none, L1 only, or L1 then DynamoDB (`store`, or
+    the table the settings name)."""
     memory = None
-    store = None
     if settings.cache_mode in ("memory", "tiered"):
         memory = MemoryStore(settings.l1_max_items, settings.l1_ttl_seconds)
-    if settings.cache_mode == "tiered":
+    if settings.cache_mode == "tiered" and store is None:
         store = build_store(settings)
     breaker = CircuitBreaker(settings.l2_breaker_failures, settings.l2_breaker_cooldown_seconds)
     return TieredCache(
@@ -167,11 +173,13 @@ def build_cache(settings: Settings, version: str) -> TieredCache:
     )
 
 
-def build_prediction_service(settings: Settings, *, inline: bool = False) -> PredictionService:
+def build_prediction_service(
+    settings: Settings, *, inline: bool = False, store: DynamoDBStore | None = None
+) -> PredictionService:
     """Verify the artifact (refusing a mismatch), build the cache, preload if asked."""
     artifact = ModelArtifact(settings.model_path)
     metrics = EmfMetrics(settings.metrics_service) if settings.emit_metrics else None
-    cache = build_cache(settings, artifact.version)
+    cache = build_cache(settings, artifact.version, store)
     service = PredictionService(artifact, cache, metrics, inline=inline)
     if settings.model_preload:
         artifact.pipeline()

@@ -31,15 +31,22 @@ class Faults:
     retry logic and our error handling see exactly what a throttled table returns.
     """
 
-    def __init__(self, client: Any, code: str = "ThrottlingException", delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        client: Any,
+        code: str = "ThrottlingException",
+        delay: float = 0.0,
+        times: int | None = None,
+    ) -> None:
         self.code = code
         self.delay = delay
+        self.times = times  # answer this many attempts, then let requests through
         self.attempts = 0
         self.active = True
         client.meta.events.register("before-send.dynamodb", self._answer)
 
     def _answer(self, request: Any, **_: Any) -> AWSResponse | None:
-        if not self.active:
+        if not self.active or (self.times is not None and self.attempts >= self.times):
             return None
         self.attempts += 1
         if self.delay:

@@ -138,3 +138,15 @@ def test_unreachable_endpoint_fails_fast(aws_env: None) -> None:
     with pytest.raises(StoreError) as info:
         DynamoDBStore(TABLE, client).get("k")
     assert info.value.kind == "unreachable"
+
+
+def test_refresh_lease_is_held_by_one_reader_at_a_time(store: DynamoDBStore) -> None:
+    """A conditional write: one live lease per record, and none on a changed record."""
+    store.put("k", record(now=1_000))  # expires at 1060
+    assert store.claim("k", 1060, until=1_010, now=1_000)
+    assert not store.claim("k", 1060, until=1_011, now=1_001)  # leased
+    assert store.claim("k", 1060, until=1_030, now=1_020)  # the lease ran out
+    assert not store.claim("k", 1000, until=1_040, now=1_035)  # another record now
+    assert not store.claim("absent", 1060, until=1_040, now=1_035)
+    store.put("k", record(now=1_050))  # the refresh lands: the lease goes with the old item
+    assert store.claim("k", 1110, until=1_060, now=1_051)

@@ -1,0 +1,112 @@
+"""`python -m service.cache inspect|purge '<payload JSON>'`: one payload's cache entry.
+
+    inspect   the key, and the L2 item if any: model version, value schema, created,
+              expires, age, whether the service would use it (and why not), the value
+    purge     delete that payload's L2 item (the next request recomputes it)
+
+Same flags as `service.warm` for the table and model (`--local` for `make serve`'s
+table, `--table`/`--endpoint`, `--model-path`). L1 lives inside each serving process
+and is not visible from here (its counters are in `GET /stats`); it expires by
+`L1_TTL_SECONDS`. Admin actions stay off the public HTTP API on purpose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from cache import CacheRecord, StoreError
+from cache.dynamodb import KEY_ATTR, classify
+from model.artifact import ArtifactError
+from service.cached_value import VALUE_SCHEMA, is_valid
+from service.cli import add_target_arguments, target_settings
+from service.predictions import PredictionService, build_prediction_service
+from service.schemas import FlightFeatures
+from service.settings import SettingsError
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def describe(record: CacheRecord | None, predictions: PredictionService) -> dict[str, Any]:
+    """The L2 item as a person reads it, with the verdict the read path would reach."""
+    if record is None:
+        return {"present": False}
+    if record.corrupt:
+        return {"present": True, "usable": False, "why": "corrupt: cannot be decoded"}
+    now = time.time()
+    reasons = [
+        why
+        for bad, why in (
+            (record.version != predictions.version, f"model version {record.version}"),
+            (record.schema != VALUE_SCHEMA, f"value schema {record.schema}"),
+            (record.is_expired(now), "expired"),
+            (not is_valid(record.value), "value is not what the service returns"),
+        )
+        if bad
+    ]
+    return {
+        "present": True,
+        "usable": not reasons,
+        "why": "; ".join(reasons) or None,
+        "model_version": record.version,
+        "value_schema": record.schema,
+        "created": _when(record.created_at),
+        "expires": _when(record.expires_at),
+        "age_s": round(now - record.created_at, 1),
+        "compute_ms": record.compute_ms,
+        "value": record.value,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m service.cache", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("action", choices=("inspect", "purge"))
+    parser.add_argument("payload", help="a /predict body, as JSON")
+    add_target_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        features = FlightFeatures.model_validate_json(args.payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(map(str, first["loc"])) or "payload"
+        print(f"predcache cache: invalid payload: {field}: {first['msg']}", file=sys.stderr)
+        return 2
+    try:
+        settings, where = target_settings(args)
+        predictions = build_prediction_service(settings)
+        store = predictions.cache.store
+        key = predictions.key(features)
+        record = store.get(key)
+        if args.action == "purge" and record is not None:
+            try:
+                store.client.delete_item(TableName=store.table, Key={KEY_ATTR: {"S": key}})
+            except Exception as exc:
+                raise StoreError(classify(exc), f"delete_item: {exc}") from exc
+    except (SettingsError, ArtifactError, FileNotFoundError, StoreError) as exc:
+        print(f"predcache cache: {exc}", file=sys.stderr)
+        return 2
+    report = {
+        "key": key,
+        "table": settings.cache_table,
+        "where": where,
+        "l1": "per serving process; not visible from here (see GET /stats)",
+        "l2": describe(record, predictions),
+    }
+    if args.action == "purge":
+        report["purged"] = record is not None
+    print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

