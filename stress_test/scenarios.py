@@ -16,17 +16,19 @@ from typing import Any
 from stress_test.payloads import (
     expected_hit_rate,
     realistic_flights,
+    schedule_flights,
     unique_payloads,
     zipf_weights,
 )
 
-SCENARIOS = ("same", "hot", "realistic", "unique", "batch")
+SCENARIOS = ("same", "hot", "realistic", "unique", "batch", "schedule")
 
 
 _HELP = {
     "hot_k": "hot pool size",
     "zipf_s": "Zipf exponent of the pool",
     "batch_overlap": "share of batch items from the pool",
+    "schedule_date": "the 2013 day whose departures `schedule` sends (YYYY-MM-DD)",
 }
 
 
@@ -39,6 +41,7 @@ class Options:
     zipf_s: float = 1.1
     batch_size: int = 50
     batch_overlap: float = 0.9
+    schedule_date: str = "2013-12-24"
 
     @staticmethod
     def add_arguments(parser: Any) -> None:
@@ -85,6 +88,8 @@ class Scenario:
             self.weights = zipf_weights(k, self.options.zipf_s)
         elif self.name == "realistic":
             self.pool, self.weights = realistic_flights()
+        elif self.name == "schedule":
+            self.pool, self.weights = schedule_flights(self.options.schedule_date)
         elif self.name != "unique":
             raise ValueError(f"unknown scenario {self.name!r}; choose from {SCENARIOS}")
         if self.weights is not None:
