@@ -134,3 +134,25 @@ def test_soak_keeps_l1_within_its_bound() -> None:
     assert result["payloads"] == 5000
     assert result["l1_items"] == result["l1_max_items"] == 500
     assert len(result["rss_mib"]) > 10
+
+
+def test_schedule_scenario_sends_that_days_departures() -> None:
+    scenario = Scenario("schedule", Options(schedule_date="2013-12-24"))
+    sent = [scenario.payload() for _ in range(200)]
+    assert {(p["month"], p["day"], p["weekday"]) for p in sent} == {(12, 24, 2)}
+    assert len(scenario.pool) == 752  # distinct payloads of the day's 761 departures
+
+
+def test_warmed_schedule_run_answers_from_the_cache_from_the_first_request(
+    tmp_path: Path,
+) -> None:
+    """`make warm` before the load: a fresh stack never misses and never loads the model."""
+    out = run.main(
+        ["--scenario", "schedule", "--duration", "3", "--users", "4", "--modes", "tiered",
+         "--warm", "--model-preload", "0", "--out", str(tmp_path)]
+    )  # fmt: skip
+    (row,) = json.loads((out / "summary.json").read_text())["modes"]
+    assert row["warm"]["written"] == 752 and row["warm"]["invalid"] == 0
+    assert row["requests"] > 0 and row["failures"] == 0
+    assert row["miss"] == 0 and row["first_second_hit_rate"] == 1.0
+    assert row["server_stats"]["model_loaded"] is False
