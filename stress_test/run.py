@@ -26,6 +26,7 @@ from pathlib import Path
 
 from service.local import free_port, stop
 from service.settings import Settings
+from stress_test.lambda_view import lambda_view, read_lines
 from stress_test.scenarios import Options, expected_rate
 
 REPORTS = Path(__file__).resolve().parent / "reports"
@@ -90,7 +91,7 @@ def run_locust(args: argparse.Namespace, host: str, prefix: Path) -> None:
         "--users",
         str(args.users),
         "--spawn-rate",
-        str(args.users),
+        str(args.spawn_rate or args.users),
         "--run-time",
         f"{args.duration}s",
         "--stop-timeout",
@@ -116,6 +117,10 @@ def run_locust(args: argparse.Namespace, host: str, prefix: Path) -> None:
     if args.processes:
         command += ["--processes", str(args.processes)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    if args.stack == "lambda":
+        from service.offline import API_KEY
+
+        env.setdefault("PREDCACHE_API_KEY", API_KEY)
     subprocess.run(command, env=env, check=True, timeout=args.duration + 120)
 
 
@@ -128,11 +133,11 @@ def server_stats(host: str) -> dict | None:
     return None
 
 
-def warm_table(args: argparse.Namespace, endpoint: str, out: Path) -> dict:
+def warm_table(args: argparse.Namespace, endpoint: str, out: Path, table: str) -> dict:
     """`service.warm` of the scenario's day into the run's table, before the load."""
     command = [
         sys.executable, "-m", "service.warm", "--nycflights13", "--date",
-        Options.from_namespace(args).schedule_date, "--endpoint", endpoint,
+        Options.from_namespace(args).schedule_date, "--endpoint", endpoint, "--table", table,
         "--json", "--no-progress",
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
@@ -141,20 +146,44 @@ def warm_table(args: argparse.Namespace, endpoint: str, out: Path) -> dict:
 
 
 @contextlib.contextmanager
-def stack_for(args: argparse.Namespace, mode: str, out: Path) -> Iterator[tuple[str, dict | None]]:
-    """The local stack a mode runs against, warmed first when asked: (URL, warm summary)."""
+def stack_for(args: argparse.Namespace, mode: str, log: Path) -> Iterator[tuple[str, dict | None]]:
+    """The stack a mode runs against, warmed first when asked: (URL, warm summary).
+
+    `local`: the service under uvicorn (one process); `lambda`: serverless.yml under
+    serverless-offline, one Python process per container. Both print their EMF lines
+    (with the containers' facts under `lambda`) into `log`.
+    """
     from service.local import dynamodb_server, use_local_dynamodb
 
-    preload = {"MODEL_PRELOAD": "1" if args.model_preload else "0"}
-    log = out / f"server-{mode}.log"
     with contextlib.ExitStack() as stack:
-        endpoint, warmed = None, None
+        warmed = None
+        if args.stack == "lambda":
+            from service.offline import offline_stack, table_name
+
+            sink = stack.enter_context(open(log, "w"))
+            offline = stack.enter_context(offline_stack(free_port(), mode, sink))
+            if args.warm and offline.dynamodb:
+                warmed = warm_table(args, offline.dynamodb, log.parent, table_name())
+            yield offline.url, warmed
+            return
+        endpoint = None
         if args.warm and mode == "tiered":
             endpoint = stack.enter_context(dynamodb_server())
-            use_local_dynamodb(endpoint, Settings.from_env().cache_table)
-            warmed = warm_table(args, endpoint, out)
-        host, _pid = stack.enter_context(local_stack(mode, args.workers, log, endpoint, **preload))
+            table = Settings.from_env().cache_table
+            use_local_dynamodb(endpoint, table)
+            warmed = warm_table(args, endpoint, log.parent, table)
+        overrides = {"MODEL_PRELOAD": str(args.model_preload), "EMIT_METRICS": "1"}
+        host, _pid = stack.enter_context(
+            local_stack(mode, args.workers, log, endpoint, **overrides)
+        )
         yield host, warmed
+
+
+def memory_mb() -> int:
+    """The function's memory size as serverless.yml declares it (what Lambda bills)."""
+    from service.offline import template
+
+    return int(template()["provider"]["memorySize"])
 
 
 def first_second_hit_rate(prefix: Path) -> float | None:
@@ -224,6 +253,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="tiered: warm the table with the schedule of --schedule-date before the load",
     )  # fmt: skip
     parser.add_argument(
+        "--stack", choices=("local", "lambda"), default="local",
+        help="local: uvicorn; lambda: serverless.yml under serverless-offline",
+    )  # fmt: skip
+    parser.add_argument(
+        "--spawn-rate", type=float, default=0,
+        help="users started per second (0: all at once); containers start as users arrive",
+    )  # fmt: skip
+    parser.add_argument(
         "--model-preload", type=int, choices=(0, 1), default=1,
         help="local stack's MODEL_PRELOAD (0: the model loads on the first miss, if any)",
     )  # fmt: skip
@@ -250,12 +287,16 @@ def main(argv: list[str] | None = None) -> Path:
             stats = server_stats(args.host.rstrip("/"))
             warmed = None
         else:
-            with stack_for(args, mode, out) as (host, warmed):
+            log = out / f"server-{mode}.log"
+            with stack_for(args, mode, log) as (host, warmed):
                 run_locust(args, host, prefix)
-                stats = server_stats(host)
+                stats = server_stats(host) if args.stack == "local" else None
         row = summarise(args, mode, prefix)
         row["server_stats"] = stats
         row["warm"] = warmed
+        if not args.host:
+            lines, printed = read_lines(log)
+            row["lambda"] = lambda_view(lines, printed, memory_mb(), mode, row["requests"])
         results.append(row)
         print(
             f"[{mode}] {row['requests']} requests, {row['failures']} failures, "

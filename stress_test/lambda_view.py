@@ -1,0 +1,173 @@
+"""The Lambda view of a load run: what the containers themselves reported, and its cost.
+
+Input: the lines a stack printed. Each Lambda invocation prints one JSON line (its
+EMF line with the container's facts, `service.invocation`; a mixed batch one line
+per outcome); a local server prints EMF lines without container facts, so the
+container figures are None there. Nothing is inferred from the client side.
+Cost per million requests uses the dated price table (`service.prices`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from service.prices import AS_OF, REGION, usd
+
+OUTCOMES = ("HIT-L1", "HIT-L2", "MISS")
+# Items a DynamoDB read bills: an eventually consistent read of an item under 4 KB.
+READ_UNITS_PER_LOOKUP = 0.5
+
+
+def read_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The function's JSON lines in a stack's log, and the bytes they took."""
+    lines, printed = [], 0
+    with open(path, "rb") as handle:
+        for raw in handle:
+            start = raw.find(b'{"')
+            if start < 0:
+                continue
+            with_newline = raw[start:]
+            try:
+                entry = orjson.loads(with_newline)
+            except orjson.JSONDecodeError:
+                continue
+            printed += len(with_newline)
+            if isinstance(entry, dict):
+                lines.append(entry)
+    return lines, printed
+
+
+def percentiles(values: Iterable[float]) -> dict[str, float] | None:
+    ordered = sorted(values)
+    if not ordered:
+        return None
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+    return {"p50": at(0.5), "p99": at(0.99), "n": len(ordered)}
+
+
+def _invocations(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per invocation: its facts and the items per outcome it answered."""
+    merged: dict[tuple, dict[str, Any]] = {}
+    for line in lines:
+        if "ContainerId" not in line:
+            continue
+        key = (line["ContainerId"], line["EndMs"], line["HandlerMs"])
+        record = merged.setdefault(key, dict(line) | {"outcomes": Counter()})
+        if "CacheOutcome" in line:
+            record["outcomes"][line["CacheOutcome"]] += line["Items"]
+    return sorted(merged.values(), key=lambda r: r["EndMs"] - r["HandlerMs"])
+
+
+def _peak_concurrency(invocations: list[dict[str, Any]]) -> int:
+    edges = []
+    for record in invocations:
+        end = record["EndMs"]
+        edges += [(end - record["HandlerMs"], 1), (end, -1)]
+    peak = current = 0
+    for _at, step in sorted(edges, key=lambda e: (e[0], e[1])):
+        current += step
+        peak = max(peak, current)
+    return peak
+
+
+def _containers(invocations: list[dict[str, Any]]) -> dict[str, Any]:
+    by_container: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in invocations:
+        by_container[record["ContainerId"]].append(record)
+    first_cached, first_uncached, l1_rates = [], [], []
+    for records in by_container.values():
+        first = records[0]
+        latency = first["InitMs"] + first["HandlerMs"]
+        hit = first["outcomes"] and "MISS" not in first["outcomes"]
+        (first_cached if hit else first_uncached).append(latency)
+        items = Counter()
+        for record in records:
+            items.update(record["outcomes"])
+        if sum(items.values()):
+            l1_rates.append(items["HIT-L1"] / sum(items.values()))
+    return {
+        "containers_started": len(by_container),
+        "cold_starts": sum(r["ColdStart"] for r in invocations),
+        "containers_loading_model": sum(r["ModelLoaded"] for r in invocations),
+        "peak_concurrent_containers": _peak_concurrency(invocations),
+        "first_response_ms": {
+            "cached": percentiles(first_cached),
+            "uncached": percentiles(first_uncached),
+        },
+        "l1_hit_rate_per_container": percentiles(l1_rates),
+    }
+
+
+def cost_per_million(
+    billed_ms: float, memory_mb: int, reads: float, writes: float, log_bytes: float
+) -> dict[str, Any]:
+    """USD per million requests, from per-request means: billed ms, DynamoDB read and
+    write items, bytes of log printed."""
+    million = 1e6
+    parts = {
+        "lambda_compute": usd("lambda_gb_second", billed_ms / 1000 * memory_mb / 1024 * million),
+        "lambda_requests": usd("lambda_request", million),
+        "api_gateway_rest": usd("api_gateway_rest_request", million),
+        "dynamodb_reads": usd("dynamodb_read_unit", reads * READ_UNITS_PER_LOOKUP * million),
+        "dynamodb_writes": usd("dynamodb_write_unit", writes * million),
+        "cloudwatch_logs": usd("cloudwatch_logs_gb", log_bytes * million / 1e9),
+    }
+    rounded = {name: round(value, 4) for name, value in parts.items()}
+    return rounded | {
+        "total": round(sum(parts.values()), 4),
+        "prices_as_of": AS_OF,
+        "region": REGION,
+    }
+
+
+def lambda_view(
+    lines: list[dict[str, Any]], printed_bytes: int, memory_mb: int, mode: str, requests: int
+) -> dict[str, Any]:
+    """The per-mode Lambda figures of one run (see the module docstring); `requests`:
+    what the load generator counted, used where the stack reports no invocations."""
+    invocations = _invocations(lines)
+    emf = [line for line in lines if "CacheOutcome" in line]
+    items = Counter()
+    for line in emf:
+        items[line["CacheOutcome"]] += line["Items"]
+    total_items = sum(items.values())
+    by_outcome: dict[str, list[float]] = defaultdict(list)
+    for line in emf:
+        by_outcome[line["CacheOutcome"]].append(line.get("HandlerMs", line["Latency"]))
+    if invocations:
+        requests = len(invocations)
+        billed = [r["BilledMs"] for r in invocations]
+        containers = _containers(invocations)
+    else:  # a local server: no containers, its lookup latency stands for the handler
+        requests = max(1, requests)
+        billed = [math.ceil(line["Latency"]) for line in emf]
+        containers = dict.fromkeys(
+            ("containers_started", "cold_starts", "containers_loading_model",
+             "peak_concurrent_containers", "first_response_ms", "l1_hit_rate_per_container"),
+        )  # fmt: skip
+    reads = (items["HIT-L2"] + items["MISS"]) / requests if mode == "tiered" else 0.0
+    writes = items["MISS"] / requests if mode == "tiered" else 0.0
+    mean_billed = sum(billed) / len(billed) if billed else 0.0
+    return {
+        "invocations": len(invocations) or None,
+        **containers,
+        "handler_ms_by_outcome": {o: percentiles(by_outcome[o]) for o in OUTCOMES},
+        "billed_ms": percentiles(billed) | {"mean": round(mean_billed, 3)} if billed else None,
+        "hit_rate": {
+            o: round(items[o] / total_items, 4) if total_items else None for o in OUTCOMES
+        },
+        "log_bytes_per_request": round(printed_bytes / requests, 1),
+        "memory_mb": memory_mb,
+        "cost_per_million_requests_usd": cost_per_million(
+            mean_billed, memory_mb, reads, writes, printed_bytes / requests
+        ),
+    }
