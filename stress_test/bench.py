@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from stress_test.measurements import save
 from stress_test.payloads import unique_payloads
 
 
@@ -167,6 +168,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     rows, batch, hung = run(args.requests)
+    outcomes = ("off", "MISS", "HIT-L1", "HIT-L2")  # the order of `run`'s rows
+    service_ms = {
+        o: {"p50": round(m, 3), "p99": round(p, 3)}
+        for o, (_n, m, p) in zip(outcomes, rows, strict=True)
+    }
+    save("bench", {"service_ms": service_ms, "requests": args.requests})
     off_median = rows[0][1]
     print(f"\n{args.requests} requests per path through the Lambda handler (Mangum, HTTP API v2)")
     print(f"{'path':34} {'median ms':>10} {'p99 ms':>9} {'speed-up vs off':>16}")

@@ -98,6 +98,9 @@ def _containers(invocations: list[dict[str, Any]]) -> dict[str, Any]:
         "containers_started": len(by_container),
         "cold_starts": sum(r["ColdStart"] for r in invocations),
         "containers_loading_model": sum(r["ModelLoaded"] for r in invocations),
+        "model_load_invocation_ms": percentiles(
+            r["HandlerMs"] for r in invocations if r["ModelLoaded"]
+        ),
         "peak_concurrent_containers": _peak_concurrency(invocations),
         "first_response_ms": {
             "cached": percentiles(first_cached),
@@ -143,6 +146,7 @@ def lambda_view(
     by_outcome: dict[str, list[float]] = defaultdict(list)
     for line in emf:
         by_outcome[line["CacheOutcome"]].append(line.get("HandlerMs", line["Latency"]))
+    init = percentiles(r["InitMs"] for r in invocations if r["ColdStart"])
     if invocations:
         requests = len(invocations)
         billed = [r["BilledMs"] for r in invocations]
@@ -152,7 +156,8 @@ def lambda_view(
         billed = [math.ceil(line["Latency"]) for line in emf]
         containers = dict.fromkeys(
             ("containers_started", "cold_starts", "containers_loading_model",
-             "peak_concurrent_containers", "first_response_ms", "l1_hit_rate_per_container"),
+             "peak_concurrent_containers", "first_response_ms", "l1_hit_rate_per_container",
+             "model_load_invocation_ms"),
         )  # fmt: skip
     reads = (items["HIT-L2"] + items["MISS"]) / requests if mode == "tiered" else 0.0
     writes = items["MISS"] / requests if mode == "tiered" else 0.0
@@ -162,6 +167,7 @@ def lambda_view(
         **containers,
         "handler_ms_by_outcome": {o: percentiles(by_outcome[o]) for o in OUTCOMES},
         "billed_ms": percentiles(billed) | {"mean": round(mean_billed, 3)} if billed else None,
+        "init_ms": init,
         "hit_rate": {
             o: round(items[o] / total_items, 4) if total_items else None for o in OUTCOMES
         },

@@ -1,0 +1,64 @@
+"""The measured inputs of `make simulate`, in one file that the benchmarks write.
+
+    bench        `make bench`: per-request service time by outcome, through Mangum
+    bench_cold   `make bench-cold`: container init and the model load of a first miss
+    stacks.<s>   `make stress` (STACK=local or lambda): what the stack's containers
+                 reported under load, and the client's overhead on top of it
+
+Each writer replaces its own section and leaves the others; the file is per
+machine (figures differ up to ~3.5x between machines of one kind), so it is not
+committed: `stress_test/measurements.json`, or the file `PREDCACHE_MEASUREMENTS` names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT = Path(__file__).resolve().parent / "measurements.json"
+WRITERS = {
+    "bench": "make bench",
+    "bench_cold": "make bench-cold",
+    "stacks": "make stress (STACK=local or STACK=lambda)",
+}
+
+
+def default_path() -> Path:
+    """`PREDCACHE_MEASUREMENTS`, read at each call, or the file beside this module."""
+    return Path(os.environ.get("PREDCACHE_MEASUREMENTS") or DEFAULT)
+
+
+class MissingMeasurements(FileNotFoundError):
+    """A simulation input has not been measured on this machine yet."""
+
+
+def load(path: Path | None = None) -> dict[str, Any]:
+    path = path or default_path()
+    if not path.exists():
+        raise MissingMeasurements(
+            f"no measurements at {path}: run `make bench` and `make bench-cold` "
+            "(and `make stress STACK=lambda` for the Lambda figures) first"
+        )
+    return json.loads(path.read_text())
+
+
+def save(section: str, values: dict[str, Any], key: str = "", path: Path | None = None) -> None:
+    """Replace `section` (or `section.key`) with `values`, stamped with the time."""
+    path = path or default_path()
+    data = json.loads(path.read_text()) if path.exists() else {}
+    stamped = values | {"measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if key:
+        data.setdefault(section, {})[key] = stamped
+    else:
+        data[section] = stamped
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def need(data: dict[str, Any], section: str, path: Path) -> Any:
+    """`data[section]`, or one line naming the make target that writes it."""
+    if section not in data:
+        raise MissingMeasurements(f"{path} has no `{section}` figures: run `{WRITERS[section]}`")
+    return data[section]
