@@ -16,6 +16,14 @@ PROCESSES ?= 0
 STACK ?= local
 SPAWN_RATE ?= 0
 OFFLINE_PORT ?= 3000
+# make simulate
+RATE ?=
+SIM_DURATION ?= $(DURATION)
+SIM_STACK ?= lambda
+CONCURRENCY_LIMIT ?= 1000
+SWEEP ?=
+VALIDATE ?=
+SIM_OUT ?= stress_test/reports/simulation
 MAX_REQUESTS ?= 500000
 # deployment (Serverless Framework v3 from package.json)
 STAGE ?= dev
@@ -40,7 +48,8 @@ TEMPLATE := .serverless/cloudformation-template-update-stack.json
 STAMP := $(VENV)/.installed
 ARTIFACT := model/artifacts/flight_delay.pkl
 
-.PHONY: install model serve test lint bench bench-cold bench-peer warm offline stress soak clean \
+.PHONY: install model serve test lint bench bench-cold bench-peer warm offline stress simulate \
+	soak clean \
 	lambda-requirements package test-deploy deploy
 
 install: $(STAMP)
@@ -85,6 +94,15 @@ stress: $(STAMP) $(ARTIFACT)
 		--users $(USERS) --modes $(MODES) --workers $(WORKERS) --processes $(PROCESSES) \
 		--max-requests $(MAX_REQUESTS) $(if $(HOST),--host $(HOST)) --stack $(STACK) \
 		--spawn-rate $(SPAWN_RATE)
+
+# The discrete-event model of API Gateway + Lambda + the tiers (inputs: make bench,
+# bench-cold and stress); RATE= (open) or USERS= (closed loop), SWEEP=, VALIDATE=.
+simulate: $(STAMP)
+	$(BIN)/python -m stress_test.simulate --scenario $(SCENARIO) --modes $(MODES) \
+		--duration $(SIM_DURATION) --stack $(SIM_STACK) \
+		$(if $(RATE),--rate $(RATE),--users $(USERS) --spawn-rate $(SPAWN_RATE)) \
+		--concurrency-limit $(CONCURRENCY_LIMIT) $(if $(SWEEP),--sweep $(SWEEP)) \
+		$(if $(VALIDATE),--validate $(VALIDATE)) --out $(SIM_OUT)
 
 # Per-request latency of L1 hit, L2 hit, miss and cache off, side by side.
 bench: $(STAMP) $(ARTIFACT)

@@ -1,8 +1,10 @@
 """One Lambda container's view of its invocations, for the stress report's Lambda view.
 
-With metrics on, every invocation prints one line (its EMF line, or the facts
-alone for a route that records no metrics) carrying what the container itself
-measured, never inferred from outside:
+With metrics on, a container prints one line when its init is done (`Event:
+"init"`, its `ContainerId` and `InitMs`: containers still busy with a first request
+when a run ends are counted too), and every invocation prints one line (its EMF
+line, or the facts alone for a route that records no metrics) carrying what the
+container itself measured, never inferred from outside:
 
     ContainerId   random per container (execution environment)
     ColdStart     first invocation of this container
@@ -36,6 +38,9 @@ class Container:
         self.handler = handler
         self.init_ms = (time.perf_counter() - init_started) * 1000
         self.invocations = 0
+        if self.predictions.metrics is not None:
+            init = {"ContainerId": self.id, "Event": "init", "InitMs": round(self.init_ms, 3)}
+            self.predictions.metrics.release(init | {"EndMs": int(time.time() * 1000)})
 
     def __call__(self, event: dict, context: Any) -> dict:
         metrics = self.predictions.metrics

@@ -58,7 +58,7 @@ def _invocations(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One record per invocation: its facts and the items per outcome it answered."""
     merged: dict[tuple, dict[str, Any]] = {}
     for line in lines:
-        if "ContainerId" not in line:
+        if "ContainerId" not in line or line.get("Event") == "init":
             continue
         key = (line["ContainerId"], line["EndMs"], line["HandlerMs"])
         record = merged.setdefault(key, dict(line) | {"outcomes": Counter()})
@@ -79,7 +79,7 @@ def _peak_concurrency(invocations: list[dict[str, Any]]) -> int:
     return peak
 
 
-def _containers(invocations: list[dict[str, Any]]) -> dict[str, Any]:
+def _containers(invocations: list[dict[str, Any]], inits: set[str]) -> dict[str, Any]:
     by_container: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in invocations:
         by_container[record["ContainerId"]].append(record)
@@ -95,8 +95,9 @@ def _containers(invocations: list[dict[str, Any]]) -> dict[str, Any]:
         if sum(items.values()):
             l1_rates.append(items["HIT-L1"] / sum(items.values()))
     return {
-        "containers_started": len(by_container),
-        "cold_starts": sum(r["ColdStart"] for r in invocations),
+        # a container counts once its init is done, answered or not by the end of the run
+        "containers_started": len(inits | set(by_container)),
+        "cold_starts": len(inits | set(by_container)),
         "containers_loading_model": sum(r["ModelLoaded"] for r in invocations),
         "model_load_invocation_ms": percentiles(
             r["HandlerMs"] for r in invocations if r["ModelLoaded"]
@@ -144,13 +145,15 @@ def lambda_view(
         items[line["CacheOutcome"]] += line["Items"]
     total_items = sum(items.values())
     by_outcome: dict[str, list[float]] = defaultdict(list)
-    for line in emf:
-        by_outcome[line["CacheOutcome"]].append(line.get("HandlerMs", line["Latency"]))
+    for line in emf:  # warm invocations only: cold starts and model loads are their own figures
+        if not (line.get("ColdStart") or line.get("ModelLoaded")):
+            by_outcome[line["CacheOutcome"]].append(line.get("HandlerMs", line["Latency"]))
     init = percentiles(r["InitMs"] for r in invocations if r["ColdStart"])
     if invocations:
         requests = len(invocations)
         billed = [r["BilledMs"] for r in invocations]
-        containers = _containers(invocations)
+        inits = {line["ContainerId"] for line in lines if line.get("Event") == "init"}
+        containers = _containers(invocations, inits)
     else:  # a local server: no containers, its lookup latency stands for the handler
         requests = max(1, requests)
         billed = [math.ceil(line["Latency"]) for line in emf]

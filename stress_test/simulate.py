@@ -4,7 +4,8 @@
         (--users 32 [--spawn-rate 1] | --rate 1000 [--ramp 60] [--daily]) --duration 45 \
         [--stack lambda|local] [--concurrency-limit 1000] [--api-rate 1000 --api-burst 2000] \
         [--idle-seconds 600] [--l1-max-items N] [--l1-ttl S] [--cache-ttl S] [--memory-mb M] \
-        [--sweep name=v1,v2,...] [--validate stress_test/reports/<run>/summary.json] [--out DIR]
+        [--warm] [--sweep name=v1,v2,...] [--validate stress_test/reports/<run>/summary.json]
+        [--out DIR]
 
 Built on SimPy. Traffic is the locust scenarios with the same seeds (one stream per
 user, as the locustfile draws them), either closed-loop users (each waits for its
@@ -22,7 +23,9 @@ model load on a container's first miss). Idle containers are reaped after
 from __future__ import annotations
 
 import argparse
+import heapq
 import math
+import os
 import random
 import sys
 import time
@@ -68,6 +71,9 @@ class Config:
     l1_ttl: float = 300.0
     cache_ttl: float = 86_400.0
     memory_mb: int = 1024
+    timeout: float = 15.0  # the function's timeout (serverless.yml): API Gateway answers 504
+    cores: int = 0  # CPUs all containers share (a local emulation); 0: one each, as in AWS
+    warm: bool = False  # tiered: L2 holds every payload of the scenario's pool at the start
     seed: int = 42
     options: Options = field(default_factory=Options)
 
@@ -79,7 +85,7 @@ class Config:
         if (self.users > 0) == (self.rate > 0):
             raise SimulationError("give either --users (closed loop) or --rate (open), > 0")
         for name in ("duration", "concurrency_limit", "api_rate", "api_burst", "idle_seconds",
-                     "l1_max_items", "l1_ttl", "cache_ttl", "memory_mb"):  # fmt: skip
+                     "l1_max_items", "l1_ttl", "cache_ttl", "memory_mb", "timeout"):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise SimulationError(f"{name.replace('_', '-')} must be positive")
         for name in ("spawn_rate", "ramp"):
@@ -106,20 +112,27 @@ class Times:
         return math.exp(rng.gauss(mu, sigma)) if sigma else math.exp(mu)
 
     @classmethod
-    def measured(cls, data: dict[str, Any], stack: str, mode: str, path: Path) -> Times:
+    def measured(
+        cls, data: dict[str, Any], stack: str, mode: str, path: Path, shared_cpu: bool = False
+    ) -> Times:
         """The stack's own figures under load in this mode where measured, else the
-        benchmarks' (per request, through Mangum, on an idle machine)."""
+        benchmarks' (per request, through Mangum, on an idle machine). With `shared_cpu`
+        init and model load are the idle machine's: the simulation stretches them."""
         measured = data.get("stacks", {}).get(stack, {})
         run = measured.get("modes", {}).get(mode, {})
         bench = need(data, "bench", path)["service_ms"]
-        handler = {o: run.get("handler_ms", {}).get(o) or bench[o] for o in bench}
+        # the benchmark's miss reads and writes L2; without L2 a miss is the model alone
+        fallback = bench | ({"MISS": bench["off"]} if mode != "tiered" else {})
+        handler = {o: run.get("handler_ms", {}).get(o) or fallback[o] for o in bench}
         if mode == "off" and "MISS" in run.get("handler_ms", {}):  # cache off: every request
             handler["off"] = run["handler_ms"]["MISS"]
         cold = need(data, "bench_cold", path)
-        init = (measured.get("init_ms") or {}).get("p50") or cold["init_ms"]
+        init = cold["init_ms"]
+        if not shared_cpu:
+            init = (measured.get("init_ms") or {}).get("p50") or init
         load_ms = cold["model_load_ms"]
         invocation = measured.get("model_load_invocation_ms")
-        if invocation:
+        if invocation and not shared_cpu:
             load_ms = max(0.0, invocation["p50"] - handler["MISS"]["p50"])
         return cls(
             outcome={o: cls.fit(v["p50"], v["p99"]) for o, v in handler.items()},
@@ -130,9 +143,10 @@ class Times:
 
 
 class Container:
-    __slots__ = ("busy", "idle_since", "l1", "loaded")
+    __slots__ = ("busy", "idle_since", "l1", "loaded", "number")
 
-    def __init__(self, config: Config, env: Any) -> None:
+    def __init__(self, config: Config, env: Any, number: int = 0) -> None:
+        self.number = number
         from cachetools import TTLCache
 
         self.l1 = TTLCache(config.l1_max_items, config.l1_ttl, timer=lambda: env.now)
@@ -151,14 +165,20 @@ class World:
         self.times = times
         self.env = simpy.Environment()
         self.rng = random.Random(config.seed)
-        self.idle: list[Container] = []
+        # Idle containers by age: a request takes the oldest idle one, as serverless-offline's
+        # pool does (AWS does not document its choice).
+        self.idle: list[tuple[int, Container]] = []
         self.busy = 0
-        self.started = 0
+        self.started = 0  # containers created
+        self.ready = 0  # containers whose init is done
         self.model_loads = 0
         self.peak = 0
         self.l2: dict[tuple, float] = {}  # payload -> expiry
         self.items: Counter[str] = Counter()
         self.throttled = 0
+        self.timed_out = 0
+        self.loading = 0  # containers in init or model load now
+        self.events: list[tuple[str, float]] = []  # (cold | model, when)
         self.latency: list[float] = []
         self.billed: list[float] = []
         self.tokens = float(config.api_burst)
@@ -179,11 +199,11 @@ class World:
 
     def _container(self) -> tuple[Container | None, bool]:
         if self.idle:
-            return self.idle.pop(), False
+            return heapq.heappop(self.idle)[1], False
         if self.busy >= self.config.concurrency_limit:
             return None, False
         self.started += 1
-        return Container(self.config, self.env), True
+        return Container(self.config, self.env, self.started), True
 
     def _outcome(self, container: Container, key: tuple) -> str:
         mode, now = self.config.mode, self.env.now
@@ -212,17 +232,42 @@ class World:
         if container is None:
             self.throttled += 1
             return None
+        started = self.env.now
+        work = self.env.process(self._invoke(container, key, cold))
+        yield work | self.env.timeout(self.config.timeout)
+        if not work.triggered:  # API Gateway gives up; the container finishes regardless
+            self.timed_out += 1
+            return None
+        outcome = work.value
+        overhead = self.times.overhead_ms.get(outcome, 0.0)
+        yield self.env.timeout(overhead / 1000)
+        total = (self.env.now - started) * 1000
+        self.latency.append(total)
+        return total
+
+    def _invoke(self, container: Container, key: tuple, cold: bool) -> Any:
+        """The container's side of one invocation: init if cold, lookup, model; its outcome."""
         container.busy = True
         self.busy += 1
         self.peak = max(self.peak, self.busy)
-        ms = self.times.init_ms if cold else 0.0
+        ms = 0.0
+        if cold:  # counted once its init is done, as the containers report it
+            ms = yield from self._cpu_bound(self.times.init_ms)
+            self.ready += 1
+            self.events.append(("cold", self.env.now))
         outcome = self._outcome(container, key)
         service = self.times.draw(self.rng, outcome if self.config.mode != "off" else "off")
-        if outcome == "MISS" and not container.loaded:
+        loading = outcome == "MISS" and not container.loaded
+        if loading:  # the model load has waited its own time: add it to what is billed
             container.loaded = True
-            self.model_loads += 1
-            service += self.times.model_load_ms
-        yield self.env.timeout((ms + service) / 1000)
+            load_ms = yield from self._cpu_bound(self.times.model_load_ms)
+            yield self.env.timeout(service / 1000)
+            service += load_ms
+        else:
+            yield self.env.timeout(service / 1000)
+        self.model_loads += loading
+        if loading:
+            self.events.append(("model", self.env.now))
         if outcome == "MISS":
             self._store(container, key)
         self.items[outcome] += 1
@@ -230,11 +275,17 @@ class World:
         container.busy = False
         container.idle_since = self.env.now
         self.busy -= 1
-        self.idle.append(container)
-        total = ms + service + self.times.overhead_ms.get(outcome, 0.0)
-        yield self.env.timeout(self.times.overhead_ms.get(outcome, 0.0) / 1000)
-        self.latency.append(total)
-        return total
+        heapq.heappush(self.idle, (container.number, container))
+        return outcome
+
+    def _cpu_bound(self, ms: float) -> Any:
+        """An import-heavy phase (init, model load): with `cores` shared, it stretches by
+        how many containers are in such a phase at once; returns the ms it took."""
+        self.loading += 1
+        share = max(1.0, self.loading / self.config.cores) if self.config.cores else 1.0
+        yield self.env.timeout(ms * share / 1000)
+        self.loading -= 1
+        return ms * share
 
     def _local(self, key: tuple) -> Any:
         """The local stack: one long-lived process, model preloaded, serving concurrently
@@ -260,14 +311,17 @@ class World:
         while True:
             yield self.env.timeout(1.0)
             limit = self.env.now - self.config.idle_seconds
-            self.idle = [c for c in self.idle if c.idle_since > limit]
+            kept = [(n, c) for n, c in self.idle if c.idle_since > limit]
+            if len(kept) < len(self.idle):
+                heapq.heapify(kept)
+                self.idle = kept
 
     def user(self, stream_id: int, start: float) -> Any:
         scenario = Scenario(self.config.scenario, self.config.options, stream_id=stream_id)
         yield self.env.timeout(start)
         while self.env.now < self.config.duration:
             latency = yield from self.request(scenario.payload())
-            if latency is None:  # throttled: the client sees the 429 at once, and goes on
+            if latency is None:  # 429 or 504: the client sees it, and goes on
                 yield self.env.timeout(0.001)
 
     def rate_at(self, t: float) -> float:
@@ -291,6 +345,9 @@ class World:
 
     def run(self) -> dict[str, Any]:
         config = self.config
+        if config.warm and config.mode == "tiered":
+            pool = Scenario(config.scenario, config.options).pool
+            self.l2 = {tuple(p.values()): config.cache_ttl for p in pool}
         if config.stack == "lambda":
             self.env.process(self.reaper())
         if config.users:
@@ -306,7 +363,10 @@ class World:
         config = self.config
         total = sum(self.items.values())
         requests = total + self.throttled
-        hours = config.duration / 3600
+        # per hour: from the second half of the run, past the first burst of cold starts
+        settled = config.duration / 2
+        hours = (config.duration - settled) / 3600
+        late = Counter(kind for kind, at in self.events if at >= settled)
         mean_billed = sum(self.billed) / len(self.billed) if self.billed else 0.0
         tiered = config.mode == "tiered"
         reads = (self.items["HIT-L2"] + self.items["MISS"]) / max(1, total) if tiered else 0.0
@@ -318,13 +378,14 @@ class World:
             "requests": requests,
             "answered": total,
             "throttled_429": self.throttled,
+            "timed_out_504": self.timed_out,
             "rps": round(requests / config.duration, 1),
-            "containers_started": self.started,
+            "containers_started": self.ready if config.stack == "lambda" else self.started,
             "cold_starts": self.started,
             "containers_loading_model": self.model_loads,
             "peak_concurrent_containers": self.peak if config.stack == "lambda" else 1,
-            "cold_starts_per_hour": round(self.started / hours, 1),
-            "model_loads_per_hour": round(self.model_loads / hours, 1),
+            "cold_starts_per_hour": round(late["cold"] / hours, 1),
+            "model_loads_per_hour": round(late["model"] / hours, 1),
             "hit_rate": {
                 o: round(self.items[o] / total, 4) if total else None
                 for o in ("HIT-L1", "HIT-L2", "MISS")
@@ -376,6 +437,8 @@ def config_of_run(summary: dict[str, Any], row: dict[str, Any]) -> Config:
         spawn_rate=params.get("spawn_rate") or 0.0,
         duration=row["duration_s"] or params["duration"],
         idle_seconds=IDLE_SECONDS,  # serverless-offline's reaper in the measured stack
+        # serverless-offline's containers share this machine's cores
+        cores=(os.cpu_count() or 1) if params.get("stack") == "lambda" else 0,
         options=options,
         memory_mb=(row.get("lambda") or {}).get("memory_mb", 1024),
     )
@@ -433,7 +496,7 @@ def validate(summary_path: Path, data: dict[str, Any], path: Path) -> list[dict[
     results = []
     for row in summary["modes"]:
         config = config_of_run(summary, row)
-        times = Times.measured(data, config.stack, config.mode, path)
+        times = Times.measured(data, config.stack, config.mode, path, bool(config.cores))
         results.append(compare(simulate(config, times), row))
     return results
 
@@ -539,7 +602,8 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             rows = []
             for config in _configs(args):
-                row = simulate(config, Times.measured(data, config.stack, config.mode, path))
+                times = Times.measured(data, config.stack, config.mode, path, bool(config.cores))
+                row = simulate(config, times)
                 row["config"] = {f.name: getattr(config, f.name) for f in fields(Config)
                                  if f.name != "options"}  # fmt: skip
                 rows.append(row)

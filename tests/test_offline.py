@@ -41,7 +41,7 @@ def facts(log: Path, expected: int) -> list[dict]:
     """The invocation lines of the containers, once `expected` of them were printed."""
     deadline = time.monotonic() + 5
     while True:
-        lines = [line for line in read_lines(log)[0] if "ContainerId" in line]
+        lines = [line for line in read_lines(log)[0] if "HandlerMs" in line]
         if len(lines) >= expected or time.monotonic() > deadline:
             return lines
         time.sleep(0.1)
