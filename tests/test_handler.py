@@ -43,29 +43,13 @@ def http_api_v2_event(body: str, path: str = "/predict", method: str = "POST") -
 
 
 def rest_v1_event(body: str, path: str = "/predict", method: str = "POST") -> dict:
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Content-Type": "application/json", "Host": "abc.execute-api.aws"},
-        "multiValueHeaders": {"Content-Type": ["application/json"]},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": path,
-            "httpMethod": method,
-            "path": f"/prd{path}",
-            "stage": "prd",
-            "requestId": "req-2",
-            "identity": {"sourceIp": "203.0.113.7", "apiKey": "k"},
-            "accountId": "123456789012",
-            "apiId": "abc",
-        },
-        "body": base64.b64encode(body.encode()).decode(),
-        "isBase64Encoded": True,
-    }
+    """A REST (v1) event as the deployed stack sends it, with a base64 body."""
+    from stress_test.container import rest_event
+
+    event = rest_event(method, path, None)
+    event["requestContext"] |= {"path": f"/prd{path}", "stage": "prd",
+                                "identity": {"sourceIp": "203.0.113.7", "apiKey": "k"}}  # fmt: skip
+    return event | {"body": base64.b64encode(body.encode()).decode(), "isBase64Encoded": True}
 
 
 class Context:
