@@ -233,6 +233,9 @@ class World:
             self.throttled += 1
             return None
         started = self.env.now
+        container.busy = True  # taken now: a request arriving at the same instant sees it
+        self.busy += 1
+        self.peak = max(self.peak, self.busy)
         work = self.env.process(self._invoke(container, key, cold))
         yield work | self.env.timeout(self.config.timeout)
         if not work.triggered:  # API Gateway gives up; the container finishes regardless
@@ -247,9 +250,6 @@ class World:
 
     def _invoke(self, container: Container, key: tuple, cold: bool) -> Any:
         """The container's side of one invocation: init if cold, lookup, model; its outcome."""
-        container.busy = True
-        self.busy += 1
-        self.peak = max(self.peak, self.busy)
         ms = 0.0
         if cold:  # counted once its init is done, as the containers report it
             ms = yield from self._cpu_bound(self.times.init_ms)
