@@ -18,6 +18,7 @@ SPAWN_RATE ?= 0
 OFFLINE_PORT ?= 3000
 # make simulate
 RATE ?=
+RAMP ?= 0
 SIM_DURATION ?= $(DURATION)
 SIM_STACK ?= lambda
 CONCURRENCY_LIMIT ?= 1000
@@ -100,7 +101,7 @@ stress: $(STAMP) $(ARTIFACT)
 simulate: $(STAMP)
 	$(BIN)/python -m stress_test.simulate --scenario $(SCENARIO) --modes $(MODES) \
 		--duration $(SIM_DURATION) --stack $(SIM_STACK) \
-		$(if $(RATE),--rate $(RATE),--users $(USERS) --spawn-rate $(SPAWN_RATE)) \
+		$(if $(RATE),--rate $(RATE) --ramp $(RAMP),--users $(USERS) --spawn-rate $(SPAWN_RATE)) \
 		--concurrency-limit $(CONCURRENCY_LIMIT) $(if $(SWEEP),--sweep $(SWEEP)) \
 		$(if $(VALIDATE),--validate $(VALIDATE)) --out $(SIM_OUT)
 

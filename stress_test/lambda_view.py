@@ -180,3 +180,18 @@ def lambda_view(
             mean_billed, memory_mb, reads, writes, printed_bytes / requests
         ),
     }
+
+
+def stack_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a simulation of a stack takes from a run of it: per mode and outcome, the
+    handler's time under that load (warm invocations) and the client's overhead on top."""
+    modes = {}
+    for row in rows:
+        handler, overhead = {}, {}
+        for outcome, figures in row["lambda"]["handler_ms_by_outcome"].items():
+            client = row["latency_by_outcome"].get(outcome)
+            if figures and client:
+                handler[outcome] = figures
+                overhead[outcome] = max(0.0, client["p50_ms"] - figures["p50"])
+        modes[row["cache_mode"]] = {"handler_ms": handler, "overhead_ms": overhead}
+    return {"modes": modes}

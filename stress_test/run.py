@@ -23,11 +23,10 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from service.local import free_port, stop
 from service.settings import Settings
-from stress_test.lambda_view import lambda_view, read_lines
+from stress_test.lambda_view import lambda_view, read_lines, stack_figures
 from stress_test.scenarios import Options, expected_rate
 
 REPORTS = Path(__file__).resolve().parent / "reports"
@@ -191,34 +190,10 @@ def stack_for(args: argparse.Namespace, mode: str, log: Path) -> Iterator[tuple[
 
 
 def save_stack_measurements(stack: str, rows: list[dict]) -> None:
-    """What the simulation takes from a run: per mode and outcome, the handler's time
-    and the client's overhead on top of it; the containers' init and model loads."""
+    """What the simulation takes from a run (`stack_figures`), under the stack's name."""
     from stress_test.measurements import save
 
-    modes = {}
-    for row in rows:
-        handler, overhead = {}, {}
-        for outcome, figures in row["lambda"]["handler_ms_by_outcome"].items():
-            client = row["latency_by_outcome"].get(outcome)
-            if figures and client:
-                handler[outcome] = figures
-                overhead[outcome] = max(0.0, client["p50_ms"] - figures["p50"])
-        modes[row["cache_mode"]] = {"handler_ms": handler, "overhead_ms": overhead}
-    views = [r["lambda"] for r in rows]
-
-    def first(name: str) -> Any:
-        return next((v[name] for v in views if v.get(name)), None)
-
-    save(
-        "stacks",
-        {
-            "modes": modes,
-            "init_ms": first("init_ms"),
-            "model_load_invocation_ms": first("model_load_invocation_ms"),
-            "scenario": rows[0]["scenario"],
-        },
-        key=stack,
-    )
+    save("stacks", stack_figures(rows) | {"scenario": rows[0]["scenario"]}, key=stack)
 
 
 def memory_mb() -> int:

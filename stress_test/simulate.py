@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from stress_test.lambda_view import cost_per_million, percentiles
+from stress_test.lambda_view import cost_per_million, percentiles, stack_figures
 from stress_test.measurements import MissingMeasurements, default_path, load, need
 from stress_test.scenarios import SCENARIOS, Options, Scenario
 
@@ -113,13 +113,12 @@ class Times:
 
     @classmethod
     def measured(
-        cls, data: dict[str, Any], stack: str, mode: str, path: Path, shared_cpu: bool = False
+        cls, data: dict[str, Any], mode: str, path: Path, figures: dict[str, Any] | None = None
     ) -> Times:
-        """The stack's own figures under load in this mode where measured, else the
-        benchmarks' (per request, through Mangum, on an idle machine). With `shared_cpu`
-        init and model load are the idle machine's: the simulation stretches them."""
-        measured = data.get("stacks", {}).get(stack, {})
-        run = measured.get("modes", {}).get(mode, {})
+        """Service times per outcome from a stack's `figures` under load (`stack_figures`)
+        when given, else the benchmarks' (through Mangum, one container on an idle CPU, as
+        in AWS); init and model load always from the idle machine (`make bench-cold`)."""
+        run = (figures or {}).get("modes", {}).get(mode, {})
         bench = need(data, "bench", path)["service_ms"]
         # the benchmark's miss reads and writes L2; without L2 a miss is the model alone
         fallback = bench | ({"MISS": bench["off"]} if mode != "tiered" else {})
@@ -127,18 +126,11 @@ class Times:
         if mode == "off" and "MISS" in run.get("handler_ms", {}):  # cache off: every request
             handler["off"] = run["handler_ms"]["MISS"]
         cold = need(data, "bench_cold", path)
-        init = cold["init_ms"]
-        if not shared_cpu:
-            init = (measured.get("init_ms") or {}).get("p50") or init
-        load_ms = cold["model_load_ms"]
-        invocation = measured.get("model_load_invocation_ms")
-        if invocation and not shared_cpu:
-            load_ms = max(0.0, invocation["p50"] - handler["MISS"]["p50"])
         return cls(
             outcome={o: cls.fit(v["p50"], v["p99"]) for o, v in handler.items()},
             overhead_ms=run.get("overhead_ms", {}),
-            init_ms=init,
-            model_load_ms=load_ms,
+            init_ms=cold["init_ms"],
+            model_load_ms=cold["model_load_ms"],
         )
 
 
@@ -406,6 +398,15 @@ def estimate_events(config: Config, times: Times) -> float:
     return 3 * config.users * config.duration / max(mean_ms / 1000, 1e-4)
 
 
+def stack_of(config: Config, data: dict[str, Any]) -> dict[str, Any] | None:
+    """A stack's measured figures where the simulated setting is that stack on this
+    machine (the local stack, or containers sharing `cores`); None for AWS, where each
+    container has a CPU of its own and the uncontended benchmarks apply."""
+    if config.stack == "local" or config.cores:
+        return data.get("stacks", {}).get(config.stack)
+    return None
+
+
 def simulate(config: Config, times: Times) -> dict[str, Any]:
     config.check()
     seconds = estimate_events(config, times) / SIM_EVENTS_PER_SECOND
@@ -496,7 +497,7 @@ def validate(summary_path: Path, data: dict[str, Any], path: Path) -> list[dict[
     results = []
     for row in summary["modes"]:
         config = config_of_run(summary, row)
-        times = Times.measured(data, config.stack, config.mode, path, bool(config.cores))
+        times = Times.measured(data, config.mode, path, stack_figures(summary["modes"]))
         results.append(compare(simulate(config, times), row))
     return results
 
@@ -602,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             rows = []
             for config in _configs(args):
-                times = Times.measured(data, config.stack, config.mode, path, bool(config.cores))
+                times = Times.measured(data, config.mode, path, stack_of(config, data))
                 row = simulate(config, times)
                 row["config"] = {f.name: getattr(config, f.name) for f in fields(Config)
                                  if f.name != "options"}  # fmt: skip

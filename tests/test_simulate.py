@@ -29,7 +29,7 @@ def measurements(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def times(measurements: Path) -> sim.Times:
-    return sim.Times.measured(load(measurements), "lambda", "tiered", measurements)
+    return sim.Times.measured(load(measurements), "tiered", measurements)
 
 
 def test_tiered_shares_work_across_containers(times: sim.Times) -> None:
@@ -87,7 +87,7 @@ def test_missing_measurements_name_the_make_target(tmp_path: Path, capsys) -> No
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps({"bench": BENCH["bench"]}))
     with pytest.raises(MissingMeasurements, match="make bench-cold"):
-        sim.Times.measured(load(partial), "lambda", "tiered", partial)
+        sim.Times.measured(load(partial), "tiered", partial)
 
 
 def test_sweep_prints_one_row_per_value(measurements: Path, tmp_path: Path, capsys) -> None:
