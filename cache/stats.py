@@ -9,7 +9,8 @@ from typing import Any
 _WINDOW = 4096  # latency samples kept per tier for percentiles
 
 
-def _percentile(ordered: list[float], q: float) -> float:
+def percentile(ordered: list[float], q: float) -> float:
+    """The `q` quantile (0..1) of values already sorted: nearest rank, no interpolation."""
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
@@ -54,8 +55,8 @@ class TierStats:
             if ordered:
                 latency |= {
                     "mean_ms": round(1000 * self._total_seconds / self.calls, 3),
-                    "p50_ms": round(1000 * _percentile(ordered, 0.50), 3),
-                    "p99_ms": round(1000 * _percentile(ordered, 0.99), 3),
+                    "p50_ms": round(1000 * percentile(ordered, 0.50), 3),
+                    "p99_ms": round(1000 * percentile(ordered, 0.99), 3),
                 }
             return {
                 "hits": self.hits,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -47,8 +48,9 @@ def missing_tools() -> str | None:
     return None
 
 
+@functools.cache
 def template() -> dict[str, Any]:
-    """serverless.yml as data (CloudFormation tags such as !Ref kept as plain values)."""
+    """serverless.yml as data (CloudFormation tags such as !Ref read as None), parsed once."""
     import yaml
 
     class Loader(yaml.SafeLoader):

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from cache.stats import percentile
 from service.prices import AS_OF, REGION, usd
 
 OUTCOMES = ("HIT-L1", "HIT-L2", "MISS")
@@ -49,7 +50,7 @@ def percentiles(values: Iterable[float]) -> dict[str, float] | None:
         return None
 
     def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+        return round(percentile(ordered, q), 3)
 
     return {"p50": at(0.5), "p99": at(0.99), "n": len(ordered)}
 

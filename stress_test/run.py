@@ -224,7 +224,7 @@ def summarise(args: argparse.Namespace, mode: str, prefix: Path) -> dict:
     if mode == "memory":  # one bounded L1 per worker, sized as the server reads it
         capacity = Settings.from_env().l1_max_items
         expected = expected_rate(args.scenario, options, lookups, args.workers, capacity)
-    elif mode == "tiered" and args.warm:  # every payload of the day is in L2 before the load
+    elif mode == "tiered" and args.warm:  # all the scenario sends is in L2 before the load
         expected = 1.0
     elif mode == "tiered":  # the shared, unbounded L2 behind every L1
         expected = expected_rate(args.scenario, options, lookups)
