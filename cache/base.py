@@ -1,4 +1,7 @@
-"""The protocol a shared (L2) store implements; one module per backend."""
+"""The protocol a shared (L2) store implements; one module per backend.
+
+Methods raise `cache.errors.StoreError` on failure, never anything else.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from cache.record import CacheRecord
-
-
-class StoreError(Exception):
-    """A store call failed; `kind` says how (timeout, throttled, unreachable, …)."""
-
-    def __init__(self, kind: str, message: str = "") -> None:
-        super().__init__(f"{kind}: {message}" if message else kind)
-        self.kind = kind
 
 
 @dataclass
@@ -28,17 +23,17 @@ class BatchRead:
 
 @dataclass
 class BatchWrite:
-    """Items written, items the store left unprocessed, calls made, and the write
-    units the written items bill (on-demand: one per started KB of each item)."""
+    """Items written, items the store left unprocessed, calls made, and the size in
+    bytes of each written item (what a bill is computed from)."""
 
     written: int = 0
     unprocessed: int = 0
     calls: int = 0
-    write_units: int = 0
+    item_bytes: list[int] = field(default_factory=list)
 
 
 class RecordStore(Protocol):
-    """A shared cache store. Methods raise `StoreError` on failure, never anything else."""
+    """A shared cache store."""
 
     def get(self, key: str) -> CacheRecord | None: ...
 
@@ -47,6 +42,10 @@ class RecordStore(Protocol):
     def put(self, key: str, record: CacheRecord) -> None: ...
 
     def put_many(self, records: Mapping[str, CacheRecord]) -> BatchWrite: ...
+
+    def delete(self, key: str) -> bool:
+        """Remove `key`'s record; False if there was none."""
+        ...
 
     def claim(self, key: str, expires_at: float, until: float, now: float) -> bool:
         """Lease `key`'s record (the one expiring at `expires_at`) for refreshing until

@@ -16,7 +16,8 @@ from typing import Any
 
 import orjson
 
-from cache.base import BatchRead, BatchWrite, StoreError
+from cache.base import BatchRead, BatchWrite
+from cache.errors import ErrorKind, StoreError
 from cache.record import CORRUPT, CacheRecord
 
 KEY_ATTR = "cache_key"
@@ -26,25 +27,54 @@ MAX_GET_BATCH = 100  # BatchGetItem limit
 MAX_WRITE_BATCH = 25  # BatchWriteItem limit
 # botocore's "legacy" retry backoff for DynamoDB: 50 ms, then doubling.
 _BACKOFF_BASE_SECONDS = 0.05
-_THROTTLED = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
+# DynamoDB's error codes, by what they mean for the caller.
+_CODES = {
+    "ProvisionedThroughputExceededException": ErrorKind.THROTTLED,
+    "ThrottlingException": ErrorKind.THROTTLED,
+    "RequestLimitExceeded": ErrorKind.THROTTLED,
+    "ConditionalCheckFailedException": ErrorKind.CONDITION_FAILED,
+    "ResourceNotFoundException": ErrorKind.MISSING_TABLE,
+    "AccessDeniedException": ErrorKind.ACCESS_DENIED,
+    "UnrecognizedClientException": ErrorKind.ACCESS_DENIED,
+    "ValidationException": ErrorKind.INVALID_REQUEST,
 }
 
 
 def make_client(
-    timeout: float = 0.5, max_attempts: int = 2, endpoint_url: str | None = None
+    timeout: float = 0.5,
+    max_attempts: int = 2,
+    endpoint_url: str | None = None,
+    *,
+    region: str | None = None,
+    credentials: Mapping[str, str] | None = None,
 ) -> Any:
     """A DynamoDB client that gives up fast: a slow table must not stall a request.
 
     Built with botocore alone (boto3 would add s3transfer to every cold start).
-    Without `endpoint_url`, botocore honours `AWS_ENDPOINT_URL_DYNAMODB` by itself.
+    Without `endpoint_url`, botocore honours `AWS_ENDPOINT_URL_DYNAMODB` by itself;
+    without `region` or `credentials`, its own chain (profile, environment) applies.
     """
     import botocore.session
+
+    session = botocore.session.get_session()
+    # A local DynamoDB-compatible server ignores the region, but signing needs one.
+    region = region or session.get_config_variable("region")
+    region = region or ("us-east-1" if endpoint_url else None)
+    keys = credentials or {}
+    return session.create_client(
+        "dynamodb",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=_config(timeout, max_attempts),
+        aws_access_key_id=keys.get("aws_access_key_id"),
+        aws_secret_access_key=keys.get("aws_secret_access_key"),
+    )
+
+
+def _config(timeout: float, max_attempts: int) -> Any:
     from botocore.config import Config
 
-    config = Config(
+    return Config(
         connect_timeout=timeout,
         read_timeout=timeout,
         # "legacy" backs DynamoDB off 50 ms, 100 ms, … ("standard" waits up to 1 s
@@ -55,12 +85,6 @@ def make_client(
         # Requests are built here, never from user input: skip botocore's re-validation.
         parameter_validation=False,
     )
-    session = botocore.session.get_session()
-    # A local DynamoDB-compatible server ignores the region, but signing needs one.
-    region = session.get_config_variable("region") or ("us-east-1" if endpoint_url else None)
-    return session.create_client(
-        "dynamodb", region_name=region, endpoint_url=endpoint_url, config=config
-    )
 
 
 def worst_call_seconds(timeout: float, max_attempts: int) -> float:
@@ -70,8 +94,8 @@ def worst_call_seconds(timeout: float, max_attempts: int) -> float:
     return max_attempts * timeout + backoff
 
 
-def classify(exc: BaseException) -> str:
-    """A short kind for a botocore failure, for counters and logs."""
+def classify(exc: BaseException) -> ErrorKind:
+    """The kind of a botocore failure, for counters, logs and retry decisions."""
     from botocore.exceptions import (
         ClientError,
         ConnectionClosedError,
@@ -83,18 +107,14 @@ def classify(exc: BaseException) -> str:
 
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
-        if code in _THROTTLED:
-            return "throttled"
-        if code == "ConditionalCheckFailedException":
-            return "condition_failed"
-        return "missing_table" if code == "ResourceNotFoundException" else "client_error"
+        return _CODES.get(code, ErrorKind.CLIENT_ERROR)
     if isinstance(exc, ReadTimeoutError | ConnectTimeoutError):
-        return "timeout"
+        return ErrorKind.TIMEOUT
     if isinstance(exc, EndpointConnectionError | ConnectionClosedError):
-        return "unreachable"
+        return ErrorKind.UNREACHABLE
     if isinstance(exc, NoCredentialsError):
-        return "no_credentials"
-    return "other"
+        return ErrorKind.NO_CREDENTIALS
+    return ErrorKind.OTHER
 
 
 def encode(key: str, record: CacheRecord) -> dict[str, Any]:
@@ -109,16 +129,12 @@ def encode(key: str, record: CacheRecord) -> dict[str, Any]:
     }
 
 
-def write_units(item: Mapping[str, Any]) -> int:
-    """Write request units DynamoDB bills for putting `item`: one per started KB.
-
-    Item size is the UTF-8 length of every attribute name and value (numbers are
-    counted as their digits, a slight over-estimate).
-    """
-    size = sum(
+def item_bytes(item: Mapping[str, Any]) -> int:
+    """An item's size as DynamoDB counts it: the UTF-8 length of every attribute name
+    and value (numbers counted as their digits, a slight over-estimate)."""
+    return sum(
         len(name.encode()) + len(next(iter(v.values())).encode()) for name, v in item.items()
     )
-    return max(1, -(-size // 1024))
 
 
 def decode(item: Mapping[str, Any]) -> CacheRecord:
@@ -193,10 +209,19 @@ class DynamoDBStore:
                 },
             )
         except StoreError as exc:
-            if exc.kind == "condition_failed":
+            if exc.kind is ErrorKind.CONDITION_FAILED:
                 return False
             raise
         return True
+
+    def delete(self, key: str) -> bool:
+        response = self._call(
+            "delete_item",
+            TableName=self.table,
+            Key={KEY_ATTR: {"S": key}},
+            ReturnValues="ALL_OLD",
+        )
+        return "Attributes" in response
 
     def _until_processed(
         self, operation: str, request: dict[str, Any], leftover: str, on_response: Callable
@@ -254,26 +279,5 @@ class DynamoDBStore:
                 item = request["PutRequest"]["Item"]
                 if item[KEY_ATTR]["S"] not in left_keys:
                     result.written += 1
-                    result.write_units += write_units(item)
+                    result.item_bytes.append(item_bytes(item))
         return result
-
-
-def create_table(client: Any, table: str) -> None:
-    """Create the cache table with TTL on `expires_at`, if absent.
-
-    For local servers and tests only: in AWS the deployment stack owns the table.
-    """
-    try:
-        client.create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": KEY_ATTR, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": KEY_ATTR, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    except client.exceptions.ResourceInUseException:
-        return
-    client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 0.2})
-    client.update_time_to_live(
-        TableName=table,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTR},
-    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
+from collections.abc import Iterable
 from typing import Any
 
 _WINDOW = 4096  # latency samples kept per tier for percentiles
@@ -12,6 +13,11 @@ _WINDOW = 4096  # latency samples kept per tier for percentiles
 def percentile(ordered: list[float], q: float) -> float:
     """The `q` quantile (0..1) of values already sorted: nearest rank, no interpolation."""
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def median(values: Iterable[float]) -> float:
+    """The p50 by `percentile`'s rule: what `/stats`, the benches and the simulation report."""
+    return percentile(sorted(values), 0.5)
 
 
 class TierStats:

@@ -19,13 +19,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import partial
 from typing import Any, TypeVar
 
-from cache.base import RecordStore, StoreError
+from cache.base import RecordStore
 from cache.breaker import CircuitBreaker
+from cache.errors import ErrorKind, StoreError
 from cache.memory import MemoryStore
+from cache.outcome import Outcome
 from cache.record import CacheRecord
 from cache.refresh import EarlyRefresh
 from cache.singleflight import SingleFlight
@@ -35,12 +36,6 @@ log = logging.getLogger("predcache.cache")
 
 ComputeMany = Callable[[list[str]], Sequence[Any]]
 T = TypeVar("T")
-
-
-class Outcome(StrEnum):
-    HIT_L1 = "HIT-L1"
-    HIT_L2 = "HIT-L2"
-    MISS = "MISS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +75,7 @@ class WarmResult:
     fresh: int = 0  # already in L2 for this version and shape, with life left
     written: int = 0
     unprocessed: int = 0  # computed, but the store did not take them
-    write_units: int = 0
+    item_bytes: list[int] = field(default_factory=list)  # of each written item
 
 
 class TieredCache:
@@ -120,10 +115,6 @@ class TieredCache:
         self._timer = timer
         self._flight = SingleFlight()
 
-    def get_or_compute(self, key: str, compute: Callable[[], Any]) -> Lookup:
-        """One value: `compute()` runs only on a miss in every tier."""
-        return self.get_or_compute_many([key], lambda _keys: [compute()])[0]
-
     def get_or_compute_many(self, keys: Sequence[str], compute_many: ComputeMany) -> list[Lookup]:
         """Values for `keys` in order; `compute_many(missing_keys)` runs at most once.
 
@@ -157,7 +148,7 @@ class TieredCache:
             record = self.memory.get(key)
             usable = record is not None and self._usable(record, now)
             if usable is None:
-                self.stats.l1.error("corrupt")
+                self.stats.l1.error(ErrorKind.CORRUPT)
             if not usable:
                 pending.remaining.append(key)
             elif self.refresh.due(record, now):
@@ -191,14 +182,14 @@ class TieredCache:
         """
         ticket = self.breaker.allow()
         if ticket is None:
-            self.stats.l2.error("circuit_open", items)
+            self.stats.l2.error(ErrorKind.CIRCUIT_OPEN, items)
             pending.l2_failed = True
             return None
         started = self._timer()
         try:
             result = call()
         except Exception as exc:
-            kind = exc.kind if isinstance(exc, StoreError) else "unexpected"
+            kind = exc.kind if isinstance(exc, StoreError) else ErrorKind.UNEXPECTED
             self.stats.l2.error(kind)
             self.breaker.failure(ticket)
             pending.l2_failed = True
@@ -217,7 +208,7 @@ class TieredCache:
             return {keys[0]: record} if record is not None else {}
         batch = self.store.get_many(keys)
         if batch.unprocessed:
-            self.stats.l2.error("unprocessed", len(batch.unprocessed))
+            self.stats.l2.error(ErrorKind.UNPROCESSED, len(batch.unprocessed))
         return batch.records
 
     def _write(self, records: dict[str, CacheRecord]) -> None:
@@ -226,7 +217,7 @@ class TieredCache:
             return
         batch = self.store.put_many(records)
         if batch.unprocessed:
-            self.stats.l2.error("unprocessed_write", batch.unprocessed)
+            self.stats.l2.error(ErrorKind.UNPROCESSED_WRITE, batch.unprocessed)
 
     def _from_store(self, pending: Pending) -> list[str]:
         keys = pending.remaining
@@ -241,7 +232,7 @@ class TieredCache:
             record = records.get(key)
             usable = record is not None and self._usable(record, now)
             if usable is None or (record is not None and record.corrupt):
-                self.stats.l2.error("corrupt")
+                self.stats.l2.error(ErrorKind.CORRUPT)
             stale = pending.stale.get(key)
             if usable and stale is not None and record.expires_at <= stale.record.expires_at:
                 usable = False  # the same record L1 found due: refresh it
@@ -333,7 +324,7 @@ class TieredCache:
         records = {k: self._record(v, now, elapsed_ms) for k, v in zip(todo, values, strict=True)}
         batch = self.store.put_many(records)
         result.written, result.unprocessed = batch.written, batch.unprocessed
-        result.write_units = batch.write_units
+        result.item_bytes = batch.item_bytes
         return result
 
     def _record(self, value: Any, now: float, compute_ms: float) -> CacheRecord:
@@ -348,6 +339,6 @@ class TieredCache:
         if self.store is None:
             return
         if pending.l2_failed:  # a table that just failed would likely fail again: skip
-            self.stats.l2.error("write_skipped")
+            self.stats.l2.error(ErrorKind.WRITE_SKIPPED)
             return
         self._l2_call(pending, "write", lambda: self._write(records), len(records))

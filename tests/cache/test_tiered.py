@@ -71,7 +71,10 @@ def test_expired_l2_items_are_not_served(store: DynamoDBStore) -> None:
 def test_other_model_version_is_a_miss(store: DynamoDBStore) -> None:
     clock, model = Clock(), Model()
     tiered(store, clock, version="v1").get_or_compute_many(["key"], model)
-    assert tiered(store, clock, version="v2").get_or_compute("key", lambda: 1).outcome == "MISS"
+    assert (
+        tiered(store, clock, version="v2").get_or_compute_many(["key"], lambda _k: [1])[0].outcome
+        == "MISS"
+    )
 
 
 def test_corrupt_item_is_a_miss_counted_and_overwritten(store: DynamoDBStore) -> None:
@@ -117,18 +120,18 @@ def test_throttled_table_degrades_to_compute_and_opens_the_circuit(
     breaker = CircuitBreaker(threshold=3, cooldown=30, timer=clock)
     cache = TieredCache("v1", store=store, clock=clock, breaker=breaker)
     for i in range(6):
-        assert cache.get_or_compute(f"k{i}", lambda: {"p": 0.5}).value == {"p": 0.5}
+        assert cache.get_or_compute_many([f"k{i}"], lambda _k: [{"p": 0.5}])[0].value == {"p": 0.5}
     assert breaker.state == "open"
     errors = cache.stats.l2.errors
     # reads and writes both throttled until the third failure opened the circuit
     assert errors["throttled"] == 3
     assert errors["circuit_open"] > 0
     attempts = faults.attempts
-    cache.get_or_compute("k9", lambda: {"p": 0.5})
+    cache.get_or_compute_many(["k9"], lambda _k: [{"p": 0.5}])[0]
     assert faults.attempts == attempts  # open circuit: the table is not called
     faults.active = False
     clock.now += 30
-    assert cache.get_or_compute("k10", lambda: {"p": 0.1}).outcome == "MISS"
+    assert cache.get_or_compute_many(["k10"], lambda _k: [{"p": 0.1}])[0].outcome == "MISS"
     assert breaker.state == "closed"
     assert store.get("k10") is not None  # L2 written again once recovered
 
@@ -139,7 +142,7 @@ def test_slow_table_is_cut_by_the_timeout(aws_env: None) -> None:
         client = make_client(timeout=0.2, max_attempts=2, endpoint_url=endpoint)
         cache = TieredCache("v1", store=DynamoDBStore(TABLE, client))
         started = time.perf_counter()
-        lookup = cache.get_or_compute("k", lambda: {"p": 0.5})
+        lookup = cache.get_or_compute_many(["k"], lambda _k: [{"p": 0.5}])[0]
         elapsed = time.perf_counter() - started
     assert lookup.outcome == "MISS"
     assert cache.stats.l2.errors["timeout"] == 1  # the read; then the write is skipped
@@ -174,14 +177,14 @@ def test_any_exception_in_the_probe_reopens_the_breaker(store: DynamoDBStore) ->
     exploding = Exploding(store)
     breaker = CircuitBreaker(threshold=1, cooldown=10, timer=clock)
     cache = TieredCache("v1", store=exploding, clock=clock, breaker=breaker)
-    assert cache.get_or_compute("k1", lambda: {"p": 0.5}).outcome == "MISS"
+    assert cache.get_or_compute_many(["k1"], lambda _k: [{"p": 0.5}])[0].outcome == "MISS"
     assert breaker.state == "open" and cache.stats.l2.errors["unexpected"] == 1
     clock.now += 10
-    cache.get_or_compute("k2", lambda: {"p": 0.5})  # the probe raises RuntimeError
+    cache.get_or_compute_many(["k2"], lambda _k: [{"p": 0.5}])[0]  # the probe raises RuntimeError
     assert breaker.state == "open" and exploding.calls == 2
     clock.now += 10
     exploding.healthy = True
-    assert cache.get_or_compute("k3", lambda: {"p": 0.5}).outcome == "MISS"
+    assert cache.get_or_compute_many(["k3"], lambda _k: [{"p": 0.5}])[0].outcome == "MISS"
     assert exploding.calls == 4  # the probe's read, then its write
     assert breaker.state == "closed"
     assert store.get("k3") is not None
@@ -197,7 +200,7 @@ def test_hung_table_costs_one_read_per_lookup_and_no_write(aws_env: None) -> Non
         client = make_client(defaults.l2_timeout_seconds, defaults.l2_max_attempts, endpoint)
         cache = TieredCache("v1", store=DynamoDBStore(TABLE, client))
         started = time.perf_counter()
-        cache.get_or_compute("k", lambda: {"p": 0.5})
+        cache.get_or_compute_many(["k"], lambda _k: [{"p": 0.5}])[0]
         elapsed = time.perf_counter() - started
     assert cache.stats.l2.errors == {"timeout": 1, "write_skipped": 1}
     assert 0.4 <= elapsed < 0.8  # 2 x 0.2 s + 50 ms backoff, with slack for a loaded machine

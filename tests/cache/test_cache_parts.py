@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -38,19 +39,31 @@ def test_memory_is_bounded() -> None:
 
 
 def test_memory_is_safe_under_concurrent_writers() -> None:
-    memory = MemoryStore(maxsize=500, ttl=300)
+    """Eight threads evicting from one bounded TTLCache: without the store's lock,
+    cachetools' linked lists break (KeyError inside `__setitem__` or `expire`)."""
+    memory = MemoryStore(maxsize=50, ttl=300)
+    errors: list[BaseException] = []
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
 
     def writer(offset: int) -> None:
-        for i in range(5_000):
-            memory.put(f"{offset}-{i}", i)
-            memory.get(f"{offset}-{i - 1}")
+        try:
+            for i in range(20_000):
+                memory.put(f"{offset}-{i}", i)
+                memory.get(f"{offset}-{i - 1}")
+        except Exception as exc:  # a thread's error must fail the test, not just warn
+            errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(memory) == 500
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert errors == []
+    assert len(memory) == 50
 
 
 def test_record_knows_whether_it_is_usable() -> None:

@@ -119,7 +119,8 @@ def test_unprocessed_items_are_retried_then_counted(store: DynamoDBStore) -> Non
         ("ProvisionedThroughputExceededException", "throttled"),
         ("ThrottlingException", "throttled"),
         ("ResourceNotFoundException", "missing_table"),
-        ("ValidationException", "client_error"),
+        ("ValidationException", "invalid_request"),
+        ("AccessDeniedException", "access_denied"),
     ],
 )
 def test_errors_are_raised_as_store_errors_with_a_kind(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cache import canonical, make_key
+from cache import make_key
+from cache.keys import canonical
 from service.schemas import FlightFeatures
 from tests.conftest import PAYLOAD
 

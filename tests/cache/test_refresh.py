@@ -141,7 +141,7 @@ def test_refresh_rewrites_the_entry_while_others_keep_reading_it() -> None:
     clock.now += DELTA
     old = table.get("hot")
     assert old.compute_ms == DELTA * 1000
-    assert reader.get_or_compute("hot", lambda: {"p": 0.3}).outcome == "HIT-L2"
+    assert reader.get_or_compute_many(["hot"], lambda _k: [{"p": 0.3}])[0].outcome == "HIT-L2"
     clock.now = old.expires_at - 30  # half a minute left: too early even for this draw
     assert refresher.get_or_compute_many(["hot"], slow({"p": 0.2}))[0].outcome == "HIT-L1"
     clock.now = old.expires_at - 5  # within about 20 compute times of expiry: refresh
@@ -149,8 +149,8 @@ def test_refresh_rewrites_the_entry_while_others_keep_reading_it() -> None:
     assert lookup.outcome == "MISS" and lookup.refreshed
     again = container(refresh=always).get_or_compute_many(["hot"], slow({"p": 0.4}))[0]
     assert again.value == {"p": 0.1} and not again.refreshed  # leased: served as cached
-    assert reader.get_or_compute("hot", lambda: {"p": 0.3}).value == {"p": 0.1}
+    assert reader.get_or_compute_many(["hot"], lambda _k: [{"p": 0.3}])[0].value == {"p": 0.1}
     clock.now += DELTA  # the refresh lands with a fresh expiry
     assert table.get("hot").expires_at > old.expires_at
     clock.now = old.expires_at + 1  # the old entry has expired: readers get the new one
-    assert reader.get_or_compute("hot", lambda: {"p": 0.3}).value == {"p": 0.2}
+    assert reader.get_or_compute_many(["hot"], lambda _k: [{"p": 0.3}])[0].value == {"p": 0.2}

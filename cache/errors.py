@@ -1,0 +1,54 @@
+"""How a cache tier fails: one `ErrorKind` per cause, and the policy each implies.
+
+Every store raises `StoreError` with a kind; the read path counts kinds in
+`/stats` and routes around any of them (a failing tier never fails a request),
+while an operator tool stops on a `permanent` kind instead of retrying it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    # raised by a store
+    TIMEOUT = "timeout"
+    THROTTLED = "throttled"
+    UNREACHABLE = "unreachable"
+    MISSING_TABLE = "missing_table"
+    NO_CREDENTIALS = "no_credentials"
+    ACCESS_DENIED = "access_denied"
+    INVALID_REQUEST = "invalid_request"
+    CONDITION_FAILED = "condition_failed"
+    CLIENT_ERROR = "client_error"
+    OTHER = "other"
+    # counted by the read path
+    CIRCUIT_OPEN = "circuit_open"
+    UNEXPECTED = "unexpected"
+    CORRUPT = "corrupt"
+    UNPROCESSED = "unprocessed"
+    UNPROCESSED_WRITE = "unprocessed_write"
+    WRITE_SKIPPED = "write_skipped"
+
+    @property
+    def permanent(self) -> bool:
+        """A retry cannot succeed until someone changes the table, the role or the request."""
+        return self in _PERMANENT
+
+
+_PERMANENT = frozenset(
+    {
+        ErrorKind.MISSING_TABLE,
+        ErrorKind.NO_CREDENTIALS,
+        ErrorKind.ACCESS_DENIED,
+        ErrorKind.INVALID_REQUEST,
+    }
+)
+
+
+class StoreError(Exception):
+    """A store call failed; `kind` says how."""
+
+    def __init__(self, kind: ErrorKind, message: str = "") -> None:
+        super().__init__(f"{kind}: {message}" if message else str(kind))
+        self.kind = kind

@@ -1,0 +1,17 @@
+"""Where an answer came from: the names clients see (`X-Cache`, `cache`) and their
+snake_case spelling in counters and reports, defined once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    HIT_L1 = "HIT-L1"
+    HIT_L2 = "HIT-L2"
+    MISS = "MISS"
+
+    @property
+    def field(self) -> str:
+        """`hit_l1`, `hit_l2`, `miss`: the name in JSON counters and report columns."""
+        return self.name.lower()
