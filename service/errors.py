@@ -1,8 +1,8 @@
 """Errors the service answers itself: 503 for known temporary ones, 500 for the rest.
 
-The middleware sits inside Starlette's own error middleware and never re-raises, so
-an error is logged once (as JSON, with its traceback) and neither Starlette nor
-Mangum logs it again in plain text.
+The middleware sits inside Starlette's own error middleware and re-raises only when
+a response had already started, so an error is logged once (as JSON, with its
+traceback) and neither Starlette nor Mangum logs it again in plain text.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
+from service.replies import error_body, send_json
 
 log = logging.getLogger("predcache.app")
 RETRY_AFTER_SECONDS = 5
@@ -50,8 +50,11 @@ class ErrorMiddleware:
                 exc_info=not temporary,
                 extra={"path": scope.get("path"), "error": f"{type(exc).__name__}: {exc}"},
             )
-            if not started:
-                await _answer(send, temporary)
+            if started:
+                # Half a response is out: the only honest end is to abort it, which the
+                # server does when the error reaches it (a client sees a broken answer).
+                raise
+            await _answer(send, temporary)
 
 
 async def _answer(send: Any, temporary: bool) -> None:
@@ -60,7 +63,4 @@ async def _answer(send: Any, temporary: bool) -> None:
         extra = [(b"retry-after", b"%d" % RETRY_AFTER_SECONDS)]
     else:
         status, message, extra = 500, "internal error", []
-    body = orjson.dumps({"message": message})
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    await send({"type": "http.response.start", "status": status, "headers": headers + extra})
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, status, error_body(message), extra)

@@ -12,13 +12,15 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cache import worst_call_seconds
+from cache import RecordStore, worst_call_seconds
 from model.artifact import ArtifactError
 from service.admission import AdmissionMiddleware
 from service.errors import ErrorMiddleware
 from service.logs import configure_logging
 from service.predictions import build_prediction_service
+from service.replies import error_body
 from service.routes import router
 from service.settings import Settings, SettingsError
 
@@ -35,16 +37,30 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
     """422 naming each bad field, without echoing the input back."""
     errors = [{"field": _field(e), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
     message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return JSONResponse(status_code=422, content={"message": message, "detail": errors})
+    return JSONResponse(status_code=422, content=error_body(message, detail=errors))
 
 
-def create_app(settings: Settings | None = None, *, inline: bool = False) -> FastAPI:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """404, 405 and the like in the one error shape, `message` saying what happened."""
+    message = f"{exc.detail}: {request.method} {request.url.path}"
+    return JSONResponse(error_body(message), exc.status_code, headers=exc.headers)
+
+
+def create_app(
+    settings: Settings | None = None, *, inline: bool = False, store: RecordStore | None = None
+) -> FastAPI:
     """Build the app; raises `SettingsError` for a bad setting and `ArtifactError` if
-    the model artifact cannot be trusted. `inline`: one request at a time (Mangum)."""
-    settings = settings or Settings.from_env()
+    the model artifact cannot be trusted. `inline`: one request at a time (Mangum).
+    `store`: the L2 store to use in tiered mode instead of the table the settings name."""
+    try:
+        settings = settings or Settings.from_env()
+    except SettingsError as exc:
+        configure_logging("INFO")
+        log.error("refusing to start: %s", exc)
+        raise
     configure_logging(settings.log_level)
     try:
-        predictions = build_prediction_service(settings, inline=inline)
+        predictions = build_prediction_service(settings, inline=inline, store=store)
     except (ArtifactError, SettingsError) as exc:
         log.error("refusing to start: %s", exc)
         raise
@@ -57,8 +73,9 @@ def create_app(settings: Settings | None = None, *, inline: bool = False) -> Fas
     app.state.predictions = predictions
     app.include_router(router)
     app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(
-        AdmissionMiddleware, max_bytes=settings.max_body_bytes, api_keys=settings.api_keys
+        AdmissionMiddleware, max_bytes=settings.max_body_bytes, api_keys=settings.api_keys or ()
     )
     app.add_middleware(ErrorMiddleware)
     log.info(
@@ -67,6 +84,7 @@ def create_app(settings: Settings | None = None, *, inline: bool = False) -> Fas
             "model_version": predictions.artifact.version,
             "cache_mode": settings.cache_mode,
             "cache_table": settings.cache_table,
+            "region": predictions.region,
             # what one request can wait on a hung table: the read, then no write
             "l2_worst_wait_s": worst_call_seconds(
                 settings.l2_timeout_seconds, settings.l2_max_attempts
@@ -74,3 +92,12 @@ def create_app(settings: Settings | None = None, *, inline: bool = False) -> Fas
         },
     )
     return app
+
+
+def create_app_or_exit(*, inline: bool = False) -> FastAPI:
+    """`create_app` from the environment for a server or Lambda: a refusal is the one
+    line `create_app` logged, then exit status 1 (no traceback after it)."""
+    try:
+        return create_app(inline=inline)
+    except (ArtifactError, SettingsError):
+        raise SystemExit(1) from None

@@ -13,8 +13,8 @@ _init_started = time.perf_counter()
 
 from mangum import Mangum  # noqa: E402
 
-from service.factory import create_app  # noqa: E402
-from service.invocation import Container  # noqa: E402
+from service.factory import create_app_or_exit  # noqa: E402
+from service.invocation import InstrumentedHandler  # noqa: E402
 
-app = create_app(inline=True)
-handler = Container(app, Mangum(app, lifespan="off"), _init_started)
+app = create_app_or_exit(inline=True)
+handler = InstrumentedHandler(app, Mangum(app, lifespan="off"), _init_started)

@@ -29,7 +29,7 @@ from fastapi import FastAPI
 Handler = Callable[[dict, Any], dict]
 
 
-class Container:
+class InstrumentedHandler:
     """Wraps the Mangum handler of one container and emits the facts of each invocation."""
 
     def __init__(self, app: FastAPI, handler: Handler, init_started: float) -> None:

@@ -18,6 +18,7 @@ from cache import (
     EarlyRefresh,
     Lookup,
     MemoryStore,
+    RecordStore,
     TieredCache,
     make_client,
     make_key,
@@ -60,16 +61,29 @@ class PredictionService:
         return self.artifact.version
 
     @property
+    def region(self) -> str | None:
+        """The region the L2 client signs for: what the start-up line prints is what is used."""
+        client = getattr(self.cache.store, "client", None)
+        return client.meta.region_name if client is not None else None
+
+    @property
     def caching(self) -> bool:
         """Whether results are kept (cache mode is not `off`)."""
         return self.cache.memory is not None or self.cache.store is not None
 
     def key(self, features: FlightFeatures) -> str:
-        return self.key_of(features.model_dump())
+        """The cache key of a validated flight."""
+        return self._key_of(features.model_dump())
 
-    def key_of(self, row: dict[str, Any]) -> str:
-        """The cache key of a validated flight (`FlightFeatures.model_dump()`)."""
+    def _key_of(self, row: dict[str, Any]) -> str:
         return make_key(self.artifact.name, self.artifact.version, row, schema=VALUE_SCHEMA)
+
+    def plan(self, items: Sequence[FlightFeatures]) -> tuple[list[str], ComputeMany]:
+        """Validated flights → their keys, and the one model run a cache calls with the
+        keys it lacks (the request path and the warmer both start here)."""
+        rows = [item.model_dump() for item in items]
+        keys = [self._key_of(row) for row in rows]
+        return keys, self._compute_for(dict(zip(keys, rows, strict=True)))
 
     def _load(self) -> None:
         """Unpickle the model on first need; a failure is temporary (503), not a bug."""
@@ -80,8 +94,7 @@ class PredictionService:
         except (ArtifactError, OSError, pickle.UnpicklingError, ImportError) as exc:
             raise ModelUnavailable(str(exc)) from exc
 
-    def compute_for(self, rows_by_key: dict[str, dict[str, Any]]) -> ComputeMany:
-        """The compute function a cache calls with the keys it lacks: one model run."""
+    def _compute_for(self, rows_by_key: dict[str, dict[str, Any]]) -> ComputeMany:
 
         def compute(keys: list[str]) -> list[dict[str, Any]]:
             self._load()
@@ -101,14 +114,15 @@ class PredictionService:
         worker thread (see `inline`). Emits one metrics or log line per request.
         """
         started = time.perf_counter()
-        rows = [item.model_dump() for item in items]
-        keys = [self.key_of(row) for row in rows]
-        pending = self.cache.lookup_memory(keys)
-        compute = self.compute_for(dict(zip(keys, rows, strict=True)))
-        if pending.complete or self.inline:
-            lookups = self.cache.resolve(pending, compute)
+        keys, compute = self.plan(items)
+        if self.inline:
+            lookups = self.cache.get_or_compute_many(keys, compute)
         else:
-            lookups = await run_in_threadpool(self.cache.resolve, pending, compute)
+            pending = self.cache.lookup_memory(keys)
+            if pending.complete:
+                lookups = self.cache.resolve(pending, compute)
+            else:
+                lookups = await run_in_threadpool(self.cache.resolve, pending, compute)
         elapsed_ms = round(1000 * (time.perf_counter() - started), 3)
         outcomes = Counter(lookup.outcome.value for lookup in lookups)
         context = {"route": route, "key": keys[0][:12], "items": len(items), "ms": elapsed_ms}
@@ -134,12 +148,18 @@ class PredictionService:
 
 
 def build_store(settings: Settings) -> DynamoDBStore:
-    """The L2 table the settings name, with their timeouts; one clear error without a region."""
+    """The L2 table the settings name, with their timeouts and region. Refuses to start,
+    in one line, without a region or without credentials (checked locally: environment,
+    profile files, the container's role), instead of missing on every request."""
+    import botocore.session
     from botocore.exceptions import NoRegionError
 
     try:
         client = make_client(
-            settings.l2_timeout_seconds, settings.l2_max_attempts, settings.dynamodb_endpoint
+            settings.l2_timeout_seconds,
+            settings.l2_max_attempts,
+            settings.dynamodb_endpoint,
+            region=settings.aws_region,
         )
     except NoRegionError as exc:
         raise SettingsError(
@@ -147,12 +167,16 @@ def build_store(settings: Settings) -> DynamoDBStore:
             "AWS_ENDPOINT_URL_DYNAMODB; for a local table run `make serve`, "
             "or set CACHE_MODE=memory"
         ) from exc
+    if botocore.session.get_session().get_credentials() is None:
+        raise SettingsError(
+            "CACHE_MODE=tiered found no AWS credentials: set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY or AWS_PROFILE (in Lambda, the function's role provides "
+            "them); for a local table run `make serve`, or set CACHE_MODE=memory"
+        )
     return DynamoDBStore(settings.cache_table, client)
 
 
-def build_cache(
-    settings: Settings, version: str, store: DynamoDBStore | None = None
-) -> TieredCache:
+def build_cache(settings: Settings, version: str, store: RecordStore | None = None) -> TieredCache:
     """The cache `CACHE_MODE` asks for: none, L1 only, or L1 then DynamoDB (`store`, or
     the table the settings name)."""
     memory = None
@@ -174,7 +198,7 @@ def build_cache(
 
 
 def build_prediction_service(
-    settings: Settings, *, inline: bool = False, store: DynamoDBStore | None = None
+    settings: Settings, *, inline: bool = False, store: RecordStore | None = None
 ) -> PredictionService:
     """Verify the artifact (refusing a mismatch), build the cache, preload if asked."""
     artifact = ModelArtifact(settings.model_path)

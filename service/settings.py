@@ -1,16 +1,21 @@
-"""Service settings, read once from environment variables (see the README's table).
+"""Service settings: every knob, its environment variable, its default and its bounds,
+written once (see the README's table).
 
-Every value is checked at start: a bad one raises `SettingsError` with one line
-naming the variable and what it accepts, before anything is served.
+`Settings.from_env` parses the environment; `__post_init__` checks every value on
+every construction path (`from_env`, direct, `dataclasses.replace`), so a bad one
+raises `SettingsError` with one line naming the variable and what it accepts.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
+from urllib.parse import urlsplit
 
 from model.artifact import DEFAULT_PATH
 
@@ -18,98 +23,145 @@ CACHE_MODES = ("off", "memory", "tiered")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
-N = TypeVar("N", int, float)
+# DynamoDB table names: 3-255 of letters, digits, '_', '-', '.'.
+TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+# What one request may wait on a hung table (every attempt's timeout plus the
+# backoff): well inside the function's 15 s timeout (serverless.yml).
+MAX_L2_WAIT_SECONDS = 5.0
 
 
 class SettingsError(ValueError):
-    """An environment variable holds a value the service cannot use."""
+    """A setting holds a value the service cannot use."""
 
 
-def _number(env: Mapping[str, str], name: str, default: N, minimum: N) -> N:
-    """`env[name]` parsed as the type of `default` (int or float), at least `minimum`."""
-    raw = env.get(name, "").strip()
-    if raw == "":
-        return default
-    kind = type(default).__name__
-    try:
-        value = type(default)(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be a number ({kind}) >= {minimum}, got {raw!r}") from exc
-    if not value >= minimum:  # also refuses NaN
-        raise SettingsError(f"{name} must be a number ({kind}) >= {minimum}, got {raw!r}")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    """One spelling of booleans for every setting: 1/true/yes/on or 0/false/no/off."""
-    raw = env.get(name, "").strip().lower()
-    if raw == "":
-        return default
-    if raw in TRUE or raw in FALSE:
-        return raw in TRUE
-    raise SettingsError(f"{name} must be one of {'/'.join(TRUE + FALSE)}, got {raw!r}")
-
-
-def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    """One of `choices`, matched case-insensitively."""
-    raw = env.get(name, "").strip() or default
-    for choice in choices:
-        if choice.lower() == raw.lower():
-            return choice
-    raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+def env(
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """A field's environment variable and the range or choices it accepts."""
+    return {"env": name, "low": low, "high": high, "choices": choices}
 
 
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the service; `from_env` is the only place that reads the environment."""
 
-    cache_mode: str = "tiered"
-    cache_table: str = "prediction-cache"
-    cache_ttl_seconds: int = 86_400
-    l1_ttl_seconds: int = 300
-    l1_max_items: int = 10_000
-    dynamodb_endpoint: str | None = None
-    l2_timeout_seconds: float = 0.2
-    l2_max_attempts: int = 2
-    l2_breaker_failures: int = 5
-    l2_breaker_cooldown_seconds: float = 10.0
-    early_refresh_beta: float = 1.0
-    model_path: Path = DEFAULT_PATH
-    model_preload: bool = False
-    api_keys: frozenset[str] = field(default_factory=frozenset)
-    max_body_bytes: int = 512 * 1024
-    emit_metrics: bool = False
-    metrics_service: str = "predcache"
-    log_level: str = "INFO"
+    cache_mode: str = field(default="tiered", metadata=env("CACHE_MODE", choices=CACHE_MODES))
+    cache_table: str = field(default="prediction-cache", metadata=env("CACHE_TABLE"))
+    cache_ttl_seconds: int = field(default=86_400, metadata=env("CACHE_TTL_SECONDS", 1, 31_536_000))
+    l1_ttl_seconds: int = field(default=300, metadata=env("L1_TTL_SECONDS", 1, 86_400))
+    l1_max_items: int = field(default=10_000, metadata=env("L1_MAX_ITEMS", 1, 10_000_000))
+    dynamodb_endpoint: str | None = field(default=None, metadata=env("AWS_ENDPOINT_URL_DYNAMODB"))
+    aws_region: str | None = field(default=None, metadata=env("AWS_REGION"))
+    l2_timeout_seconds: float = field(default=0.2, metadata=env("L2_TIMEOUT_SECONDS", 0.001, 5))
+    l2_max_attempts: int = field(default=2, metadata=env("L2_MAX_ATTEMPTS", 1, 5))
+    l2_breaker_failures: int = field(default=5, metadata=env("L2_BREAKER_FAILURES", 1, 1000))
+    l2_breaker_cooldown_seconds: float = field(
+        default=10.0, metadata=env("L2_BREAKER_COOLDOWN_SECONDS", 0.001, 3600)
+    )
+    early_refresh_beta: float = field(default=1.0, metadata=env("EARLY_REFRESH_BETA", 0, 10))
+    model_path: Path = field(default=DEFAULT_PATH, metadata=env("MODEL_PATH"))
+    model_preload: bool = field(default=False, metadata=env("MODEL_PRELOAD"))
+    # None: unset (no authentication); set, it must name at least one key.
+    api_keys: frozenset[str] | None = field(default=None, metadata=env("API_KEYS"))
+    max_body_bytes: int = field(
+        default=512 * 1024, metadata=env("MAX_BODY_BYTES", 1024, 6 * 1024 * 1024)
+    )
+    # Embedded Metric Format lines on stdout; `from_env` turns them on inside Lambda.
+    emit_metrics: bool = field(default=False, metadata=env("EMIT_METRICS"))
+    metrics_service: str = field(default="predcache", metadata=env("METRICS_SERVICE"))
+    log_level: str = field(default="INFO", metadata=env("LOG_LEVEL", choices=LOG_LEVELS))
 
     def __post_init__(self) -> None:
-        if self.cache_mode not in CACHE_MODES:
+        for spec in fields(self):
+            _check(spec.metadata, getattr(self, spec.name))
+        if not TABLE_NAME.fullmatch(self.cache_table):
             raise SettingsError(
-                f"CACHE_MODE must be one of {', '.join(CACHE_MODES)}, got {self.cache_mode!r}"
+                "CACHE_TABLE must be 3-255 letters, digits, '_', '-' or '.', "
+                f"got {self.cache_table!r}"
+            )
+        if self.aws_region is not None and not REGION_NAME.fullmatch(self.aws_region):
+            raise SettingsError(
+                f"AWS_REGION must be a region name such as eu-west-1, got {self.aws_region!r}"
+            )
+        if self.dynamodb_endpoint is not None:
+            _check_url(self.dynamodb_endpoint)
+        if self.api_keys is not None and (not self.api_keys or "" in self.api_keys):
+            raise SettingsError("API_KEYS is set but names no key: give keys, or unset it")
+        if not self.metrics_service:
+            raise SettingsError("METRICS_SERVICE must not be empty")
+        self._check_l2_budget()
+
+    def _check_l2_budget(self) -> None:
+        from cache.dynamodb import worst_call_seconds
+
+        wait = worst_call_seconds(self.l2_timeout_seconds, self.l2_max_attempts)
+        if wait > MAX_L2_WAIT_SECONDS:
+            raise SettingsError(
+                f"L2_TIMEOUT_SECONDS x L2_MAX_ATTEMPTS (+ backoff) lets one request wait "
+                f"{wait:.2f} s on a hung table; keep it within {MAX_L2_WAIT_SECONDS} s"
             )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        keys = frozenset(k.strip() for k in env.get("API_KEYS", "").split(",") if k.strip())
-        return cls(
-            cache_mode=_choice(env, "CACHE_MODE", "tiered", CACHE_MODES),
-            cache_table=env.get("CACHE_TABLE", "").strip() or "prediction-cache",
-            cache_ttl_seconds=_number(env, "CACHE_TTL_SECONDS", 86_400, 1),
-            l1_ttl_seconds=_number(env, "L1_TTL_SECONDS", 300, 1),
-            l1_max_items=_number(env, "L1_MAX_ITEMS", 10_000, 1),
-            dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
-            l2_timeout_seconds=_number(env, "L2_TIMEOUT_SECONDS", 0.2, 0.001),
-            l2_max_attempts=_number(env, "L2_MAX_ATTEMPTS", 2, 1),
-            l2_breaker_failures=_number(env, "L2_BREAKER_FAILURES", 5, 1),
-            l2_breaker_cooldown_seconds=_number(env, "L2_BREAKER_COOLDOWN_SECONDS", 10.0, 0.001),
-            early_refresh_beta=_number(env, "EARLY_REFRESH_BETA", 1.0, 0.0),
-            model_path=Path(env.get("MODEL_PATH") or DEFAULT_PATH),
-            model_preload=_flag(env, "MODEL_PRELOAD", False),
-            api_keys=keys,
-            max_body_bytes=_number(env, "MAX_BODY_BYTES", 512 * 1024, 1024),
-            # Embedded Metric Format lines on stdout; on by default inside Lambda.
-            emit_metrics=_flag(env, "EMIT_METRICS", "AWS_LAMBDA_FUNCTION_NAME" in env),
-            metrics_service=env.get("METRICS_SERVICE", "").strip() or "predcache",
-            log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS),
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            name = spec.metadata["env"]
+            raw = environ.get(name, "").strip()
+            if name == "AWS_REGION":
+                raw = raw or environ.get("AWS_DEFAULT_REGION", "").strip()
+            if name == "EMIT_METRICS" and not raw and "AWS_LAMBDA_FUNCTION_NAME" in environ:
+                raw = "1"
+            if name == "API_KEYS" and name in environ:
+                values[spec.name] = frozenset(k.strip() for k in raw.split(",") if k.strip())
+            elif raw:
+                values[spec.name] = _parse(name, raw, spec.default, spec.metadata["choices"])
+        return cls(**values)
+
+
+def _parse(name: str, raw: str, default: Any, choices: tuple[str, ...]) -> Any:
+    """`raw` as the type of the field's default; a choice matched case-insensitively."""
+    for choice in choices:
+        if choice.lower() == raw.lower():
+            return choice
+    if isinstance(default, bool):
+        lowered = raw.lower()
+        if lowered not in TRUE + FALSE:
+            raise SettingsError(f"{name} must be one of {'/'.join(TRUE + FALSE)}, got {raw!r}")
+        return lowered in TRUE
+    if isinstance(default, int | float):
+        try:
+            return type(default)(raw)
+        except ValueError:
+            kind = type(default).__name__
+            raise SettingsError(f"{name} must be a number ({kind}), got {raw!r}") from None
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw
+
+
+def _check(spec: Mapping[str, Any], value: Any) -> None:
+    """A number within its bounds (finite), or one of its choices (matched exactly)."""
+    name, low, high, choices = spec["env"], spec["low"], spec["high"], spec["choices"]
+    if choices and value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    if low is None or isinstance(value, bool):
+        return
+    if not (math.isfinite(value) and low <= value <= high):
+        raise SettingsError(f"{name} must be a number from {low} to {high}, got {value!r}")
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(
+            f"AWS_ENDPOINT_URL_DYNAMODB must be an http(s) URL with a host, got {url!r}"
         )
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise SettingsError(f"AWS_ENDPOINT_URL_DYNAMODB has a bad port: {url!r}") from None

@@ -67,10 +67,11 @@ def instance(artifact_path: Path, endpoint: str, table: str, **overrides) -> Tes
 @pytest.fixture
 def table(request: pytest.FixtureRequest, aws_env: None, moto_endpoint: str) -> str:
     """A fresh cache table with TTL on the session's moto server, named for the test."""
-    from cache import create_table, make_client
+    from service.ops.local import local_client
+    from service.ops.template import create_table
 
     name = f"{request.node.module.__name__.rsplit('_', 1)[-1]}-{uuid.uuid4().hex[:8]}"
-    create_table(make_client(timeout=2, endpoint_url=moto_endpoint), name)
+    create_table(local_client(moto_endpoint, timeout=2), name)
     return name
 
 
@@ -93,7 +94,7 @@ def moto_endpoint() -> Iterator[str]:
     """A moto DynamoDB server over real HTTP on 127.0.0.1, for the whole session."""
     from moto.server import ThreadedMotoServer
 
-    from service.local import free_port
+    from service.ops.processes import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -10,7 +10,8 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
-from cache import DynamoDBStore, create_table, make_client
+from cache import DynamoDBStore, make_client
+from service.ops.template import create_table
 
 
 def moto_store(table: str, endpoint_url: str | None = None, **kwargs: Any) -> DynamoDBStore:

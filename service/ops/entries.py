@@ -1,10 +1,10 @@
-"""`python -m service.cache inspect|purge '<payload JSON>'`: one payload's cache entry.
+"""`predcache inspect|purge '<payload JSON>'`: one payload's cache entry.
 
     inspect   the key, and the L2 item if any: model version, value schema, created,
               expires, age, whether the service would use it (and why not), the value
     purge     delete that payload's L2 item (the next request recomputes it)
 
-Same flags as `service.warm` for the table and model (`--local` for `make serve`'s
+Same flags as `predcache warm` for the table and model (`--local` for `make serve`'s
 table, `--table`/`--endpoint`, `--model-path`). L1 lives inside each serving process
 and is not visible from here (its counters are in `GET /stats`); it expires by
 `L1_TTL_SECONDS`. Admin actions stay off the public HTTP API on purpose.
@@ -21,11 +21,11 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from cache import CacheRecord, StoreError
-from cache.dynamodb import KEY_ATTR, classify
+from cache import CacheRecord
+from cache.errors import StoreError
 from model.artifact import ArtifactError
 from service.cached_value import VALUE_SCHEMA, is_valid
-from service.cli import add_target_arguments, target_settings
+from service.ops.target import add_target_arguments, resolve_target
 from service.predictions import PredictionService, build_prediction_service
 from service.schemas import FlightFeatures
 from service.settings import SettingsError
@@ -66,11 +66,11 @@ def describe(record: CacheRecord | None, predictions: PredictionService) -> dict
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(action: str, argv: list[str] | None = None) -> int:
+    """`inspect` or `purge` one payload's entry; prints a JSON report."""
     parser = argparse.ArgumentParser(
-        prog="python -m service.cache", description=__doc__.split("\n\n")[0]
+        prog=f"predcache {action}", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("action", choices=("inspect", "purge"))
     parser.add_argument("payload", help="a /predict body, as JSON")
     add_target_arguments(parser)
     args = parser.parse_args(argv)
@@ -79,34 +79,34 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(map(str, first["loc"])) or "payload"
-        print(f"predcache cache: invalid payload: {field}: {first['msg']}", file=sys.stderr)
+        print(f"predcache {action}: invalid payload: {field}: {first['msg']}", file=sys.stderr)
         return 2
     try:
-        settings, where = target_settings(args)
-        predictions = build_prediction_service(settings)
-        store = predictions.cache.store
+        target = resolve_target(args)
+        store = target.store(timeout=5.0, max_attempts=3)
+        predictions = build_prediction_service(target.settings, store=store)
         key = predictions.key(features)
         record = store.get(key)
-        if args.action == "purge" and record is not None:
-            try:
-                store.client.delete_item(TableName=store.table, Key={KEY_ATTR: {"S": key}})
-            except Exception as exc:
-                raise StoreError(classify(exc), f"delete_item: {exc}") from exc
+        purged = action == "purge" and store.delete(key)
     except (SettingsError, ArtifactError, FileNotFoundError, StoreError) as exc:
-        print(f"predcache cache: {exc}", file=sys.stderr)
+        print(f"predcache {action}: {exc}", file=sys.stderr)
         return 2
     report = {
         "key": key,
-        "table": settings.cache_table,
-        "where": where,
+        "table": target.settings.cache_table,
+        "where": target.where,
         "l1": "per serving process; not visible from here (see GET /stats)",
         "l2": describe(record, predictions),
     }
-    if args.action == "purge":
-        report["purged"] = record is not None
+    if action == "purge":
+        report["purged"] = purged
     print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def inspect(argv: list[str] | None = None) -> int:
+    return run("inspect", argv)
+
+
+def purge(argv: list[str] | None = None) -> int:
+    return run("purge", argv)

@@ -1,10 +1,11 @@
-"""`make serve`: the API on 127.0.0.1 with an embedded DynamoDB-compatible server.
+"""`predcache serve` (`make serve`): the API on 127.0.0.1 with an embedded DynamoDB table.
 
 With `CACHE_MODE=tiered` and no `AWS_ENDPOINT_URL_DYNAMODB`, a moto server is
-started on a free loopback port, the cache table is created there with TTL on
-`expires_at`, and the service is pointed at it. Nothing needs an AWS account.
+started on a free loopback port, the cache table is created there as
+`serverless.yml` declares it, and uvicorn serves `service.app:app` against it with
+dummy local credentials. Nothing needs an AWS account.
 
-    python -m service.local [--host 127.0.0.1] [--port 8000] [--workers 1]
+    predcache serve [--host 127.0.0.1] [--port 8000] [--workers 1]
 """
 
 from __future__ import annotations
@@ -13,41 +14,42 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from cache.dynamodb import create_table, make_client
+from cache.dynamodb import make_client
+from service.ops.processes import free_port, stop, wait_for_port
+from service.ops.template import create_table
 from service.settings import Settings, SettingsError
 
-# Where `make serve` says which embedded table it serves, for `make warm` and
-# `python -m service.cache` run beside it (relative to the working directory).
+# Where `make serve` says which embedded table it serves, for `predcache warm` and
+# `predcache inspect` run beside it (relative to the working directory).
 STATE_FILE = Path(".predcache") / "local.json"
-LOCAL_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+LOCAL_REGION = "us-east-1"
+# Dummy credentials for a local DynamoDB-compatible server (it checks none, botocore signs).
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+def local_env(endpoint: str | None = None) -> dict[str, str]:
+    """What a child process needs to use a local table (`endpoint`): region, dummy keys."""
+    env = {
+        "AWS_REGION": LOCAL_REGION,
+        "AWS_DEFAULT_REGION": LOCAL_REGION,
+        **{name.upper(): value for name, value in LOCAL_CREDENTIALS.items()},
+    }
+    return env | ({"AWS_ENDPOINT_URL_DYNAMODB": endpoint} if endpoint else {})
 
 
-def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+def local_client(endpoint: str, timeout: float = 5.0, max_attempts: int = 2) -> Any:
+    """A DynamoDB client for a local server, with the dummy credentials passed explicitly."""
+    return make_client(
+        timeout, max_attempts, endpoint, region=LOCAL_REGION, credentials=LOCAL_CREDENTIALS
+    )
 
 
 @contextlib.contextmanager
@@ -66,14 +68,12 @@ def dynamodb_server(host: str = "127.0.0.1", port: int | None = None) -> Iterato
         stop(process)
 
 
-def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
-    """End a child we started: SIGTERM, then SIGKILL if it has not exited in `timeout`."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+@contextlib.contextmanager
+def embedded_table(table: str) -> Iterator[str]:
+    """A moto server holding `table` (as the template declares it); yields its URL."""
+    with dynamodb_server() as endpoint:
+        create_table(local_client(endpoint), table)
+        yield endpoint
 
 
 @contextlib.contextmanager
@@ -99,46 +99,40 @@ def local_table() -> tuple[str, str]:
     return state["endpoint"], state["table"]
 
 
-def use_local_dynamodb(endpoint: str, table: str) -> None:
-    """Point this process and its children at `endpoint` and create the table there."""
-    for name, value in LOCAL_CREDENTIALS.items():
-        os.environ.setdefault(name, value)
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
-    create_table(make_client(timeout=5, endpoint_url=endpoint), table)
+def uvicorn_command(host: str, port: int, workers: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "service.app:app", "--host", host, "--port", str(port),
+        "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+    ]  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve predcache locally")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="predcache serve", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-
-    import uvicorn
-
-    # uvicorn re-raises SIGTERM after its own shutdown: exit through `finally` so
-    # the embedded DynamoDB server is stopped too.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
-        sys.exit(f"predcache: {exc}")
+        print(f"predcache: {exc}", file=sys.stderr)
+        return 1
+    # Stop through `finally`, so the embedded DynamoDB server and uvicorn end too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    env = dict(os.environ)
     with contextlib.ExitStack() as stack:
         if settings.cache_mode == "tiered" and not settings.dynamodb_endpoint:
-            endpoint = stack.enter_context(dynamodb_server())
-            use_local_dynamodb(endpoint, settings.cache_table)
+            endpoint = stack.enter_context(embedded_table(settings.cache_table))
             stack.enter_context(advertised(endpoint, settings.cache_table))
+            env |= local_env(endpoint)
             print(f"embedded DynamoDB (moto) at {endpoint}", file=sys.stderr, flush=True)
-        uvicorn.run(
-            "service.app:app",
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            loop="uvloop",
-            http="httptools",
-            access_log=False,
-        )
+        server = subprocess.Popen(uvicorn_command(args.host, args.port, args.workers), env=env)
+        stack.callback(stop, server)
+        try:
+            return server.wait()
+        except KeyboardInterrupt:
+            return 130
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

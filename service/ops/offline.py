@@ -1,6 +1,7 @@
-"""`make offline`: the real `serverless.yml` served on 127.0.0.1 by serverless-offline.
+"""`predcache offline` (`make offline`): the real `serverless.yml` on 127.0.0.1 through
+serverless-offline.
 
-    python -m service.offline [--port 3000] [--log FILE]       (CACHE_MODE=off|memory|tiered)
+    predcache offline [--port 3000] [--idle-seconds 60]       (CACHE_MODE=off|memory|tiered)
 
 API Gateway's REST routes with `private: true` enforced (send `x-api-key:
 predcache-local-key-0123456789`, the `offline` stage's fixed key), and the handler
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import os
 import shutil
 import signal
@@ -27,11 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT / "serverless.yml"
-STAGE = "offline"
-API_KEY = "predcache-local-key-0123456789"  # serverless.yml: params.offline.apiKeys
-TABLE_RESOURCE = "PredictionCacheTable"
+from service.ops.local import embedded_table, local_env
+from service.ops.processes import free_port, stop, wait_for_port
+from service.ops.template import OFFLINE_STAGE, ROOT, offline_api_key, offline_table_name
+
 IDLE_SECONDS = 60  # containers idle this long are reaped (serverless-offline's default)
 
 
@@ -46,40 +45,6 @@ def missing_tools() -> str | None:
     if not (ROOT / "node_modules" / "serverless-offline" / "package.json").exists():
         return "serverless-offline is not installed: run `npm ci` (make offline does)"
     return None
-
-
-@functools.cache
-def template() -> dict[str, Any]:
-    """serverless.yml as data (CloudFormation tags such as !Ref read as None), parsed once."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    return yaml.load(TEMPLATE.read_text(), Loader=Loader)
-
-
-def table_name() -> str:
-    return template()["params"][STAGE]["cacheTable"]
-
-
-def create_table_as_declared(client: Any, name: str) -> None:
-    """The cache table exactly as the template's resource declares it: keys, billing, TTL."""
-    properties = template()["resources"]["Resources"][TABLE_RESOURCE]["Properties"]
-    with contextlib.suppress(client.exceptions.ResourceInUseException):
-        client.create_table(
-            TableName=name,
-            AttributeDefinitions=properties["AttributeDefinitions"],
-            KeySchema=properties["KeySchema"],
-            BillingMode=properties["BillingMode"],
-        )
-        client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
-    ttl = properties["TimeToLiveSpecification"]
-    client.update_time_to_live(
-        TableName=name,
-        TimeToLiveSpecification={"Enabled": ttl["Enabled"], "AttributeName": ttl["AttributeName"]},
-    )
 
 
 @dataclass(frozen=True)
@@ -98,32 +63,17 @@ def offline_stack(
     serverless-offline and its Python containers run in a process group of their own,
     which is stopped as a whole on exit.
     """
-    from cache import make_client
-    from service.local import LOCAL_CREDENTIALS, dynamodb_server, free_port, stop, wait_for_port
-
     problem = missing_tools()
     if problem:
         raise OfflineError(problem)
-    for name, value in LOCAL_CREDENTIALS.items():  # dummy ones, for moto and the containers
-        os.environ.setdefault(name, value)
-    venv = Path(sys.executable).parent.parent
-    env = {
-        **os.environ,
-        "CACHE_MODE": mode,
-        "VIRTUAL_ENV": str(venv),  # serverless-offline runs this venv's python3
-        "SLS_TELEMETRY_DISABLED": "1",
-        "SLS_NOTIFICATIONS_MODE": "off",
-        "SLS_DEPRECATION_DISABLE": "*",
-    }
+    env = _environment(mode)
     with contextlib.ExitStack() as stack:
         endpoint = None
         if mode == "tiered":
-            endpoint = stack.enter_context(dynamodb_server())
-            client = make_client(timeout=5, endpoint_url=endpoint)
-            create_table_as_declared(client, table_name())
-            env["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+            endpoint = stack.enter_context(embedded_table(offline_table_name()))
+            env |= local_env(endpoint)
         command = [
-            "npx", "serverless", "offline", "start", "--stage", STAGE,
+            "npx", "serverless", "offline", "start", "--stage", OFFLINE_STAGE,
             "--host", "127.0.0.1", "--httpPort", str(port), "--lambdaPort", str(free_port()),
             "--noPrependStageInUrl", "--terminateIdleLambdaTime", str(idle_seconds),
         ]  # fmt: skip
@@ -131,7 +81,7 @@ def offline_stack(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-        stack.callback(_stop_group, process, stop)
+        stack.callback(_stop_group, process)
         try:
             wait_for_port("127.0.0.1", port, timeout=90)
         except TimeoutError as exc:
@@ -139,7 +89,22 @@ def offline_stack(
         yield Stack(f"http://127.0.0.1:{port}", process, endpoint)
 
 
-def _stop_group(process: subprocess.Popen, stop: Any) -> None:
+def _environment(mode: str) -> dict[str, str]:
+    """serverless-offline's environment: this venv's python3, no telemetry, dummy keys
+    (nothing here reaches AWS)."""
+    venv = Path(sys.executable).parent.parent
+    return {
+        **os.environ,
+        "CACHE_MODE": mode,
+        "VIRTUAL_ENV": str(venv),
+        "SLS_TELEMETRY_DISABLED": "1",
+        "SLS_NOTIFICATIONS_MODE": "off",
+        "SLS_DEPRECATION_DISABLE": "*",
+        **local_env(),
+    }
+
+
+def _stop_group(process: subprocess.Popen) -> None:
     """SIGTERM the group we started (npx, node, its Python containers), then wait."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
@@ -149,7 +114,7 @@ def _stop_group(process: subprocess.Popen, stop: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m service.offline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="predcache offline", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--idle-seconds", type=int, default=IDLE_SECONDS)
     args = parser.parse_args(argv)
@@ -165,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         with offline_stack(args.port, mode, None, args.idle_seconds) as stack:
             print(
                 f"predcache offline ({mode}) on {stack.url}: POST /predict, /predict/batch "
-                f"with x-api-key: {API_KEY}; GET /health",
+                f"with x-api-key: {offline_api_key()}; GET /health",
                 file=sys.stderr,
                 flush=True,
             )

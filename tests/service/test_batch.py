@@ -74,7 +74,9 @@ def test_unprocessed_keys_forever_still_answers(
 
 def test_table_down_batch_degrades_to_model(artifact_path: Path, aws_env: None) -> None:
     with silent_endpoint() as endpoint:
-        client = instance(artifact_path, endpoint, "t", l2_timeout_seconds=0.2, l2_max_attempts=1)
+        client = instance(
+            artifact_path, endpoint, "down", l2_timeout_seconds=0.2, l2_max_attempts=1
+        )
         response = client.post("/predict/batch", json={"items": unique_payloads(40)})
     assert response.status_code == 200
     assert response.json()["cache"]["miss"] == 40

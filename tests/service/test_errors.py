@@ -10,8 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.factory import create_app
+from stress_test.bench.events import LambdaContext as Context
+from stress_test.bench.events import rest_v1_event
 from tests.conftest import PAYLOAD, make_settings
-from tests.test_handler import Context, rest_v1_event
 
 
 def _error_lines(capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -164,8 +164,8 @@ def test_two_processes_writing_one_key_agree(
         "MODEL_PRELOAD": "1",
         "LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "stress_test.cold_probe", json.dumps(payload)]
-    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "stress_test.bench.cold_probe", json.dumps(payload)]
+    root = Path(__file__).resolve().parents[2]
     processes = [
         subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=root)
         for _ in range(2)
@@ -206,7 +206,7 @@ def test_service_refuses_to_start_on_an_untrusted_artifact(
         env=env,
         capture_output=True,
         text=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert started.returncode != 0
     reason = "not found" if damage == "missing" else "does not match its manifest"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import functools
 import importlib
 import json
 import sys
@@ -10,51 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from stress_test.bench.events import LambdaContext as Context
+from stress_test.bench.events import http_api_v2_event, rest_v1_event
 from tests.conftest import PAYLOAD
 
-
-def http_api_v2_event(body: str, path: str = "/predict", method: str = "POST") -> dict:
-    return {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": "abc.execute-api.aws"},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc",
-            "domainName": "abc.execute-api.aws",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.7",
-                "userAgent": "pytest",
-            },
-            "requestId": "req-1",
-            "routeKey": f"{method} {path}",
-            "stage": "$default",
-            "time": "28/Nov/2026:05:00:00 +0000",
-            "timeEpoch": 1_795_000_000_000,
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
-
-
-def rest_v1_event(body: str, path: str = "/predict", method: str = "POST") -> dict:
-    """A REST (v1) event as the deployed stack sends it, with a base64 body."""
-    from stress_test.container import rest_event
-
-    event = rest_event(method, path, None)
-    event["requestContext"] |= {"path": f"/prd{path}", "stage": "prd",
-                                "identity": {"sourceIp": "203.0.113.7", "apiKey": "k"}}  # fmt: skip
-    return event | {"body": base64.b64encode(body.encode()).decode(), "isBase64Encoded": True}
-
-
-class Context:
-    function_name = "predcache"
-    aws_request_id = "req"
+rest_v1_base64 = functools.partial(rest_v1_event, base64_body=True)
 
 
 @pytest.fixture
@@ -69,7 +29,7 @@ def handler(monkeypatch: pytest.MonkeyPatch, artifact_path: Path):
         sys.modules.pop(name, None)
 
 
-@pytest.mark.parametrize("make_event", [http_api_v2_event, rest_v1_event])
+@pytest.mark.parametrize("make_event", [http_api_v2_event, rest_v1_event, rest_v1_base64])
 def test_handler_answers_predict(handler, make_event) -> None:
     response = handler(make_event(json.dumps(PAYLOAD)), Context())
     assert response["statusCode"] == 200
@@ -79,7 +39,7 @@ def test_handler_answers_predict(handler, make_event) -> None:
     assert headers["x-cache"] == body["cache"]
 
 
-@pytest.mark.parametrize("make_event", [http_api_v2_event, rest_v1_event])
+@pytest.mark.parametrize("make_event", [http_api_v2_event, rest_v1_event, rest_v1_base64])
 def test_handler_rejects_invalid_and_serves_health(handler, make_event) -> None:
     invalid = handler(make_event(json.dumps({**PAYLOAD, "hour": 24})), Context())
     assert invalid["statusCode"] == 422

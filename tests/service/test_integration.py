@@ -57,7 +57,9 @@ def test_new_model_version_never_reads_old_entries(artifact_path, moto_endpoint,
 
 def test_unreachable_table_still_answers_within_bound(artifact_path, aws_env) -> None:
     with silent_endpoint() as endpoint:
-        client = instance(artifact_path, endpoint, "t", l2_timeout_seconds=0.2, l2_max_attempts=1)
+        client = instance(
+            artifact_path, endpoint, "down", l2_timeout_seconds=0.2, l2_max_attempts=1
+        )
         started = time.perf_counter()
         responses = [client.post("/predict", json={**PAYLOAD, "hour": h}) for h in range(8)]
         elapsed = time.perf_counter() - started

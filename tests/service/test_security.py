@@ -104,7 +104,7 @@ def test_api_keys_guard_predict_routes(keyed: TestClient, path: str) -> None:
     for headers in ({}, {"x-api-key": "wrong"}, {"x-api-key": ""}, {"x-api-key": "key-one "}):
         response = keyed.post(path, json=body, headers=headers)
         assert response.status_code == 401
-        assert response.json() == {"detail": "missing or invalid API key"}
+        assert response.json() == {"message": "missing or invalid API key (send it as x-api-key)"}
     for key in ("key-one", "key-two"):
         assert keyed.post(path, json=body, headers={"x-api-key": key}).status_code == 200
 
@@ -115,3 +115,16 @@ def test_auth_comes_before_validation_and_health_stays_open(keyed: TestClient) -
     assert (
         keyed.post("/predict", json={"bad": 1}, headers={"x-api-key": "key-two"}).status_code == 422
     )
+
+
+def test_every_route_but_health_needs_the_key_fail_closed(keyed: TestClient) -> None:
+    for path in ("/stats", "/docs", "/openapi.json", "/no-such-route"):
+        assert keyed.get(path).status_code == 401, path
+    assert keyed.get("/stats", headers={"x-api-key": "key-one"}).status_code == 200
+    assert keyed.get("/health").status_code == 200
+
+
+def test_several_key_or_length_headers_are_refused(keyed: TestClient) -> None:
+    twice = [("x-api-key", "key-one"), ("x-api-key", "key-two")]
+    response = keyed.post("/predict", json=PAYLOAD, headers=twice)
+    assert response.status_code == 400 and "x-api-key" in response.json()["message"]

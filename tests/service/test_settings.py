@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import subprocess
 import sys
@@ -11,7 +13,7 @@ import pytest
 
 from service.settings import Settings, SettingsError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -21,9 +23,20 @@ ROOT = Path(__file__).resolve().parents[1]
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
         ({"MODEL_PRELOAD": "maybe"}, "MODEL_PRELOAD must be one of 1/true/yes/on/0/false/no/off"),
         ({"EMIT_METRICS": "2"}, "EMIT_METRICS must be one of 1/true/yes/on/0/false/no/off"),
-        ({"L1_MAX_ITEMS": "-1"}, "L1_MAX_ITEMS must be a number (int) >= 1, got '-1'"),
-        ({"L2_TIMEOUT_SECONDS": "fast"}, "L2_TIMEOUT_SECONDS must be a number (float) >= 0.001"),
-        ({"EARLY_REFRESH_BETA": "nan"}, "EARLY_REFRESH_BETA must be a number (float) >= 0.0"),
+        ({"L1_MAX_ITEMS": "-1"}, "L1_MAX_ITEMS must be a number from 1 to 10000000, got -1"),
+        ({"L2_TIMEOUT_SECONDS": "fast"}, "L2_TIMEOUT_SECONDS must be a number (float), got"),
+        ({"EARLY_REFRESH_BETA": "nan"}, "EARLY_REFRESH_BETA must be a number from 0 to 10"),
+        ({"EARLY_REFRESH_BETA": "inf"}, "EARLY_REFRESH_BETA must be a number from 0 to 10"),
+        ({"L2_TIMEOUT_SECONDS": "inf"}, "L2_TIMEOUT_SECONDS must be a number from 0.001 to 5"),
+        ({"L2_BREAKER_COOLDOWN_SECONDS": "inf"}, "L2_BREAKER_COOLDOWN_SECONDS must be a number"),
+        ({"L2_MAX_ATTEMPTS": "40"}, "L2_MAX_ATTEMPTS must be a number from 1 to 5, got 40"),
+        ({"L2_TIMEOUT_SECONDS": "2", "L2_MAX_ATTEMPTS": "4"}, "lets one request wait 8.35 s"),
+        ({"API_KEYS": " , "}, "API_KEYS is set but names no key"),
+        ({"API_KEYS": ""}, "API_KEYS is set but names no key"),
+        ({"CACHE_TABLE": "my table!"}, "CACHE_TABLE must be 3-255 letters, digits"),
+        ({"AWS_ENDPOINT_URL_DYNAMODB": "localhost:8000"}, "must be an http(s) URL with a host"),
+        ({"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:99999"}, "has a bad port"),
+        ({"AWS_REGION": "Mars"}, "AWS_REGION must be a region name"),
     ],
 )
 def test_bad_values_are_refused_with_one_line(env: dict, says: str) -> None:
@@ -42,6 +55,20 @@ def test_booleans_are_spelled_one_way_for_every_setting(raw: str, value: bool) -
     assert settings.model_preload is value and settings.emit_metrics is value
 
 
+def test_every_construction_path_is_checked() -> None:
+    with pytest.raises(SettingsError, match="L2_TIMEOUT_SECONDS"):
+        dataclasses.replace(Settings(), l2_timeout_seconds=math.inf)
+    with pytest.raises(SettingsError, match="API_KEYS"):
+        Settings(api_keys=frozenset())
+
+
+def test_the_region_is_aws_region_then_aws_default_region() -> None:
+    both = {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-west-2"}
+    assert Settings.from_env(both).aws_region == "eu-west-1"
+    assert Settings.from_env({"AWS_DEFAULT_REGION": "us-west-2"}).aws_region == "us-west-2"
+    assert Settings.from_env({}).aws_region is None
+
+
 def test_names_are_case_insensitive_and_defaults_apply() -> None:
     settings = Settings.from_env({"CACHE_MODE": "Memory", "LOG_LEVEL": "debug"})
     assert (settings.cache_mode, settings.log_level) == ("memory", "DEBUG")
@@ -50,23 +77,53 @@ def test_names_are_case_insensitive_and_defaults_apply() -> None:
 
 def _start(code: list[str], **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    clean |= {"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+    clean |= {"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+              "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
     return subprocess.run(
         [sys.executable, *code], env=clean | env, capture_output=True, text=True, cwd=ROOT,
         timeout=60,
     )  # fmt: skip
 
 
+def _one_line(started: subprocess.CompletedProcess) -> str:
+    """The refusal: exit status 1 and exactly one line on stderr (no traceback)."""
+    lines = started.stderr.strip().splitlines()
+    assert started.returncode == 1 and len(lines) == 1, started.stderr
+    return lines[0]
+
+
 def test_tiered_without_region_or_endpoint_says_what_to_do() -> None:
-    started = _start(["-c", "import service.handler"], CACHE_MODE="tiered")
-    assert started.returncode != 0
-    assert "CACHE_MODE=tiered needs AWS_REGION" in started.stderr
-    assert "make serve" in started.stderr and "CACHE_MODE=memory" in started.stderr
-    assert "NoRegionError" not in started.stderr.splitlines()[-1]
+    line = _one_line(_start(["-c", "import service.handler"], CACHE_MODE="tiered"))
+    assert "CACHE_MODE=tiered needs AWS_REGION" in line
+    assert "make serve" in line and "CACHE_MODE=memory" in line
+
+
+def test_tiered_without_credentials_refuses_to_start() -> None:
+    started = _start(["-c", "import service.handler"], CACHE_MODE="tiered", AWS_REGION="eu-west-1")
+    assert "CACHE_MODE=tiered found no AWS credentials" in _one_line(started)
+
+
+def test_uvicorn_refuses_a_bad_setting_in_one_line() -> None:
+    started = _start(["-m", "uvicorn", "service.app:app", "--port", "1"], L2_MAX_ATTEMPTS="40")
+    assert "L2_MAX_ATTEMPTS must be a number from 1 to 5" in _one_line(started)
+
+
+def test_aws_region_alone_picks_the_tables_region(
+    artifact_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.factory import create_app
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
+                        "AWS_REGION": "eu-west-1", "CACHE_MODE": "tiered",
+                        "MODEL_PATH": str(artifact_path)}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    assert create_app().state.predictions.region == "eu-west-1"
 
 
 def test_make_serve_refuses_a_bad_setting_in_one_line() -> None:
-    started = _start(["-m", "service.local", "--port", "1"], CACHE_MODE="fast")
+    started = _start(["-m", "service.ops.cli", "serve", "--port", "1"], CACHE_MODE="fast")
     assert started.returncode == 1
     assert started.stderr.strip() == (
         "predcache: CACHE_MODE must be one of off, memory, tiered, got 'fast'"

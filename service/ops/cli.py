@@ -1,0 +1,59 @@
+"""`predcache`: one command, a subcommand for every job a user runs.
+
+Each job lives in its own module with its own `main(argv)` and `--help`; this module
+only names them, so `predcache --help` costs no imports and the Lambda never loads it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import NamedTuple
+
+
+class Job(NamedTuple):
+    target: str  # "module:function" taking argv
+    summary: str
+
+
+JOBS: dict[str, Job] = {
+    "serve": Job("service.ops.local:main", "serve the API on 127.0.0.1 (embedded DynamoDB)"),
+    "offline": Job("service.ops.offline:main", "serve serverless.yml through serverless-offline"),
+    "warm": Job("service.ops.warm:main", "precompute a schedule's predictions into the table"),
+    "inspect": Job("service.ops.entries:inspect", "show one payload's key and cache entry"),
+    "purge": Job("service.ops.entries:purge", "delete one payload's cache entry"),
+    "train": Job("model.train:main", "train the model on the 2013 NYC flights"),
+    "stress": Job("stress_test.load.run:main", "locust load runs per cache mode, with a report"),
+    "soak": Job("stress_test.load.soak:main", "unique payloads: memory stays bounded"),
+    "bench": Job("stress_test.bench.latency:main", "latency of L1 hit, L2 hit, miss, cache off"),
+    "bench-cold": Job("stress_test.bench.cold:main", "first response of a fresh process"),
+    "bench-peer": Job("stress_test.bench.peer:main", "against Powertools idempotency"),
+    "simulate": Job("stress_test.simulation.cli:main", "API Gateway + Lambda capacity model"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, JOBS))
+    lines = [f"  {name:{width}}  {job.summary}" for name, job in JOBS.items()]
+    return (
+        "usage: predcache JOB [options]   (predcache JOB --help for a job's options)\n\n"
+        "Flight-delay predictions behind a two-tier prediction cache.\n\njobs:\n" + "\n".join(lines)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    job = JOBS.get(argv[0])
+    if job is None:
+        print(f"predcache: unknown job {argv[0]!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module, _, function = job.target.partition(":")
+    result = getattr(importlib.import_module(module), function)(argv[1:])
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
