@@ -17,7 +17,6 @@ from typing import Any
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "artifacts" / "flight_delay.pkl"
 VERSION_HEX_CHARS = 12
-_HOW_TO_TRAIN = "train one with `make model`"
 
 
 class ArtifactError(RuntimeError):

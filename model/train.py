@@ -132,7 +132,7 @@ def train(out: Path = DEFAULT_PATH, sample: int | None = None, fit_on: str = "al
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="predcache train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_PATH, help="artifact path (.pkl)")
     parser.add_argument("--sample", type=int, default=None, help="train on N random rows")
     parser.add_argument("--fit-on", choices=("all", "train"), default="all")

@@ -4,7 +4,7 @@ Input: the lines a stack printed. Each Lambda invocation prints one JSON line (i
 EMF line with the container's facts, `service.invocation`; a mixed batch one line
 per outcome); a local server prints EMF lines without container facts, so the
 container figures are None there. Nothing is inferred from the client side.
-Cost per million requests uses the dated price table (`service.prices`).
+Cost per million requests uses the dated price table (`service.ops.prices`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ from typing import Any
 
 import orjson
 
+from cache.outcome import Outcome
 from cache.stats import percentile
-from service.prices import AS_OF, REGION, usd
-
-OUTCOMES = ("HIT-L1", "HIT-L2", "MISS")
-# Items a DynamoDB read bills: an eventually consistent read of an item under 4 KB.
-READ_UNITS_PER_LOOKUP = 0.5
+from service.ops.prices import cost_per_million
 
 
 def read_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
@@ -94,7 +91,7 @@ def _containers(invocations: list[dict[str, Any]], inits: set[str]) -> dict[str,
         for record in records:
             items.update(record["outcomes"])
         if sum(items.values()):
-            l1_rates.append(items["HIT-L1"] / sum(items.values()))
+            l1_rates.append(items[Outcome.HIT_L1] / sum(items.values()))
     return {
         # a container counts once its init is done, answered or not by the end of the run
         "containers_started": len(inits | set(by_container)),
@@ -112,26 +109,16 @@ def _containers(invocations: list[dict[str, Any]], inits: set[str]) -> dict[str,
     }
 
 
-def cost_per_million(
-    billed_ms: float, memory_mb: int, reads: float, writes: float, log_bytes: float
-) -> dict[str, Any]:
-    """USD per million requests, from per-request means: billed ms, DynamoDB read and
-    write items, bytes of log printed."""
-    million = 1e6
-    parts = {
-        "lambda_compute": usd("lambda_gb_second", billed_ms / 1000 * memory_mb / 1024 * million),
-        "lambda_requests": usd("lambda_request", million),
-        "api_gateway_rest": usd("api_gateway_rest_request", million),
-        "dynamodb_reads": usd("dynamodb_read_unit", reads * READ_UNITS_PER_LOOKUP * million),
-        "dynamodb_writes": usd("dynamodb_write_unit", writes * million),
-        "cloudwatch_logs": usd("cloudwatch_logs_gb", log_bytes * million / 1e9),
-    }
-    rounded = {name: round(value, 4) for name, value in parts.items()}
-    return rounded | {
-        "total": round(sum(parts.values()), 4),
-        "prices_as_of": AS_OF,
-        "region": REGION,
-    }
+def _by_outcome(emf: list[dict[str, Any]]) -> tuple[Counter, dict[str, list[float]]]:
+    """Items per outcome, and the handler times of warm invocations per outcome (cold
+    starts and model loads are figures of their own)."""
+    items: Counter = Counter()
+    times: dict[str, list[float]] = defaultdict(list)
+    for line in emf:
+        items[line["CacheOutcome"]] += line["Items"]
+        if not (line.get("ColdStart") or line.get("ModelLoaded")):
+            times[line["CacheOutcome"]].append(line.get("HandlerMs", line["Latency"]))
+    return items, times
 
 
 def lambda_view(
@@ -141,14 +128,8 @@ def lambda_view(
     what the load generator counted, used where the stack reports no invocations."""
     invocations = _invocations(lines)
     emf = [line for line in lines if "CacheOutcome" in line]
-    items = Counter()
-    for line in emf:
-        items[line["CacheOutcome"]] += line["Items"]
+    items, by_outcome = _by_outcome(emf)
     total_items = sum(items.values())
-    by_outcome: dict[str, list[float]] = defaultdict(list)
-    for line in emf:  # warm invocations only: cold starts and model loads are their own figures
-        if not (line.get("ColdStart") or line.get("ModelLoaded")):
-            by_outcome[line["CacheOutcome"]].append(line.get("HandlerMs", line["Latency"]))
     init = percentiles(r["InitMs"] for r in invocations if r["ColdStart"])
     if invocations:
         requests = len(invocations)
@@ -163,18 +144,16 @@ def lambda_view(
              "peak_concurrent_containers", "first_response_ms", "l1_hit_rate_per_container",
              "model_load_invocation_ms"),
         )  # fmt: skip
-    reads = (items["HIT-L2"] + items["MISS"]) / requests if mode == "tiered" else 0.0
-    writes = items["MISS"] / requests if mode == "tiered" else 0.0
+    reads = (items[Outcome.HIT_L2] + items[Outcome.MISS]) / requests if mode == "tiered" else 0.0
+    writes = items[Outcome.MISS] / requests if mode == "tiered" else 0.0
     mean_billed = sum(billed) / len(billed) if billed else 0.0
     return {
         "invocations": len(invocations) or None,
         **containers,
-        "handler_ms_by_outcome": {o: percentiles(by_outcome[o]) for o in OUTCOMES},
+        "handler_ms_by_outcome": {o: percentiles(by_outcome[o]) for o in Outcome},
         "billed_ms": percentiles(billed) | {"mean": round(mean_billed, 3)} if billed else None,
         "init_ms": init,
-        "hit_rate": {
-            o: round(items[o] / total_items, 4) if total_items else None for o in OUTCOMES
-        },
+        "hit_rate": {o: round(items[o] / total_items, 4) if total_items else None for o in Outcome},
         "log_bytes_per_request": round(printed_bytes / requests, 1),
         "memory_mb": memory_mb,
         "cost_per_million_requests_usd": cost_per_million(

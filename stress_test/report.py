@@ -13,11 +13,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-OUTCOMES = ("HIT-L1", "HIT-L2", "MISS")
-COLOURS = {"HIT-L1": "#2a9d8f", "HIT-L2": "#e9c46a", "MISS": "#e76f51"}
+from cache.outcome import Outcome
+
+OUTCOMES = tuple(Outcome)
+COLOURS = dict(zip(OUTCOMES, ("#2a9d8f", "#e9c46a", "#e76f51"), strict=True))
 
 
-def _png(fig: Any) -> str:
+def png(fig: Any) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
@@ -53,7 +55,7 @@ def hit_rate_over_time(out: Path, modes: list[dict]) -> str:
         ax.set_ylim(0, 1)
     axes[0][0].set_ylabel("share of items")
     axes[0][-1].legend(loc="lower right", fontsize=8)
-    return _png(fig)
+    return png(fig)
 
 
 def latency_by_outcome(modes: list[dict]) -> str:
@@ -75,7 +77,7 @@ def latency_by_outcome(modes: list[dict]) -> str:
     if any(v > 0 for series in values.values() for v in series):
         ax.set_yscale("log")
     ax.legend()
-    return _png(fig)
+    return png(fig)
 
 
 def throughput_and_p99(modes: list[dict]) -> str:
@@ -90,13 +92,13 @@ def throughput_and_p99(modes: list[dict]) -> str:
     for ax, key in ((left, "rps"), (right, "p99_ms")):
         for x, row in enumerate(modes):
             ax.annotate(f"{row[key]:g}", (x, row[key]), ha="center", va="bottom", fontsize=8)
-    return _png(fig)
+    return png(fig)
 
 
 def _table(modes: list[dict]) -> str:
     columns = [
         "cache_mode", "requests", "failures", "duration_s", "rps", "p50_ms", "p95_ms", "p99_ms",
-        "hit_l1", "hit_l2", "miss", "expected_hit_rate", "measured_hit_rate",
+        *(o.field for o in Outcome), "expected_hit_rate", "measured_hit_rate",
     ]  # fmt: skip
     head = "".join(f"<th>{c}</th>" for c in columns)
     body = "".join(
@@ -106,64 +108,58 @@ def _table(modes: list[dict]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+LAMBDA_FIELDS = [
+    ("containers started (cold starts)", "containers_started"),
+    ("containers that loaded the model", "containers_loading_model"),
+    ("peak concurrent containers", "peak_concurrent_containers"),
+    ("first response ms, first request cached", "first_response_ms.cached"),
+    ("first response ms, first request uncached", "first_response_ms.uncached"),
+    *((f"handler ms, {o}", f"handler_ms_by_outcome.{o}") for o in Outcome),
+    ("billed ms", "billed_ms"),
+    ("hit rate L1 / L2 / miss", "hit_rate"),
+    ("L1 hit rate per container", "l1_hit_rate_per_container"),
+    ("log bytes per request", "log_bytes_per_request"),
+    ("cost per 1M requests (USD)", "cost_per_million_requests_usd"),
+]
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        skip = ("n", "prices_as_of", "region")
+        return " / ".join(f"{k} {v}" for k, v in value.items() if k not in skip)
+    return "—" if value is None else str(value)
+
+
+def _at(view: dict, path: str) -> Any:
+    for part in path.split("."):
+        view = (view or {}).get(part)
+    return view
+
+
 def _lambda_table(modes: list[dict]) -> str:
     """The containers' own figures per mode, and the estimated cost per million requests."""
     rows = [row for row in modes if row.get("lambda")]
     if not rows:
         return ""
-
-    def fmt(value: Any) -> str:
-        if isinstance(value, dict):
-            skip = ("n", "prices_as_of", "region")
-            return " / ".join(f"{k} {v}" for k, v in value.items() if k not in skip)
-        return "—" if value is None else str(value)
-
-    fields = [
-        ("containers started (cold starts)", "containers_started"),
-        ("containers that loaded the model", "containers_loading_model"),
-        ("peak concurrent containers", "peak_concurrent_containers"),
-        ("first response ms, first request cached", "first_response_ms.cached"),
-        ("first response ms, first request uncached", "first_response_ms.uncached"),
-        ("handler ms, HIT-L1", "handler_ms_by_outcome.HIT-L1"),
-        ("handler ms, HIT-L2", "handler_ms_by_outcome.HIT-L2"),
-        ("handler ms, MISS", "handler_ms_by_outcome.MISS"),
-        ("billed ms", "billed_ms"),
-        ("hit rate L1 / L2 / miss", "hit_rate"),
-        ("L1 hit rate per container", "l1_hit_rate_per_container"),
-        ("log bytes per request", "log_bytes_per_request"),
-        ("cost per 1M requests (USD)", "cost_per_million_requests_usd"),
-    ]
-
-    def get(view: dict, path: str) -> Any:
-        for part in path.split("."):
-            view = (view or {}).get(part)
-        return view
-
     head = "<tr><th></th>" + "".join(f"<th>{html.escape(r['cache_mode'])}</th>" for r in rows)
     body = "".join(
         f"<tr><th>{html.escape(name)}</th>"
-        + "".join(f"<td>{html.escape(fmt(get(r['lambda'], path)))}</td>" for r in rows)
+        + "".join(f"<td>{html.escape(_cell(_at(r['lambda'], path)))}</td>" for r in rows)
         + "</tr>"
-        for name, path in fields
+        for name, path in LAMBDA_FIELDS
     )
     as_of = rows[0]["lambda"]["cost_per_million_requests_usd"]["prices_as_of"]
     return (
         "<h2>Lambda view</h2><p>Reported by the containers themselves (one line per "
         "invocation: container id, cold start, model loaded, handler duration); billed ms "
         "are rounded up to 1 ms, init included on cold starts. Cost per million requests "
-        f"at AWS prices as of {html.escape(as_of)} (us-east-1, service/prices.py), "
+        f"at AWS prices as of {html.escape(as_of)} (us-east-1, service/ops/prices.py), "
         f"{rows[0]['lambda']['memory_mb']} MB. On a local stack there are no containers: "
         f"its figures are the server's lookup latency.</p><table>{head}</tr>{body}</table>"
     )
 
 
-def write_report(out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    summary = json.loads((out / "summary.json").read_text())
-    modes = summary["modes"]
-    params = summary["params"]
+def _figures(out: Path, modes: list[dict]) -> str:
     charts = [
         ("Hit rate per tier over time", hit_rate_over_time(out, modes),
          "Share of items answered by each tier, per second; dashed: the expected hit rate."),
@@ -172,10 +168,18 @@ def write_report(out: Path) -> Path:
         ("Throughput and p99 per cache mode", throughput_and_p99(modes),
          "Same scenario, same load, one run per mode."),
     ]  # fmt: skip
-    figures = "".join(
+    return "".join(
         f"<h2>{title}</h2><p>{note}</p><img alt='{title}' src='data:image/png;base64,{data}'>"
         for title, data, note in charts
     )
+
+
+def write_report(out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    summary = json.loads((out / "summary.json").read_text())
+    modes, params = summary["modes"], summary["params"]
     links = "".join(
         f"<li><a href='{row['cache_mode']}.html'>locust report: {row['cache_mode']}</a></li>"
         for row in modes
@@ -196,7 +200,8 @@ scenario's payload distribution and the number of items actually sent. In
 <code>tiered</code> mode the shared L2 holds every payload; in <code>memory</code>
 mode each server worker has its own L1, bounded by <code>L1_MAX_ITEMS</code>
 (an LRU of that size is simulated when the payload pool is larger).</p>
-{figures}<h2>Raw data</h2><ul>{links}<li><a href="summary.json">summary.json</a></li></ul>
+{_figures(out, modes)}<h2>Raw data</h2>
+<ul>{links}<li><a href="summary.json">summary.json</a></li></ul>
 </body></html>"""
     path = out / "report.html"
     path.write_text(page)
@@ -205,70 +210,3 @@ mode each server worker has its own L1, bounded by <code>L1_MAX_ITEMS</code>
 
 if __name__ == "__main__":
     print(write_report(Path(sys.argv[1])))
-
-
-def write_simulation_report(out: Path, runs: list[dict]) -> Path:
-    """`make simulate`'s HTML: the per-mode table and its charts, inlined."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = [
-        f"{r['cache_mode']}\n" + ", ".join(f"{k}={v}" for k, v in _swept(runs, r).items())
-        for r in runs
-    ]
-    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 3.6))
-    bottom = [0.0] * len(runs)
-    for outcome in OUTCOMES:
-        shares = [r["hit_rate"][outcome] or 0 for r in runs]
-        left.bar(labels, shares, bottom=bottom, color=COLOURS[outcome], label=outcome)
-        bottom = [b + s for b, s in zip(bottom, shares, strict=True)]
-    left.set_title("share of requests per tier")
-    left.legend(fontsize=7)
-    width = 0.4
-    xs = range(len(runs))
-    middle.bar([x - width / 2 for x in xs], [r["containers_started"] for r in runs], width,
-               label="containers (cold starts)", color="#264653")  # fmt: skip
-    middle.bar([x + width / 2 for x in xs], [r["containers_loading_model"] for r in runs],
-               width, label="model loads", color="#e76f51")  # fmt: skip
-    middle.set_xticks(list(xs), labels)
-    middle.set_title("containers and model loads")
-    middle.legend(fontsize=7)
-    right.bar(labels, [r["cost_per_million_requests_usd"]["total"] for r in runs],
-              color="#2a9d8f")  # fmt: skip
-    right.set_title("USD per 1M requests")
-    for ax in (left, middle, right):
-        ax.tick_params(axis="x", labelsize=7)
-    chart = _png(fig)
-    columns = ["cache_mode", "rps", "throttled_429", "containers_started",
-               "containers_loading_model", "peak_concurrent_containers", "cold_starts_per_hour",
-               "model_loads_per_hour", "billed_ms_mean"]  # fmt: skip
-    head = "".join(f"<th>{c}</th>" for c in ["config", *columns, "hit rate", "latency", "$/1M"])
-    body = "".join(
-        "<tr>"
-        + f"<td>{html.escape(json.dumps(_swept(runs, r)))}</td>"
-        + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in columns)
-        + f"<td>{html.escape(json.dumps(r['hit_rate']))}</td>"
-        + f"<td>{html.escape(json.dumps(r['latency_ms']))}</td>"
-        + f"<td>{r['cost_per_million_requests_usd']['total']}</td></tr>"
-        for r in runs
-    )
-    as_of = runs[0]["cost_per_million_requests_usd"]["prices_as_of"]
-    page = f"""<!doctype html><html><head><meta charset="utf-8">
-<title>predcache simulation</title><style>body{{font-family:sans-serif;margin:2em}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 6px}}
-img{{max-width:100%}}</style></head><body><h1>predcache simulation</h1>
-<p>Scenario <b>{html.escape(runs[0]["scenario"])}</b>, stack {html.escape(runs[0]["stack"])};
-configuration: <code>{html.escape(json.dumps(runs[0]["config"]))}</code>. Prices as of
-{html.escape(as_of)}.</p><img alt="simulation" src="data:image/png;base64,{chart}">
-<table><tr>{head}</tr>{body}</table></body></html>"""
-    path = out / "report.html"
-    path.write_text(page)
-    return path
-
-
-def _swept(runs: list[dict], run: dict) -> dict[str, Any]:
-    """The settings that differ between the runs (what a sweep varies), for this run."""
-    names = [k for k in run["config"] if len({str(r["config"][k]) for r in runs}) > 1]
-    return {k: run["config"][k] for k in names if k != "mode"}

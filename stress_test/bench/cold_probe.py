@@ -1,6 +1,6 @@
 """One cold Lambda container in miniature: import the handler, answer one event, report.
 
-Run by `stress_test.bench_cold` in a fresh interpreter; prints one JSON line.
+Run by `stress_test.bench.cold` in a fresh interpreter; prints one JSON line.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ started = time.perf_counter()
 
 def main() -> None:
     from service.handler import handler
-    from stress_test.bench import api_event
+    from stress_test.bench.events import http_api_v2_event
 
     imported = time.perf_counter()
-    response = handler(api_event(json.loads(sys.argv[1])), None)
+    response = handler(http_api_v2_event(json.loads(sys.argv[1])), None)
     answered = time.perf_counter()
     body = json.loads(response["body"])
     print(

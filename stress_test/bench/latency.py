@@ -1,4 +1,4 @@
-"""`make bench`: per-request latency of each cache path, side by side in one run.
+"""`predcache bench`: per-request latency of each cache path, side by side in one run.
 
 Requests go through the Lambda entry point (Mangum with an API Gateway HTTP API
 event), as in AWS, against an embedded moto DynamoDB server on 127.0.0.1:
@@ -13,14 +13,13 @@ container: DynamoDB calls made, total time and time per item. Last, a fresh
 container on a hung table (a socket that accepts and never answers) with the
 default L2 settings: what each request waits before and after the breaker opens.
 
-    python -m stress_test.bench [--requests 300]
+    predcache bench [--requests 300]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
+import dataclasses
 import time
 import uuid
 from collections import Counter
@@ -28,38 +27,37 @@ from typing import Any
 
 import orjson
 
+from cache.stats import percentile
+from service.settings import Settings
+from stress_test.bench.events import http_api_v2_event
+from stress_test.machine import describe_machine
 from stress_test.measurements import save
 from stress_test.payloads import unique_payloads
 
 
-def api_event(body: Any, path: str = "/predict") -> dict:
-    """A minimal API Gateway HTTP API (v2) event."""
-    return {
-        "version": "2.0",
-        "routeKey": f"POST {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json"},
-        "requestContext": {
-            "http": {"method": "POST", "path": path, "sourceIp": "127.0.0.1"},
-            "stage": "$default",
-        },
-        "body": orjson.dumps(body).decode(),
-        "isBase64Encoded": False,
-    }
+def bench_settings(**overrides: Any) -> Settings:
+    """The environment's settings, quiet, with the model loaded at start."""
+    settings = Settings.from_env()
+    return dataclasses.replace(settings, model_preload=True, log_level="WARNING", **overrides)
 
 
-class Container:
-    """A warm Lambda container in miniature: one app (its own L1) behind Mangum."""
+class InProcessFunction:
+    """A warm Lambda container in miniature: one app (its own L1) behind Mangum, on the
+    local table at `endpoint` (tiered) or with the cache `mode` given."""
 
-    def __init__(self, **overrides: Any) -> None:
+    def __init__(self, endpoint: str | None = None, table: str = "", mode: str = "") -> None:
         from mangum import Mangum
 
+        from cache.dynamodb import DynamoDBStore
         from service.factory import create_app
-        from service.settings import Settings
+        from service.ops.local import local_client
 
-        values = {**Settings.from_env().__dict__, "model_preload": True, **overrides}
-        self.app = create_app(Settings(**values), inline=True)
+        settings = bench_settings(cache_mode=mode or ("tiered" if endpoint else "memory"))
+        store = None
+        if endpoint:
+            client = local_client(endpoint, settings.l2_timeout_seconds, settings.l2_max_attempts)
+            store = DynamoDBStore(table or settings.cache_table, client)
+        self.app = create_app(settings, inline=True, store=store)
         self._handler = Mangum(self.app, lifespan="off")
 
     def __call__(self, event: dict) -> dict:
@@ -74,7 +72,7 @@ class Container:
         return calls
 
 
-def timed(container: Container, events: list[dict], expect: str) -> list[float]:
+def timed(container: InProcessFunction, events: list[dict], expect: str) -> list[float]:
     samples = []
     for event in events:
         started = time.perf_counter()
@@ -87,16 +85,15 @@ def timed(container: Container, events: list[dict], expect: str) -> list[float]:
 
 
 def summary(samples: list[float]) -> tuple[float, float]:
+    """(p50, p99) in ms, by the rule `/stats` uses (`cache.stats.percentile`)."""
     ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-    return statistics.median(ordered) * 1000, p99 * 1000
+    return percentile(ordered, 0.5) * 1000, percentile(ordered, 0.99) * 1000
 
 
 def model_batch_costs(repeats: int = 50) -> dict[str, float]:
     """Median time of one `predict_many` call for 1 row and for 100 rows."""
     from model.artifact import ModelArtifact
     from model.predictor import Predictor
-    from service.settings import Settings
 
     predictor = Predictor(ModelArtifact(Settings.from_env().model_path))
     costs = {}
@@ -108,20 +105,22 @@ def model_batch_costs(repeats: int = 50) -> dict[str, float]:
             started = time.perf_counter()
             predictor.predict_many(rows)
             times.append(time.perf_counter() - started)
-        costs[f"predict_many, {size} row(s)"] = statistics.median(times)
+        costs[f"predict_many, {size} row(s)"] = summary(times)[0] / 1000
     return costs
 
 
-def batch_run(endpoint: str, size: int = 1000, cached_share: float = 0.9) -> dict[str, Any]:
+def batch_run(
+    endpoint: str, table: str, size: int = 1000, cached_share: float = 0.9
+) -> dict[str, Any]:
     """One batch on a fresh container, `cached_share` of its items already in L2."""
     items = unique_payloads(size, offset=300_000)
-    Container(dynamodb_endpoint=endpoint)(
-        api_event({"items": items[: int(size * cached_share)]}, "/predict/batch")
+    InProcessFunction(endpoint, table)(
+        http_api_v2_event({"items": items[: int(size * cached_share)]}, "/predict/batch")
     )
-    reader = Container(dynamodb_endpoint=endpoint)
+    reader = InProcessFunction(endpoint, table)
     calls = reader.count_dynamodb_calls()
     started = time.perf_counter()
-    response = reader(api_event({"items": items}, "/predict/batch"))
+    response = reader(http_api_v2_event({"items": items}, "/predict/batch"))
     elapsed = time.perf_counter() - started
     return {"seconds": elapsed, "totals": orjson.loads(response["body"])["cache"], "calls": calls}
 
@@ -133,40 +132,38 @@ def hung_table_run(requests: int = 10) -> list[float]:
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(64)
-        container = Container(dynamodb_endpoint=f"http://127.0.0.1:{server.getsockname()[1]}")
-        events = [api_event(p) for p in unique_payloads(requests, offset=600_000)]
+        container = InProcessFunction(f"http://127.0.0.1:{server.getsockname()[1]}")
+        events = [http_api_v2_event(p) for p in unique_payloads(requests, offset=600_000)]
         return timed(container, events, "MISS")
 
 
 def run(requests: int) -> tuple[list[tuple[str, float, float]], dict[str, Any]]:
-    from service.local import dynamodb_server, use_local_dynamodb
+    from service.ops.local import embedded_table
 
     table = f"bench-{uuid.uuid4().hex[:8]}"
-    os.environ["CACHE_TABLE"] = table
-    events = [api_event(p) for p in unique_payloads(requests)]
-    warmup = [api_event(p) for p in unique_payloads(20, offset=500_000)]
+    events = [http_api_v2_event(p) for p in unique_payloads(requests)]
+    warmup = [http_api_v2_event(p) for p in unique_payloads(20, offset=500_000)]
     rows = []
-    with dynamodb_server() as endpoint:
-        use_local_dynamodb(endpoint, table)
-        off = Container(cache_mode="off")
+    with embedded_table(table) as endpoint:
+        off = InProcessFunction(mode="off")
         timed(off, warmup, "MISS")
         rows.append(("cache off (model only)", *summary(timed(off, events, "MISS"))))
-        writer = Container(dynamodb_endpoint=endpoint)
+        writer = InProcessFunction(endpoint, table)
         timed(writer, warmup, "MISS")
         rows.append(("miss (L2 get + model + L2 put)", *summary(timed(writer, events, "MISS"))))
         rows.append(("L1 hit", *summary(timed(writer, events, "HIT-L1"))))
-        reader = Container(dynamodb_endpoint=endpoint)
+        reader = InProcessFunction(endpoint, table)
         timed(reader, warmup, "HIT-L2")
         rows.append(("L2 hit (moto server, HTTP)", *summary(timed(reader, events, "HIT-L2"))))
-        batch = batch_run(endpoint)
+        batch = batch_run(endpoint, table)
     return rows, batch, hung_table_run()
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Per-request latency of each cache path")
+    parser = argparse.ArgumentParser(prog="predcache bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300, help="requests per path")
     args = parser.parse_args(argv)
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    print(describe_machine(), flush=True)
     rows, batch, hung = run(args.requests)
     outcomes = ("off", "MISS", "HIT-L1", "HIT-L2")  # the order of `run`'s rows
     service_ms = {
@@ -176,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     save("bench", {"service_ms": service_ms, "requests": args.requests})
     off_median = rows[0][1]
     print(f"\n{args.requests} requests per path through the Lambda handler (Mangum, HTTP API v2)")
-    print(f"{'path':34} {'median ms':>10} {'p99 ms':>9} {'speed-up vs off':>16}")
+    print(f"{'path':34} {'p50 ms':>10} {'p99 ms':>9} {'speed-up vs off':>16}")
     for name, median, p99 in rows:
         print(f"{name:34} {median:10.3f} {p99:9.3f} {off_median / median:15.1f}x")
     print("\nmodel alone:")
@@ -191,15 +188,13 @@ def main(argv: list[str] | None = None) -> None:
         f"total {batch['seconds'] * 1000:.1f} ms = {per_item_ms:.3f} ms per item "
         f"(single L2-hit request: {l2_single_ms:.3f} ms, {l2_single_ms / per_item_ms:.1f}x)"
     )
-    from service.settings import Settings
-
     settings = Settings.from_env()
     failures = settings.l2_breaker_failures
     print(
         f"\nhung table, fresh container, L2_TIMEOUT_SECONDS={settings.l2_timeout_seconds} "
         f"x L2_MAX_ATTEMPTS={settings.l2_max_attempts}: first {failures} requests "
         f"max {max(hung[:failures]) * 1000:.0f} ms (budget 500 ms); breaker open after: "
-        f"median {statistics.median(hung[failures:]) * 1000:.2f} ms"
+        f"p50 {summary(hung[failures:])[0]:.2f} ms"
     )
 
 

@@ -1,7 +1,7 @@
 """`make bench-peer`: predcache's Lambda handler against Powertools idempotency as a cache.
 
 One run, one moto server, the same payloads and the same `Predictor` on both sides;
-each side runs in fresh interpreters as Lambda containers (`stress_test.container`):
+each side runs in fresh interpreters as Lambda containers (`stress_test.bench.harness`):
 
     init          spawn → handler imported (interpreter start included)
     miss          new payload: lookups, model, writes (the model load is excluded)
@@ -11,14 +11,13 @@ each side runs in fresh interpreters as Lambda containers (`stress_test.containe
 plus predcache's own `GET /health` in the writer container: the framework's floor,
 which the L1 hit is compared with. Medians per path and the ratios predcache/peer.
 
-    python -m stress_test.bench_peer [--requests 50] [--containers 3]
+    predcache bench-peer [--requests 50] [--containers 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,12 +28,14 @@ from pathlib import Path
 
 import orjson
 
+from cache.stats import median
+from stress_test.machine import describe_machine
 from stress_test.payloads import unique_payloads
 
 SIDES = ("predcache", "powertools")
 
 
-class Container:
+class FunctionProcess:
     """A fresh interpreter serving one side's handler; stderr (its logs) to a file."""
 
     def __init__(self, side: str, env: dict[str, str], log: Path) -> None:
@@ -42,7 +43,7 @@ class Container:
         self.log = log
         with open(log, "wb") as sink:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "stress_test.container", side],
+                [sys.executable, "-m", "stress_test.bench.harness", side],
                 env=env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -77,7 +78,7 @@ def measure(side: str, env: dict, rounds: int, requests: int, logs: Path) -> dic
     for r in range(rounds):
         offset = 900_000 + 10_000 * r + (5_000 if ours else 0)
         warmup, *payloads = unique_payloads(requests + 1, offset=offset)
-        writer = Container(side, env, logs / f"{side}-writer-{r}.log")
+        writer = FunctionProcess(side, env, logs / f"{side}-writer-{r}.log")
         samples["init"].append(writer.init_ms)
         writer.send(warmup)  # imports scikit-learn and loads the model: not a miss's cost
         samples["miss"] += [writer.send(p, expect="MISS" if ours else None) for p in payloads]
@@ -88,7 +89,7 @@ def measure(side: str, env: dict, rounds: int, requests: int, logs: Path) -> dic
         if ours:
             samples["GET /health"] += [writer.send(None, "/health") for _ in payloads]
         writer.close()
-        reader = Container(side, env, logs / f"{side}-reader-{r}.log")
+        reader = FunctionProcess(side, env, logs / f"{side}-reader-{r}.log")
         samples["init"].append(reader.init_ms)
         reader.send(warmup)  # opens the connection to DynamoDB
         samples["DynamoDB hit"] += [
@@ -112,35 +113,39 @@ def create_peer_table(client: object, table: str) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="predcache vs Powertools idempotency")
-    parser.add_argument("--requests", type=int, default=50, help="payloads per container")
-    parser.add_argument("--containers", type=int, default=3, help="writer/reader pairs per side")
-    args = parser.parse_args(argv)
-
-    from cache.dynamodb import make_client
-    from service.local import dynamodb_server, use_local_dynamodb
+def measure_both(containers: int, requests: int) -> dict[str, dict[str, list]]:
+    """Both sides on one moto server: each with its own table, the same payloads."""
+    from service.ops.local import embedded_table, local_client, local_env
 
     table = f"peer-{uuid.uuid4().hex[:8]}"
-    with dynamodb_server() as endpoint, tempfile.TemporaryDirectory() as logs:
-        use_local_dynamodb(endpoint, table)
-        create_peer_table(make_client(timeout=5, endpoint_url=endpoint), f"{table}-peer")
+    with embedded_table(table) as endpoint, tempfile.TemporaryDirectory() as logs:
+        create_peer_table(local_client(endpoint), f"{table}-peer")
         env = {
             **os.environ,
+            **local_env(endpoint),
             "AWS_LAMBDA_FUNCTION_NAME": "bench",  # both sides behave as inside Lambda
             "CACHE_MODE": "tiered",
             "CACHE_TABLE": table,
             "PEER_TABLE": f"{table}-peer",
             "MODEL_PRELOAD": "0",
         }
-        results = {
-            side: measure(side, env, args.containers, args.requests, Path(logs)) for side in SIDES
-        }
+        return {side: measure(side, env, containers, requests, Path(logs)) for side in SIDES}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="predcache bench-peer", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--requests", type=int, default=50, help="payloads per container")
+    parser.add_argument("--containers", type=int, default=3, help="writer/reader pairs per side")
+    args = parser.parse_args(argv)
+    print(describe_machine(), flush=True)
+    results = measure_both(args.containers, args.requests)
     paths = ("init", "miss", "local hit", "DynamoDB hit")
-    medians = {s: {p: statistics.median(v) for p, v in r.items()} for s, r in results.items()}
+    medians = {s: {p: median(v) for p, v in r.items()} for s, r in results.items()}
     print(
         f"\n{args.containers} fresh writer + reader containers per side, {args.requests} payloads "
-        "each; handler duration medians in ms (init: spawn to ready)"
+        "each; handler duration p50 in ms (init: spawn to ready)"
     )
     print(f"{'path':14} {'predcache':>10} {'powertools':>11} {'ratio':>7}")
     for path in paths:

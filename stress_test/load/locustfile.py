@@ -1,6 +1,6 @@
 """Locust scenarios that repeat payloads, each request recorded under its cache outcome.
 
-    locust -f stress_test/locustfile.py --host http://127.0.0.1:8000 \
+    locust -f stress_test/load/locustfile.py --host http://127.0.0.1:8000 \
         --scenario hot --hot-k 1000 --zipf-s 1.1 --seed 42
 
 Requests appear in locust's tables as `/predict HIT-L1`, `/predict HIT-L2`,
@@ -23,9 +23,9 @@ from typing import Any
 
 from locust import FastHttpUser, constant, events, task
 
+from cache.outcome import Outcome
 from stress_test.scenarios import Options, Scenario
 
-OUTCOMES = ("HIT-L1", "HIT-L2", "MISS")
 _user_ids = itertools.count()
 # per-second item outcomes of this process: {epoch second: Counter}
 _timeline: dict[int, Counter] = defaultdict(Counter)
@@ -76,7 +76,7 @@ def _write_results(exit_code: int, **_: Any) -> None:
     stats = environment.runner.stats
     total = stats.total
     timeline = [
-        [second, *(_timeline[second].get(o, 0) for o in OUTCOMES)] for second in sorted(_timeline)
+        [second, *(_timeline[second].get(o, 0) for o in Outcome)] for second in sorted(_timeline)
     ]
     totals = Counter()
     for counts in _timeline.values():
@@ -135,7 +135,7 @@ class PredictUser(FastHttpUser):
             "/predict", json=self.scenario.payload(), headers=self.headers, catch_response=True
         ) as response:
             outcome = response.headers.get("x-cache") if response.status_code == 200 else None
-            if outcome in OUTCOMES:
+            if outcome in set(Outcome):
                 response.request_meta["name"] = f"/predict {outcome}"
                 _record(Counter({outcome: 1}))
             else:
@@ -153,13 +153,5 @@ class PredictUser(FastHttpUser):
                 response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
             else:
                 totals = response.json()["cache"]
-                _record(
-                    Counter(
-                        {
-                            "HIT-L1": totals["hit_l1"],
-                            "HIT-L2": totals["hit_l2"],
-                            "MISS": totals["miss"],
-                        }
-                    )
-                )
+                _record(Counter({o: totals[o.field] for o in Outcome}))
         self._bounded()

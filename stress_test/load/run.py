@@ -1,9 +1,10 @@
-"""`make stress`: one headless locust run per cache mode, then the hit-rate report.
+"""`predcache stress` (`make stress`): one headless locust run per cache mode, then the
+hit-rate report.
 
-    python -m stress_test.run --scenario hot --duration 45 --users 64 \
+    predcache stress --scenario hot --duration 45 --users 64 \
         --modes off,memory,tiered [--host URL] [--processes 2]
 
-Without `--host`, each mode gets its own local stack on 127.0.0.1 (service.local,
+Without `--host`, each mode gets its own local stack on 127.0.0.1 (service.ops.local,
 with an embedded DynamoDB for `tiered`), started before and stopped after its run.
 With `--host` (a deployed stage), the modes are whatever that stage runs: give
 one mode name to label it. Every run is bounded by `--duration` and, optionally,
@@ -24,12 +25,15 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from service.local import free_port, stop
+from cache.outcome import Outcome
+from service.ops.local import embedded_table, local_env
+from service.ops.processes import free_port, stop
+from service.ops.template import memory_mb, offline_api_key, offline_table_name
 from service.settings import Settings
 from stress_test.lambda_view import lambda_view, read_lines, stack_figures
 from stress_test.scenarios import Options, expected_rate
 
-REPORTS = Path(__file__).resolve().parent / "reports"
+REPORTS = Path(__file__).resolve().parents[1] / "reports"
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 
 
@@ -62,10 +66,18 @@ def local_stack(
     env.setdefault("L2_TIMEOUT_SECONDS", "1.0")
     env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
     if dynamodb:
-        env["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb
+        env |= local_env(dynamodb)
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "service.local", "--port", str(port), "--workers", str(workers)],
+            [
+                sys.executable,
+                "-m",
+                "service.ops.local",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -79,48 +91,22 @@ def local_stack(
 
 
 def run_locust(args: argparse.Namespace, host: str, prefix: Path) -> None:
+    """One headless locust run, bounded by `--duration` and `--max-requests`."""
+    max_requests = args.max_requests // max(1, args.processes) if args.max_requests else 0
     command = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILE),
-        "--headless",
-        "--host",
-        host,
-        "--users",
-        str(args.users),
-        "--spawn-rate",
-        str(args.spawn_rate or args.users),
-        "--run-time",
-        f"{args.duration}s",
-        "--stop-timeout",
-        "5",
-        "--only-summary",
-        "--csv",
-        str(prefix),
-        "--csv-full-history",
-        "--html",
-        f"{prefix}.html",
-        "--results-file",
-        f"{prefix}_results.json",
-        "--scenario",
-        args.scenario,
-        *Options.from_namespace(args).as_arguments(),
-        "--max-requests",
-        str(args.max_requests // max(1, args.processes) if args.max_requests else 0),
-        "--exit-code-on-error",
-        "0",
-        "--loglevel",
-        "WARNING",
-    ]
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
+        "--users", str(args.users), "--spawn-rate", str(args.spawn_rate or args.users),
+        "--run-time", f"{args.duration}s", "--stop-timeout", "5", "--only-summary",
+        "--csv", str(prefix), "--csv-full-history", "--html", f"{prefix}.html",
+        "--results-file", f"{prefix}_results.json", "--scenario", args.scenario,
+        *Options.from_namespace(args).as_arguments(), "--max-requests", str(max_requests),
+        "--exit-code-on-error", "0", "--loglevel", "WARNING",
+    ]  # fmt: skip
     if args.processes:
         command += ["--processes", str(args.processes)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     if args.stack == "lambda":
-        from service.offline import API_KEY
-
-        env.setdefault("PREDCACHE_API_KEY", API_KEY)
+        env.setdefault("PREDCACHE_API_KEY", offline_api_key())
     subprocess.run(command, env=env, check=True, timeout=args.duration + 120)
 
 
@@ -134,7 +120,7 @@ def server_stats(host: str) -> dict | None:
 
 
 def warm_table(args: argparse.Namespace, endpoint: str, out: Path, table: str) -> dict:
-    """`service.warm` of what the scenario will send into the run's table, before the load:
+    """`service.ops.warm` of what the scenario will send into the run's table, before the load:
     the day's schedule for `schedule`, the payload pool for the other repeating scenarios."""
     from stress_test.scenarios import Scenario
 
@@ -147,10 +133,11 @@ def warm_table(args: argparse.Namespace, endpoint: str, out: Path, table: str) -
         pool.write_text("".join(json.dumps(p) + "\n" for p in payloads))
         source = [str(pool)]
     command = [
-        sys.executable, "-m", "service.warm", *source, "--endpoint", endpoint, "--table", table,
+        sys.executable, "-m", "service.ops.warm", *source, "--endpoint", endpoint, "--table", table,
         "--json", "--no-progress",
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+    env = os.environ | local_env(endpoint)
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600, env=env)
     (out / "warm.json").write_text(done.stdout)
     return json.loads(done.stdout)
 
@@ -163,24 +150,21 @@ def stack_for(args: argparse.Namespace, mode: str, log: Path) -> Iterator[tuple[
     serverless-offline, one Python process per container. Both print their EMF lines
     (with the containers' facts under `lambda`) into `log`.
     """
-    from service.local import dynamodb_server, use_local_dynamodb
-
     with contextlib.ExitStack() as stack:
         warmed = None
         if args.stack == "lambda":
-            from service.offline import offline_stack, table_name
+            from service.ops.offline import offline_stack
 
             sink = stack.enter_context(open(log, "w"))
             offline = stack.enter_context(offline_stack(free_port(), mode, sink))
             if args.warm and offline.dynamodb:
-                warmed = warm_table(args, offline.dynamodb, log.parent, table_name())
+                warmed = warm_table(args, offline.dynamodb, log.parent, offline_table_name())
             yield offline.url, warmed
             return
         endpoint = None
         if args.warm and mode == "tiered":
-            endpoint = stack.enter_context(dynamodb_server())
             table = Settings.from_env().cache_table
-            use_local_dynamodb(endpoint, table)
+            endpoint = stack.enter_context(embedded_table(table))
             warmed = warm_table(args, endpoint, log.parent, table)
         overrides = {"MODEL_PRELOAD": str(args.model_preload), "EMIT_METRICS": "1"}
         host, _pid = stack.enter_context(
@@ -194,13 +178,6 @@ def save_stack_measurements(stack: str, rows: list[dict]) -> None:
     from stress_test.measurements import save
 
     save("stacks", stack_figures(rows) | {"scenario": rows[0]["scenario"]}, key=stack)
-
-
-def memory_mb() -> int:
-    """The function's memory size as serverless.yml declares it (what Lambda bills)."""
-    from service.offline import template
-
-    return int(template()["provider"]["memorySize"])
 
 
 def first_second_hit_rate(prefix: Path) -> float | None:
@@ -217,7 +194,7 @@ def summarise(args: argparse.Namespace, mode: str, prefix: Path) -> dict:
     """One row of summary.json from the figures the locustfile wrote at exit."""
     result = json.loads(Path(f"{prefix}_results.json").read_text())
     total = result["total"]
-    counts = {o: int(result["outcomes"].get(o, 0)) for o in ("HIT-L1", "HIT-L2", "MISS")}
+    counts = {o: int(result["outcomes"].get(o, 0)) for o in Outcome}
     lookups = sum(counts.values())
     options = Options.from_namespace(args)
     expected = 0.0
@@ -239,11 +216,11 @@ def summarise(args: argparse.Namespace, mode: str, prefix: Path) -> dict:
         "p50_ms": total["p50_ms"],
         "p95_ms": total["p95_ms"],
         "p99_ms": total["p99_ms"],
-        "hit_l1": counts["HIT-L1"],
-        "hit_l2": counts["HIT-L2"],
-        "miss": counts["MISS"],
+        **{o.field: counts[o] for o in Outcome},
         "items": lookups,
-        "measured_hit_rate": round((lookups - counts["MISS"]) / lookups, 4) if lookups else 0.0,
+        "measured_hit_rate": (
+            round((lookups - counts[Outcome.MISS]) / lookups, 4) if lookups else 0.0
+        ),
         "expected_hit_rate": round(expected, 4),
         "first_second_hit_rate": first_second_hit_rate(prefix),
         "latency_by_outcome": {
@@ -255,7 +232,7 @@ def summarise(args: argparse.Namespace, mode: str, prefix: Path) -> dict:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="predcache stress", description=__doc__.split("\n\n")[0])
     Options.add_arguments(parser)
     parser.add_argument("--duration", type=int, default=45, help="seconds per mode")
     parser.add_argument("--users", type=int, default=64)
@@ -289,6 +266,24 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def run_mode(args: argparse.Namespace, mode: str, out: Path) -> dict:
+    """One mode's load run against `--host` or a stack of its own: its summary row."""
+    prefix = out / mode
+    if args.host:
+        run_locust(args, args.host.rstrip("/"), prefix)
+        stats, warmed = server_stats(args.host.rstrip("/")), None
+    else:
+        log = out / f"server-{mode}.log"
+        with stack_for(args, mode, log) as (host, warmed):
+            run_locust(args, host, prefix)
+            stats = server_stats(host) if args.stack == "local" else None
+    row = summarise(args, mode, prefix) | {"server_stats": stats, "warm": warmed}
+    if not args.host:
+        lines, printed = read_lines(log)
+        row["lambda"] = lambda_view(lines, printed, memory_mb(), mode, row["requests"])
+    return row
+
+
 def main(argv: list[str] | None = None) -> Path:
     from stress_test.report import write_report
 
@@ -297,23 +292,8 @@ def main(argv: list[str] | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for mode in args.modes:
-        prefix = out / mode
         print(f"[{mode}] {args.scenario}: {args.users} users for {args.duration}s", flush=True)
-        if args.host:
-            run_locust(args, args.host.rstrip("/"), prefix)
-            stats = server_stats(args.host.rstrip("/"))
-            warmed = None
-        else:
-            log = out / f"server-{mode}.log"
-            with stack_for(args, mode, log) as (host, warmed):
-                run_locust(args, host, prefix)
-                stats = server_stats(host) if args.stack == "local" else None
-        row = summarise(args, mode, prefix)
-        row["server_stats"] = stats
-        row["warm"] = warmed
-        if not args.host:
-            lines, printed = read_lines(log)
-            row["lambda"] = lambda_view(lines, printed, memory_mb(), mode, row["requests"])
+        row = run_mode(args, mode, out)
         results.append(row)
         print(
             f"[{mode}] {row['requests']} requests, {row['failures']} failures, "

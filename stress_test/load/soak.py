@@ -4,7 +4,7 @@ Unique payloads are the cache's worst case: every one is a miss and a new L1
 entry. L1 is bounded by `L1_MAX_ITEMS`, so after it fills the process's resident
 memory should flatten. Payloads go in batches over one keep-alive connection.
 
-    python -m stress_test.soak [--payloads 200000] [--batch 100] [--mode memory]
+    python -m stress_test.load.soak [--payloads 200000] [--batch 100] [--mode memory]
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from stress_test.load.run import local_stack
 from stress_test.payloads import unique_payloads
-from stress_test.run import local_stack
 
 
 def rss_mib(pid: int) -> float:
@@ -61,7 +61,9 @@ def soak(url: str, pid: int, payloads: int, batch: int, samples: int = 20) -> di
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description="Unique-payload soak: RSS stays bounded")
+    parser = argparse.ArgumentParser(
+        prog="predcache soak", description="Unique-payload soak: RSS stays bounded"
+    )
     parser.add_argument("--payloads", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--mode", choices=("memory", "tiered"), default="memory")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from stress_test.bench_cold import cold_start
+from stress_test.bench.cold import cold_start
 from stress_test.payloads import unique_payloads
 from tests.conftest import instance
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from service.local import free_port, wait_for_port
-from stress_test import run
+from service.ops.processes import free_port, wait_for_port
+from stress_test.load import run
 from stress_test.payloads import expected_hit_rate, zipf_weights
 from stress_test.scenarios import Options, Scenario, expected_rate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUMMARY_FIELDS = {
     "scenario", "cache_mode", "requests", "failures", "duration_s", "rps", "p50_ms", "p95_ms",
     "p99_ms", "hit_l1", "hit_l2", "miss", "expected_hit_rate",
@@ -102,7 +102,13 @@ def test_distributed_master_with_two_workers(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CACHE_MODE": "memory", "LOG_LEVEL": "WARNING"}
     with run.local_stack("memory", 1, tmp_path / "server.log") as (host, _pid):
         port = free_port()
-        locust = [sys.executable, "-m", "locust", "-f", str(ROOT / "stress_test/locustfile.py")]
+        locust = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "stress_test/load/locustfile.py"),
+        ]
         master = subprocess.Popen(
             [*locust, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
              str(port), "--expect-workers", "2", "--headless", "--users", "4", "--spawn-rate",
@@ -127,7 +133,7 @@ def test_distributed_master_with_two_workers(tmp_path: Path) -> None:
 
 
 def test_soak_keeps_l1_within_its_bound() -> None:
-    from stress_test import soak
+    from stress_test.load import soak
 
     result = soak.main(["--payloads", "5000", "--batch", "250", "--l1-max-items", "500"])
     assert result["errors"] == 0

@@ -4,13 +4,16 @@ its bad-input lines, and its agreement with a measured run of the same configura
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from stress_test import simulate as sim
 from stress_test.measurements import MissingMeasurements, load
 from stress_test.scenarios import Options
+from stress_test.simulation import model as sim
+from stress_test.simulation.cli import main as simulate_main
+from stress_test.simulation.validation import validate_run
 
 BENCH = {
     "bench": {"service_ms": {"off": {"p50": 2.0, "p99": 3.0}, "MISS": {"p50": 6.0, "p99": 11.0},
@@ -34,9 +37,9 @@ def times(measurements: Path) -> sim.Times:
 
 def test_tiered_shares_work_across_containers(times: sim.Times) -> None:
     config = sim.Config(scenario="hot", rate=200, duration=60, options=Options(hot_k=300))
-    memory = sim.simulate(sim.replace(config, mode="memory"), times)
+    memory = sim.simulate(replace(config, mode="memory"), times)
     tiered = sim.simulate(config, times)
-    off = sim.simulate(sim.replace(config, mode="off"), times)
+    off = sim.simulate(replace(config, mode="off"), times)
     assert off["hit_rate"]["MISS"] == 1.0
     assert tiered["hit_rate"]["MISS"] < memory["hit_rate"]["MISS"]
     assert tiered["containers_loading_model"] <= memory["containers_loading_model"]
@@ -48,14 +51,14 @@ def test_a_new_accounts_concurrency_limit_throttles_a_cold_burst(times: sim.Time
     config = sim.Config(scenario="hot", mode="off", rate=300, duration=10, concurrency_limit=10)
     result = sim.simulate(config, times)
     assert result["throttled_429"] > 0 and result["peak_concurrent_containers"] == 10
-    assert sim.simulate(sim.replace(config, concurrency_limit=1000), times)["throttled_429"] == 0
+    assert sim.simulate(replace(config, concurrency_limit=1000), times)["throttled_429"] == 0
 
 
 def test_l1_bound_and_ttl_are_the_real_ttlcache(times: sim.Times) -> None:
     config = sim.Config(scenario="hot", mode="memory", rate=300, duration=30, idle_seconds=600)
-    small = sim.simulate(sim.replace(config, l1_max_items=50), times)
-    large = sim.simulate(sim.replace(config, l1_max_items=10_000), times)
-    short = sim.simulate(sim.replace(config, l1_ttl=1), times)
+    small = sim.simulate(replace(config, l1_max_items=50), times)
+    large = sim.simulate(replace(config, l1_max_items=10_000), times)
+    short = sim.simulate(replace(config, l1_ttl=1), times)
     assert small["hit_rate"]["HIT-L1"] < large["hit_rate"]["HIT-L1"]
     assert short["hit_rate"]["HIT-L1"] < large["hit_rate"]["HIT-L1"]
 
@@ -72,7 +75,7 @@ def test_l1_bound_and_ttl_are_the_real_ttlcache(times: sim.Times) -> None:
 )
 def test_bad_input_gets_one_line(args, says, measurements: Path, capsys) -> None:
     try:
-        code = sim.main([*args, "--measurements", str(measurements)])
+        code = simulate_main([*args, "--measurements", str(measurements)])
     except SystemExit as exc:  # argparse's own refusal
         code = exc.code
     assert code == 2
@@ -81,7 +84,7 @@ def test_bad_input_gets_one_line(args, says, measurements: Path, capsys) -> None
 
 
 def test_missing_measurements_name_the_make_target(tmp_path: Path, capsys) -> None:
-    assert sim.main(["--rate", "10", "--measurements", str(tmp_path / "absent.json")]) == 2
+    assert simulate_main(["--rate", "10", "--measurements", str(tmp_path / "absent.json")]) == 2
     err = capsys.readouterr().err
     assert "make bench" in err and "make bench-cold" in err
     partial = tmp_path / "partial.json"
@@ -91,7 +94,7 @@ def test_missing_measurements_name_the_make_target(tmp_path: Path, capsys) -> No
 
 
 def test_sweep_prints_one_row_per_value(measurements: Path, tmp_path: Path, capsys) -> None:
-    code = sim.main(["--rate", "50", "--duration", "20", "--modes", "memory", "--measurements",
+    code = simulate_main(["--rate", "50", "--duration", "20", "--modes", "memory", "--measurements",
                      str(measurements), "--sweep", "l1_max_items=10,10000", "--out",
                      str(tmp_path)])  # fmt: skip
     assert code == 0
@@ -107,12 +110,12 @@ def test_simulation_agrees_with_a_measured_local_run(
 ) -> None:
     """Validation: the same scenario, seed, users and duration as a real locust run
     against the local stack, simulated from that run's own measured service times."""
-    from stress_test import run
+    from stress_test.load import run
 
     monkeypatch.setenv("PREDCACHE_MEASUREMENTS", str(measurements))
     out = run.main(["--scenario", "hot", "--duration", "4", "--users", "8", "--hot-k", "200",
                     "--modes", "memory,tiered", "--out", str(tmp_path / "run")])  # fmt: skip
-    for entry in sim.validate(out / "summary.json", load(measurements), measurements):
+    for entry in validate_run(out / "summary.json", load(measurements), measurements):
         checks = entry["checks"]
         for outcome in ("HIT-L1", "HIT-L2", "MISS"):
             assert checks[f"hit rate {outcome} (pp)"]["gap"] <= 5.0, entry
