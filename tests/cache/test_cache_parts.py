@@ -48,7 +48,7 @@ def test_memory_is_safe_under_concurrent_writers() -> None:
 
     def writer(offset: int) -> None:
         try:
-            for i in range(20_000):
+            for i in range(10_000):
                 memory.put(f"{offset}-{i}", i)
                 memory.get(f"{offset}-{i - 1}")
         except Exception as exc:  # a thread's error must fail the test, not just warn

@@ -16,6 +16,8 @@ from stress_test.payloads import unique_payloads
 from tests.conftest import instance
 from tests.dynamo import Faults, count_items
 
+pytestmark = pytest.mark.slow  # subprocesses, many requests: not in `make test-fast`
+
 
 def run(capsys, *args: str) -> tuple[int, dict]:
     code = warm.main([*args, "--json", "--no-progress"])

@@ -25,6 +25,8 @@ from stress_test.payloads import unique_payloads
 from tests.conftest import instance, make_settings
 from tests.dynamo import Faults, silent_endpoint
 
+pytestmark = pytest.mark.slow  # subprocesses, many requests: not in `make test-fast`
+
 BOUND_S = 2.0
 FAULTY = {"l2_timeout_seconds": 0.2, "l2_max_attempts": 2}
 

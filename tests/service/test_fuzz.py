@@ -16,6 +16,8 @@ from service.factory import create_app
 from service.schemas import FlightFeatures
 from tests.conftest import PAYLOAD, make_settings
 
+pytestmark = pytest.mark.slow  # subprocesses, many requests: not in `make test-fast`
+
 FIELDS = tuple(PAYLOAD)
 
 json_values = st.recursive(
