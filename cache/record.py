@@ -25,16 +25,26 @@ class CacheRecord:
     compute_ms: float = 0.0
     corrupt: bool = False
 
-    def is_expired(self, now: float) -> bool:
-        return now >= self.expires_at
+    def expiry(self, max_age: float | None = None) -> float:
+        """When the record stops being usable: its stored expiry, or `max_age` seconds
+        after it was computed if that comes first (a record written under a longer TTL,
+        by an earlier deployment or the warmer, lives no longer than the reader's)."""
+        if max_age is None:
+            return self.expires_at
+        return min(self.expires_at, self.created_at + max_age)
 
-    def is_usable(self, version: str, schema: int, now: float) -> bool:
+    def is_expired(self, now: float, max_age: float | None = None) -> bool:
+        return now >= self.expiry(max_age)
+
+    def is_usable(
+        self, version: str, schema: int, now: float, max_age: float | None = None
+    ) -> bool:
         """Decodable, written for this version and shape, and not yet expired."""
         return (
             not self.corrupt
             and self.version == version
             and self.schema == schema
-            and not self.is_expired(now)
+            and not self.is_expired(now, max_age)
         )
 
 

@@ -28,10 +28,12 @@ class EarlyRefresh:
     beta: float = 1.0
     rng: Callable[[], float] = field(default=random.random, repr=False)
 
-    def due(self, record: CacheRecord, now: float) -> bool:
-        """Whether this read should recompute `record` now, before it expires."""
+    def due(self, record: CacheRecord, now: float, expiry: float | None = None) -> bool:
+        """Whether this read should recompute `record` now, before it expires (at
+        `expiry`, the record's own expiry unless the reader's TTL ends it sooner)."""
         if self.beta <= 0 or record.compute_ms <= 0:
             return False
         delta = record.compute_ms / 1000
         draw = 1.0 - self.rng()  # in (0, 1]: log is finite
-        return now - delta * self.beta * math.log(draw) >= record.expires_at
+        expiry = record.expires_at if expiry is None else expiry
+        return now - delta * self.beta * math.log(draw) >= expiry

@@ -7,6 +7,8 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from typing import Any
 
+from cache.outcome import Refresh
+
 _WINDOW = 4096  # latency samples kept per tier for percentiles
 
 
@@ -82,16 +84,25 @@ class CacheStats:
         self.model = TierStats()
         self._lock = threading.Lock()
         self.outcomes: Counter[str] = Counter()
+        self.refreshes: Counter[str] = Counter()
 
     def count_outcomes(self, counts: Counter[str]) -> None:
         with self._lock:
             self.outcomes.update(counts)
 
+    def count_refreshes(self, counts: Counter[str]) -> None:
+        """Early refreshes by what they did (`cache.outcome.Refresh`), apart from hits."""
+        if counts:
+            with self._lock:
+                self.refreshes.update(counts)
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             outcomes = dict(self.outcomes)
+            refreshes = {kind.value: self.refreshes[kind.value] for kind in Refresh}
         return {
             "outcomes": outcomes,
+            "refresh": refreshes,
             "l1": self.l1.snapshot(),
             "l2": self.l2.snapshot(),
             "model": _model_view(self.model.snapshot()),

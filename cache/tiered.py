@@ -18,7 +18,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -26,7 +26,7 @@ from cache.base import RecordStore
 from cache.breaker import CircuitBreaker
 from cache.errors import ErrorKind, StoreError
 from cache.memory import MemoryStore
-from cache.outcome import Outcome
+from cache.outcome import Outcome, Refresh
 from cache.record import CacheRecord
 from cache.refresh import EarlyRefresh
 from cache.singleflight import SingleFlight
@@ -42,7 +42,7 @@ T = TypeVar("T")
 class Lookup:
     record: CacheRecord
     outcome: Outcome
-    refreshed: bool = False  # a hit recomputed early: the model ran, the old value was usable
+    refresh: Refresh | None = None  # what an early refresh of this hit did, if one was due
 
     @property
     def value(self) -> Any:
@@ -122,9 +122,12 @@ class TieredCache:
         """
         return self.resolve(self.lookup_memory(keys), compute_many)
 
+    def _due(self, record: CacheRecord, now: float) -> bool:
+        return self.refresh.due(record, now, record.expiry(self.ttl_seconds))
+
     def _usable(self, record: CacheRecord, now: float) -> bool | None:
         """True if usable, False if absent/expired/other version, None if the value is bad."""
-        if not record.is_usable(self.version, self.schema, now):
+        if not record.is_usable(self.version, self.schema, now, self.ttl_seconds):
             return False
         if self.validate is not None and not self.validate(record.value):
             return None
@@ -151,13 +154,14 @@ class TieredCache:
                 self.stats.l1.error(ErrorKind.CORRUPT)
             if not usable:
                 pending.remaining.append(key)
-            elif self.refresh.due(record, now):
+            elif self._due(record, now):
                 pending.stale[key] = Lookup(record, Outcome.HIT_L1)
                 pending.remaining.append(key)
             else:
                 pending.found[key] = Lookup(record, Outcome.HIT_L1)
         elapsed = self._timer() - started
-        self.stats.l1.observe(elapsed, len(pending.found), len(pending.remaining))
+        hits = len(pending.found) + len(pending.stale)  # a hit due for refresh is a hit
+        self.stats.l1.observe(elapsed, hits, len(unique) - hits)
         return pending
 
     def resolve(self, pending: Pending, compute_many: ComputeMany) -> list[Lookup]:
@@ -171,6 +175,7 @@ class TieredCache:
             self._compute(remaining, compute_many, pending)
         results = [pending.found[key] for key in pending.keys]
         self.stats.count_outcomes(Counter(result.outcome.value for result in results))
+        self.stats.count_refreshes(Counter(r.refresh.value for r in results if r.refresh))
         return results
 
     def _l2_call(
@@ -227,16 +232,17 @@ class TieredCache:
         if records is None:
             return keys
         now = self._clock()
-        left = []
+        left, hits = [], 0
         for key in keys:
             record = records.get(key)
             usable = record is not None and self._usable(record, now)
             if usable is None or (record is not None and record.corrupt):
                 self.stats.l2.error(ErrorKind.CORRUPT)
+            hits += bool(usable)
             stale = pending.stale.get(key)
             if usable and stale is not None and record.expires_at <= stale.record.expires_at:
                 usable = False  # the same record L1 found due: refresh it
-            if usable and stale is None and self.refresh.due(record, now):
+            if usable and stale is None and self._due(record, now):
                 pending.stale[key] = Lookup(record, Outcome.HIT_L2)
                 usable = False
             if usable:
@@ -245,8 +251,8 @@ class TieredCache:
                 pending.found[key] = Lookup(record, Outcome.HIT_L2)
             else:
                 left.append(key)
-        self.stats.l2.hit(len(keys) - len(left))
-        self.stats.l2.miss(len(left))
+        self.stats.l2.hit(hits)  # a usable record due for refresh is a hit too
+        self.stats.l2.miss(len(keys) - hits)
         return left
 
     def _claim_refreshes(self, keys: list[str], pending: Pending) -> list[str]:
@@ -260,7 +266,10 @@ class TieredCache:
         now = self._clock()
         for key in keys:
             stale = pending.stale.get(key)
-            if stale is None or stale.record.is_expired(now):
+            if stale is not None and stale.record.is_expired(now, self.ttl_seconds):
+                del pending.stale[key]  # no usable value left: a plain miss
+                stale = None
+            if stale is None:
                 left.append(key)
                 continue
             won = self.store is None
@@ -272,7 +281,7 @@ class TieredCache:
                 left.append(key)
                 continue
             del pending.stale[key]
-            pending.found[key] = stale
+            pending.found[key] = replace(stale, refresh=Refresh.LOST)
             if stale.outcome is Outcome.HIT_L2 and self.memory is not None:
                 self.memory.put(key, stale.record)
         return left
@@ -291,17 +300,34 @@ class TieredCache:
             now = self._clock()
             return [self._record(value, now, timings[-1] * 1000) for value in values]
 
-        if self.memory is None and self.store is None:
-            records = dict(zip(keys, timed(keys), strict=True))
-            shared: set[str] = set()
-        else:
-            records, shared = self._flight.run_many(keys, timed)
+        try:
+            if self.memory is None and self.store is None:
+                records = dict(zip(keys, timed(keys), strict=True))
+                shared: set[str] = set()
+            else:
+                records, shared = self._flight.run_many(keys, timed)
+        except Exception:
+            if any(key not in pending.stale for key in keys):
+                raise  # a key with no usable value: the caller sees the error
+            self._answer_stale(keys, pending)
+            return
         for key in keys:
-            refreshed = key in pending.stale
-            pending.found[key] = Lookup(records[key], Outcome.MISS, refreshed)
+            refresh = Refresh.REFRESHED if key in pending.stale else None
+            pending.found[key] = Lookup(records[key], Outcome.MISS, refresh)
         mine = {key: records[key] for key in keys if key not in shared}
         if mine:
             self._fill(mine, pending)
+
+    def _answer_stale(self, keys: list[str], pending: Pending) -> None:
+        """An early refresh is best effort: when its recompute fails, every key still
+        has a usable value, and that value answers."""
+        log.warning(
+            "early refresh failed; answering the cached value",
+            exc_info=True,
+            extra={"keys": len(keys), "refresh": Refresh.FAILED.value},
+        )
+        for key in keys:
+            pending.found[key] = replace(pending.stale[key], refresh=Refresh.FAILED)
 
     def warm(self, keys: Sequence[str], compute_many: ComputeMany, fresh_for: float) -> WarmResult:
         """Precompute `keys` into L2: one batched read, one compute, batched writes.

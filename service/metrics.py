@@ -42,8 +42,14 @@ class EmfMetrics:
         held, self._held = self._held or [], None
         self._write([line | facts for line in held] or [dict(facts)])
 
-    def record(self, outcomes: Counter[str], context: Mapping[str, Any]) -> None:
-        """One line per outcome present: how many items it answered, and the latency.
+    def record(
+        self,
+        outcomes: Counter[str],
+        context: Mapping[str, Any],
+        refreshes: Counter[str] | None = None,
+    ) -> None:
+        """One line per outcome present: how many items it answered, and the latency;
+        the first line also counts early refreshes by what they did (`Refresh`).
 
         `context`: the request's `route`, `key` prefix, `items` and `ms`.
         """
@@ -73,6 +79,12 @@ class EmfMetrics:
             }
             for outcome, items in outcomes.items()
         ]
+        if refreshes and lines:
+            first = lines[0]
+            first["_aws"]["CloudWatchMetrics"][0]["Metrics"] += [
+                {"Name": kind, "Unit": "Count"} for kind in refreshes
+            ]
+            first |= dict(refreshes)
         if self._held is not None:
             self._held.extend(lines)
         else:

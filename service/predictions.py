@@ -125,9 +125,10 @@ class PredictionService:
                 lookups = await run_in_threadpool(self.cache.resolve, pending, compute)
         elapsed_ms = round(1000 * (time.perf_counter() - started), 3)
         outcomes = Counter(lookup.outcome.value for lookup in lookups)
+        refreshes = Counter(lookup.refresh.value for lookup in lookups if lookup.refresh)
         context = {"route": route, "key": keys[0][:12], "items": len(items), "ms": elapsed_ms}
         if self.metrics is not None:
-            self.metrics.record(outcomes, context)
+            self.metrics.record(outcomes, context, refreshes)
         # With metrics on, the EMF line already carries these fields: the log line is DEBUG.
         level = logging.DEBUG if self.metrics is not None else logging.INFO
         if log.isEnabledFor(level):

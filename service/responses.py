@@ -16,6 +16,7 @@ import orjson
 from fastapi import Response
 
 from cache import Lookup, Outcome
+from cache.outcome import Refresh
 
 CACHE_NAME = "predcache"  # the cache's name in Cache-Status
 
@@ -28,7 +29,7 @@ def cache_status(lookup: Lookup, caching: bool) -> str:
         return f"{CACHE_NAME}; hit; detail=L2"
     if not caching:
         return f"{CACHE_NAME}; fwd=bypass"
-    detail = "; detail=early-refresh" if lookup.refreshed else ""
+    detail = "; detail=early-refresh" if lookup.refresh is Refresh.REFRESHED else ""
     return f"{CACHE_NAME}; fwd=miss; stored{detail}"
 
 

@@ -48,6 +48,11 @@ def describe(record: CacheRecord | None, predictions: PredictionService) -> dict
             (record.version != predictions.version, f"model version {record.version}"),
             (record.schema != VALUE_SCHEMA, f"value schema {record.schema}"),
             (record.is_expired(now), "expired"),
+            (
+                not record.is_expired(now)
+                and record.is_expired(now, predictions.cache.ttl_seconds),
+                f"older than this deployment's CACHE_TTL_SECONDS={predictions.cache.ttl_seconds}",
+            ),
             (not is_valid(record.value), "value is not what the service returns"),
         )
         if bad
@@ -94,7 +99,7 @@ def run(action: str, argv: list[str] | None = None) -> int:
     report = {
         "key": key,
         "table": target.settings.cache_table,
-        "where": target.where,
+        "where": target.where(store),
         "l1": "per serving process; not visible from here (see GET /stats)",
         "l2": describe(record, predictions),
     }

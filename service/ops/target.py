@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cache.dynamodb import DynamoDBStore, make_client
-from service.settings import Settings
+from service.settings import Settings, SettingsError
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,23 +23,36 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass(frozen=True)
 class Target:
-    """The service's settings (tiered, no metrics) with the flags applied; `where` says
-    where the table is, for messages; `credentials` are set for a local table only."""
+    """The service's settings (tiered, no metrics) with the flags applied;
+    `credentials` are set for a local table only."""
 
     settings: Settings
-    where: str
     credentials: dict[str, str] | None = None
 
     def store(self, timeout: float, max_attempts: int) -> DynamoDBStore:
+        """The table's store; `SettingsError` in one line when no region is known."""
+        from botocore.exceptions import NoRegionError
+
         settings = self.settings
-        client: Any = make_client(
-            timeout,
-            max_attempts,
-            settings.dynamodb_endpoint,
-            region=settings.aws_region,
-            credentials=self.credentials,
-        )
+        try:
+            client: Any = make_client(
+                timeout,
+                max_attempts,
+                settings.dynamodb_endpoint,
+                region=settings.aws_region,
+                credentials=self.credentials,
+            )
+        except NoRegionError:
+            raise SettingsError(
+                "no AWS region: set AWS_REGION (make warm REGION=...), or name a local "
+                "table with --local or --endpoint"
+            ) from None
         return DynamoDBStore(settings.cache_table, client)
+
+    def where(self, store: DynamoDBStore) -> str:
+        """Where the table is, as the client will really reach it (for messages)."""
+        region = store.client.meta.region_name
+        return self.settings.dynamodb_endpoint or f"AWS ({region} region)"
 
 
 def resolve_target(args: argparse.Namespace) -> Target:
@@ -64,5 +77,4 @@ def resolve_target(args: argparse.Namespace) -> Target:
         emit_metrics=False,
         model_preload=False,
     )
-    where = endpoint or f"AWS ({region or 'the profile'}'s region)"
-    return Target(settings, where, credentials)
+    return Target(settings, credentials)

@@ -300,7 +300,7 @@ def _warmer(args: argparse.Namespace, summary: Summary) -> Warmer:
     if fresh_for is None:
         fresh_for = settings.cache_ttl_seconds / 10
     pacer = Pacer(args.writes_per_second)
-    return Warmer(predictions, summary, pacer, fresh_for, target.where)
+    return Warmer(predictions, summary, pacer, fresh_for, target.where(store))
 
 
 def main(argv: list[str] | None = None) -> int:

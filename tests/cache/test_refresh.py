@@ -146,9 +146,9 @@ def test_refresh_rewrites_the_entry_while_others_keep_reading_it() -> None:
     assert refresher.get_or_compute_many(["hot"], slow({"p": 0.2}))[0].outcome == "HIT-L1"
     clock.now = old.expires_at - 5  # within about 20 compute times of expiry: refresh
     lookup = refresher.get_or_compute_many(["hot"], slow({"p": 0.2}))[0]
-    assert lookup.outcome == "MISS" and lookup.refreshed
+    assert lookup.outcome == "MISS" and lookup.refresh == "refreshed"
     again = container(refresh=always).get_or_compute_many(["hot"], slow({"p": 0.4}))[0]
-    assert again.value == {"p": 0.1} and not again.refreshed  # leased: served as cached
+    assert again.value == {"p": 0.1} and again.refresh == "refresh_lost"  # leased: cached
     assert reader.get_or_compute_many(["hot"], lambda _k: [{"p": 0.3}])[0].value == {"p": 0.1}
     clock.now += DELTA  # the refresh lands with a fresh expiry
     assert table.get("hot").expires_at > old.expires_at

