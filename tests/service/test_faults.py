@@ -1,8 +1,9 @@
 """DynamoDB faults: every request still gets the right 200 within a stated bound.
 
-Bound: with L2_TIMEOUT_SECONDS=0.2 and L2_MAX_ATTEMPTS=2, a request makes at most
-two L2 calls (read, write) of two attempts each: 4 x 0.2 s plus 2 x 50 ms backoff,
-0.9 s; every request below must answer within BOUND_S (that plus slack for a
+Bound: with L2_TIMEOUT_SECONDS=0.2 and L2_MAX_ATTEMPTS=2, one L2 call takes at most
+2 x 0.2 s plus 50 ms backoff. A request whose read fails makes no write, but one that
+reads and then finds the table failing can make up to three calls (read, the refresh
+lease, write); every request below must answer within BOUND_S (that plus slack for a
 loaded machine), with the probability the model gives when no cache is involved.
 """
 

@@ -1,0 +1,43 @@
+"""`predcache`: one command whose `--help` lists every job, each with a `--help` of its own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service.ops import cli
+
+MAKE_TARGETS = ("serve", "offline", "warm", "stress", "soak", "bench", "bench-cold",
+                "bench-peer", "simulate")  # fmt: skip
+
+
+def test_the_installed_command_lists_every_job() -> None:
+    command = Path(sys.executable).parent / "predcache"
+    done = subprocess.run([str(command), "--help"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0
+    listed = {line.split()[0] for line in done.stdout.splitlines() if line.startswith("  ")}
+    assert listed == set(cli.JOBS) and {"inspect", "purge", *MAKE_TARGETS} <= listed
+
+
+@pytest.mark.parametrize("job", sorted(cli.JOBS))
+def test_each_job_explains_itself(job: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main([job, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: predcache {job}") and len(out.splitlines()) > 2
+
+
+def test_an_unknown_job_is_refused_with_the_list(capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["deploy"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("predcache: unknown job 'deploy'") and "bench-cold" in err
+
+
+def test_the_makefile_runs_its_jobs_through_predcache() -> None:
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    for job in MAKE_TARGETS:
+        assert f"$(PREDCACHE) {job} " in makefile, job
