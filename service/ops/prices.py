@@ -1,8 +1,11 @@
 """AWS prices every cost figure uses: one dated table, each price with its source
 page, and the billing rules that turn usage into billed units.
 
-us-east-1, on-demand, x86_64, first pricing tier, without free tier. Update `AS_OF`
-with the prices; reports and tools print it next to every cost they show.
+us-east-1, on-demand, first pricing tier, without free tier. Update `AS_OF` with the
+prices; reports and tools print it next to every cost they show. Since 1 August 2025
+Lambda bills the INIT phase of on-demand ZIP functions on managed runtimes like any
+other duration (https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/),
+so every billed duration here includes a cold start's init.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ class Price:
 PRICES: dict[str, Price] = {
     "lambda_gb_second": Price(
         0.0000166667, "GB-second of x86_64 compute", "https://aws.amazon.com/lambda/pricing/"
+    ),
+    "lambda_gb_second_arm64": Price(
+        0.0000133334, "GB-second of arm64 compute", "https://aws.amazon.com/lambda/pricing/"
     ),
     "lambda_request": Price(0.20 / 1e6, "request", "https://aws.amazon.com/lambda/pricing/"),
     "api_gateway_rest_request": Price(
@@ -50,6 +56,12 @@ def usd(name: str, quantity: float) -> float:
     return PRICES[name].usd * quantity
 
 
+ARCHITECTURES = {"x86_64": "lambda_gb_second", "arm64": "lambda_gb_second_arm64"}
+# What Lambda itself prints per invocation (START, END and REPORT lines, the REPORT
+# line with Init Duration on a cold start), estimated from their documented format:
+# https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html
+PLATFORM_LOG_BYTES = 260
+SECONDS_PER_MONTH = 30 * 86_400
 # An eventually consistent read of an item under 4 KB bills half a read unit.
 READ_UNITS_PER_LOOKUP = 0.5
 WRITE_UNIT_BYTES = 1024  # a write bills one unit per started KB of the item
@@ -61,13 +73,19 @@ def write_units(item_bytes: Iterable[int]) -> int:
 
 
 def cost_per_million(
-    billed_ms: float, memory_mb: int, reads: float, writes: float, log_bytes: float
+    billed_ms: float,
+    memory_mb: int,
+    reads: float,
+    writes: float,
+    log_bytes: float,
+    arch: str = "x86_64",
 ) -> dict[str, Any]:
-    """USD per million requests, from per-request means: billed ms, DynamoDB read and
-    write items, bytes of log printed."""
+    """USD per million requests, from per-request means: billed ms (init included),
+    DynamoDB read and write items, bytes of log (the function's and Lambda's own)."""
     million = 1e6
+    gb_seconds = billed_ms / 1000 * memory_mb / 1024 * million
     parts = {
-        "lambda_compute": usd("lambda_gb_second", billed_ms / 1000 * memory_mb / 1024 * million),
+        "lambda_compute": usd(ARCHITECTURES[arch], gb_seconds),
         "lambda_requests": usd("lambda_request", million),
         "api_gateway_rest": usd("api_gateway_rest_request", million),
         "dynamodb_reads": usd("dynamodb_read_unit", reads * READ_UNITS_PER_LOOKUP * million),
@@ -80,3 +98,8 @@ def cost_per_million(
         "prices_as_of": AS_OF,
         "region": REGION,
     }
+
+
+def per_month(cost_per_million_usd: float, requests_per_second: float) -> float:
+    """USD a 30-day month at a steady rate, from a cost per million requests."""
+    return cost_per_million_usd * requests_per_second * SECONDS_PER_MONTH / 1e6

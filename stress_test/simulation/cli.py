@@ -23,29 +23,55 @@ from typing import Any
 from cache.outcome import Outcome
 from stress_test.measurements import MissingMeasurements, default_path, load
 from stress_test.scenarios import Options
-from stress_test.simulation.model import Config, SimulationError, Times, simulate, stack_of
+from stress_test.simulation.aws import REFUSALS, AwsLimits
+from stress_test.simulation.model import ROUTING, Config, SimulationError, Times, simulate, stack_of
 from stress_test.simulation.validation import validate_run
 
+ALIASES = {  # earlier flag names, still accepted
+    "account_concurrency": ["--concurrency-limit"],
+    "plan_rate": ["--api-rate"],
+    "plan_burst": ["--api-burst"],
+    "function_timeout_s": ["--timeout"],
+}
 SWEEPABLE = {
     "l1_max_items": int, "l1_ttl": float, "cache_ttl": float, "memory_mb": int,
-    "idle_seconds": float, "concurrency_limit": int,
+    "idle_seconds": float, "max_lifetime_s": float, "account_concurrency": int,
+    "reserved_concurrency": int, "routing": str,
 }  # fmt: skip
+SKIPPED = ("scenario", "mode", "options", "seed", "limits")
 
 
 def parse_sweep(text: str) -> tuple[str, list[Any]]:
     name, _, values = text.partition("=")
     name = name.strip().replace("-", "_")
+    name = "account_concurrency" if name == "concurrency_limit" else name
     if name not in SWEEPABLE or not values:
         raise SimulationError(
             f"--sweep takes name=v1,v2,… with a name from {', '.join(SWEEPABLE)}; got {text!r}"
         )
     try:
-        parsed = [SWEEPABLE[name](v) for v in values.split(",") if v.strip()]
+        parsed = [SWEEPABLE[name](v.strip()) for v in values.split(",") if v.strip()]
     except ValueError as exc:
         raise SimulationError(f"--sweep {name}: {exc}") from exc
-    if any(v <= 0 for v in parsed):
-        raise SimulationError(f"--sweep {name}: values must be positive")
+    if any(not isinstance(v, str) and v < 0 for v in parsed):
+        raise SimulationError(f"--sweep {name}: values must not be negative")
     return name, parsed
+
+
+def _add_fields(parser: argparse.ArgumentParser, instance: Any, skipped: tuple = ()) -> None:
+    """One flag per dataclass field, typed and defaulted by the field's value."""
+    for f in fields(instance):
+        if f.name in skipped:
+            continue
+        flags = ["--" + f.name.replace("_", "-"), *ALIASES.get(f.name, [])]
+        value = getattr(instance, f.name)
+        if isinstance(value, bool):
+            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, default=value)
+        elif f.name in ("stack", "routing"):
+            choices = ("lambda", "local") if f.name == "stack" else ROUTING
+            parser.add_argument(*flags, choices=choices, default=value)
+        else:
+            parser.add_argument(*flags, type=type(value), default=value, dest=f.name)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -54,17 +80,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     Options.add_arguments(parser)
     parser.add_argument("--modes", default="off,memory,tiered")
-    defaults = Config()
-    for f in fields(Config):
-        if f.name in ("scenario", "mode", "options", "seed"):
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(f.default, bool):
-            parser.add_argument(flag, action="store_true")
-        elif f.name == "stack":
-            parser.add_argument(flag, choices=("lambda", "local"), default=f.default)
-        else:
-            parser.add_argument(flag, type=type(getattr(defaults, f.name)), default=f.default)
+    _add_fields(parser, Config(), SKIPPED)
+    _add_fields(parser.add_argument_group("AWS limits (docs/capacity.md)"), AwsLimits())
     parser.add_argument("--sweep", default="", help="name=v1,v2,…: one row per value")
     parser.add_argument("--validate", type=Path, help="a stress run's summary.json to reproduce")
     parser.add_argument("--measurements", type=Path, help=f"default: {default_path()}")
@@ -72,44 +89,63 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _swept(config: Config, name: str, value: Any) -> Config:
+    if name in {f.name for f in fields(AwsLimits)}:
+        return replace(config, limits=replace(config.limits, **{name: value}))
+    return replace(config, **{name: value})
+
+
 def _configs(args: argparse.Namespace) -> list[Config]:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    limits = AwsLimits(**{f.name: getattr(args, f.name) for f in fields(AwsLimits)})
     base = Config(
         scenario=args.scenario,
         options=Options.from_namespace(args),
         seed=args.seed,
-        **{f.name: getattr(args, f.name) for f in fields(Config)
-           if f.name not in ("scenario", "mode", "options", "seed")},
-    )  # fmt: skip
+        limits=limits,
+        **{f.name: getattr(args, f.name) for f in fields(Config) if f.name not in SKIPPED},
+    )
     configs = [replace(base, mode=mode) for mode in modes]
     if args.sweep:
         name, values = parse_sweep(args.sweep)
-        configs = [replace(c, **{name: v}) for c in configs for v in values]
+        configs = [_swept(c, name, v) for c in configs for v in values]
     for config in configs:
         config.check()
     return configs
 
 
+COLUMNS = (  # (header, width, the row's figure)
+    ("req/s", 9, lambda r: f"{r['rps']:.1f}"),
+    *((o.field, 7, lambda r, o=o: f"{r['hit_rate'][o] or 0:.3f}") for o in Outcome),
+    ("steady miss", 11, lambda r: f"{r['steady_hit_rate'][Outcome.MISS] or 0:.4f}"),
+    ("D(N)/N", 7, lambda r: f"{r['first_sightings'] or 0:.4f}"),
+    ("envs", 6, lambda r: str(r["containers_started"])),
+    ("loads", 6, lambda r: str(r["containers_loading_model"])),
+    ("peak", 6, lambda r: str(r["peak_concurrent_containers"])),
+    *((s.label, 11, lambda r, s=s: str(r["refused"][s.field])) for s in REFUSALS),
+    ("p50 ms", 8, lambda r: f"{(r['latency_ms'] or {}).get('p50', float('nan')):.1f}"),
+    ("p99 ms", 8, lambda r: f"{(r['latency_ms'] or {}).get('p99', float('nan')):.1f}"),
+    ("$/1M", 7, lambda r: f"{r['cost_per_million_requests_usd']['total']:.2f}"),
+    ("$/month", 10, lambda r: f"{r['monthly_usd_at_this_rate']:,.0f}"),
+)  # fmt: skip
+
+
 def _print_rows(rows: list[dict[str, Any]], sweep: str) -> None:
+    """One line per run: answers by tier, refusals by status and source, cost."""
     name = sweep.partition("=")[0].replace("-", "_") if sweep else ""
-    head = f"{'mode':8} {name:>14} " if name else f"{'mode':8} "
-    print(
-        head + f"{'req/s':>9} {'L1':>6} {'L2':>6} {'miss':>6} {'containers':>10} "
-        f"{'model loads':>11} {'peak':>6} {'429s':>8} {'p50 ms':>8} {'p99 ms':>8} {'$/1M':>7}"
-    )
+    name = "account_concurrency" if name == "concurrency_limit" else name
+    lead = f"{'mode':8} " + (f"{name:>14} " if name else "")
+    print(lead + " ".join(f"{head:>{width}}" for head, width, _ in COLUMNS))
     for row in rows:
-        rate = row["hit_rate"]
-        latency = row["latency_ms"] or {"p50": float("nan"), "p99": float("nan")}
-        lead = f"{row['cache_mode']:8} " + (f"{row['config'][name]:>14} " if name else "")
-        print(
-            lead
-            + f"{row['rps']:9.1f} "
-            + "".join(f"{rate[o] or 0:6.3f} " for o in Outcome)
-            + f"{row['containers_started']:10d} "
-            f"{row['containers_loading_model']:11d} {row['peak_concurrent_containers']:6d} "
-            f"{row['throttled_429']:8d} {latency['p50']:8.1f} {latency['p99']:8.1f} "
-            f"{row['cost_per_million_requests_usd']['total']:7.2f}"
-        )
+        lead = f"{row['cache_mode']:8} " + (f"{row['config'][name]!s:>14} " if name else "")
+        print(lead + " ".join(f"{figure(row):>{width}}" for _, width, figure in COLUMNS))
+
+
+def config_row(config: Config) -> dict[str, Any]:
+    """A run's configuration as flat JSON-ready data (the AWS limits beside the rest)."""
+    flat = {f.name: getattr(config, f.name) for f in fields(Config)}
+    flat.pop("options")
+    return {**flat.pop("limits").__dict__, **flat}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             for config in _configs(args):
                 times = Times.measured(data, config.mode, path, stack_of(config, data))
                 row = simulate(config, times)
-                row["config"] = {f.name: getattr(config, f.name) for f in fields(Config)
-                                 if f.name != "options"}  # fmt: skip
+                row["config"] = config_row(config)
                 rows.append(row)
             _print_rows(rows, args.sweep)
             print(f"(simulated in {time.perf_counter() - started:.1f} s)", file=sys.stderr)

@@ -19,17 +19,29 @@ import heapq
 import math
 import random
 import sys
-from collections import Counter
-from dataclasses import dataclass, field
+from collections import Counter, deque
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from cache.outcome import Outcome
-from service.ops.prices import cost_per_million
+from service.ops.prices import ARCHITECTURES, PLATFORM_LOG_BYTES, cost_per_million, per_month
+from service.ops.template import memory_mb
 from service.settings import CACHE_MODES, Settings
 from stress_test.lambda_view import percentiles
 from stress_test.measurements import need
 from stress_test.scenarios import SCENARIOS, Options, Scenario
+from stress_test.simulation.aws import (
+    ACCOUNT_429,
+    INTEGRATION_504,
+    PLAN_429,
+    QUOTA_429,
+    REFUSALS,
+    THROTTLE_500,
+    TIMEOUT_502,
+    AwsLimits,
+    Status,
+)
 
 _DEFAULTS = Settings()  # what a deployment runs unless told otherwise
 # AWS does not publish how long an idle execution environment is kept. Public
@@ -37,10 +49,20 @@ _DEFAULTS = Settings()  # what a deployment runs unless told otherwise
 AWS_IDLE_SECONDS = 600
 SIM_EVENTS_PER_SECOND = 60_000  # this simulator's speed on a 2-core machine, roughly
 Z99 = 2.326  # the 99th percentile of a standard normal
+# What the function prints per request: one EMF line with the container's facts
+# (`make bench-peer`, 2026-12-01, 2-core machine: 495 bytes per L1 hit).
+FUNCTION_LOG_BYTES = 495
 
 
 class SimulationError(ValueError):
     """A configuration the simulation refuses: one line says why."""
+
+
+ROUTING = ("mru", "lru", "lowest")
+# AWS publishes neither how long an idle environment is kept (public measurements see
+# 5 to 15 minutes) nor how long one lives under steady traffic ("every few hours"):
+LIFECYCLE_SOURCE = "https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html"
+ONE_VCPU_MB = 1769  # memory at which a function gets one full vCPU (LAMBDA_MEMORY page)
 
 
 @dataclass(frozen=True)
@@ -56,15 +78,15 @@ class Config:
     ramp: float = 0.0  # seconds to reach `rate` from 0
     daily: bool = False  # `rate` is the peak of a day-shaped curve compressed into `duration`
     duration: float = 45.0
-    concurrency_limit: int = 1000
-    api_rate: float = 1000.0
-    api_burst: int = 2000
-    idle_seconds: float = AWS_IDLE_SECONDS
+    limits: AwsLimits = field(default_factory=AwsLimits)
+    idle_seconds: float = AWS_IDLE_SECONDS  # an idle environment is reaped after this
+    max_lifetime_s: float = 7_200.0  # an environment is recycled once this old
+    routing: str = "mru"  # which idle environment takes a request (not published)
+    cpu_scaling: bool = True  # below ONE_VCPU_MB, CPU-bound times stretch by the share
     l1_max_items: int = _DEFAULTS.l1_max_items
     l1_ttl: float = float(_DEFAULTS.l1_ttl_seconds)
     cache_ttl: float = float(_DEFAULTS.cache_ttl_seconds)
-    memory_mb: int = 1024
-    timeout: float = 15.0  # the function's timeout (serverless.yml): API Gateway answers 504
+    memory_mb: int = field(default_factory=memory_mb)
     cores: int = 0  # CPUs all containers share (a local emulation); 0: one each, as in AWS
     warm: bool = False  # tiered: L2 holds every payload of the scenario's pool at the start
     seed: int = 42
@@ -75,15 +97,33 @@ class Config:
             raise SimulationError(f"unknown scenario {self.scenario!r}: one of {SCENARIOS}")
         if self.mode not in CACHE_MODES:
             raise SimulationError(f"unknown cache mode {self.mode!r}: one of {CACHE_MODES}")
+        if self.routing not in ROUTING:
+            raise SimulationError(f"unknown routing {self.routing!r}: one of {ROUTING}")
         if (self.users > 0) == (self.rate > 0):
             raise SimulationError("give either --users (closed loop) or --rate (open), > 0")
-        for name in ("duration", "concurrency_limit", "api_rate", "api_burst", "idle_seconds",
-                     "l1_max_items", "l1_ttl", "cache_ttl", "memory_mb", "timeout"):  # fmt: skip
+        for name in ("duration", "idle_seconds", "max_lifetime_s", "l1_max_items", "l1_ttl",
+                     "cache_ttl", "memory_mb"):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise SimulationError(f"{name.replace('_', '-')} must be positive")
         for name in ("spawn_rate", "ramp"):
             if getattr(self, name) < 0:
                 raise SimulationError(f"{name.replace('_', '-')} must not be negative")
+        _check_limits(self.limits)
+
+    @property
+    def cpu_share(self) -> float:
+        """How much slower CPU-bound work runs than on the full core it was measured on."""
+        if not self.cpu_scaling or self.stack != "lambda":
+            return 1.0
+        return max(1.0, ONE_VCPU_MB / self.memory_mb)
+
+
+def _check_limits(limits: AwsLimits) -> None:
+    for spec in fields(limits):
+        value = getattr(limits, spec.name)
+        allowed_zero = spec.name == "reserved_concurrency"
+        if value < 0 or (value == 0 and not allowed_zero):
+            raise SimulationError(f"{spec.name.replace('_', '-')} must be positive")
 
 
 @dataclass
@@ -128,140 +168,226 @@ class Times:
 
 
 class ExecutionEnvironment:
-    __slots__ = ("busy", "idle_since", "l1", "loaded", "number")
+    __slots__ = ("born", "idle_since", "l1", "loaded", "number")
 
     def __init__(self, config: Config, env: Any, number: int = 0) -> None:
-        self.number = number
         from cachetools import TTLCache
 
+        self.number = number
         self.l1 = TTLCache(config.l1_max_items, config.l1_ttl, timer=lambda: env.now)
         self.loaded = False
-        self.busy = False
-        self.idle_since = env.now
+        self.born = self.idle_since = env.now
 
 
-class World:
-    """One run of one configuration: the pool, the tiers, the counters."""
+class TokenBucket:
+    """`rate` tokens a second up to `capacity`: how API Gateway throttles, and how
+    Lambda refills its scaling rate and caps invocations per unit of concurrency."""
 
-    def __init__(self, config: Config, times: Times) -> None:
-        import simpy
+    def __init__(self, rate: float, capacity: float) -> None:
+        self.rate, self.capacity = rate, capacity
+        self.tokens, self.at = float(capacity), 0.0
 
-        self.config = config
-        self.times = times
-        self.env = simpy.Environment()
-        self.rng = random.Random(config.seed)
-        # Idle containers by age: a request takes the oldest idle one, as serverless-offline's
-        # pool does (AWS does not document its choice).
-        self.idle: list[tuple[int, ExecutionEnvironment]] = []
-        self.busy = 0
-        self.started = 0  # containers created
-        self.ready = 0  # containers whose init is done
-        self.model_loads = 0
-        self.peak = 0
-        self.l2: dict[tuple, float] = {}  # payload -> expiry
-        self.items: Counter[str] = Counter()
-        self.throttled = 0
-        self.timed_out = 0
-        self.loading = 0  # containers in init or model load now
-        self.events: list[tuple[str, float]] = []  # (cold | model, when)
-        self.latency: list[float] = []
-        self.billed: list[float] = []
-        self.tokens = float(config.api_burst)
-        self.refilled = 0.0
-        self.container: ExecutionEnvironment | None = None  # local stack: its one process
-
-    def _admit(self) -> bool:
-        """The usage plan's token bucket: `api_rate` a second, `api_burst` at most."""
-        now = self.env.now
-        self.tokens = min(
-            self.config.api_burst, self.tokens + (now - self.refilled) * self.config.api_rate
-        )
-        self.refilled = now
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.at = now
         if self.tokens < 1:
             return False
         self.tokens -= 1
         return True
 
-    def _container(self) -> tuple[ExecutionEnvironment | None, bool]:
-        if self.idle:
-            return heapq.heappop(self.idle)[1], False
-        if self.busy >= self.config.concurrency_limit:
-            return None, False
-        self.started += 1
-        return ExecutionEnvironment(self.config, self.env, self.started), True
 
-    def _outcome(self, container: ExecutionEnvironment, key: tuple) -> str:
+class Pool:
+    """A function's execution environments: an idle one is taken by the routing policy
+    (`mru`: the most recently used, `lru`, `lowest`: the oldest created); new ones are
+    limited by concurrency and the scaling rate; idle ones are reaped after
+    `idle_seconds`, and any is recycled once older than `max_lifetime_s`."""
+
+    def __init__(self, config: Config, env: Any) -> None:
+        self.config, self.env = config, env
+        limits = config.limits
+        self.scaling = TokenBucket(limits.scaling_refill_per_s, limits.scaling_bucket)
+        self.idle: Any = [] if config.routing == "lowest" else deque()
+        self.busy = self.started = self.reused = self.reaped = self.recycled = self.peak = 0
+
+    def take(self) -> tuple[ExecutionEnvironment | None, bool]:
+        """An environment and whether it is new (cold); None when Lambda throttles."""
+        if self.idle:
+            environment, cold = self._pop(), False
+            self.reused += 1
+        elif self.busy >= self.config.limits.concurrency or not self.scaling.take(self.env.now):
+            return None, False
+        else:
+            self.started += 1
+            environment, cold = ExecutionEnvironment(self.config, self.env, self.started), True
+        self.busy += 1
+        self.peak = max(self.peak, self.busy)
+        return environment, cold
+
+    def _pop(self) -> ExecutionEnvironment:
+        if self.config.routing == "lowest":
+            return heapq.heappop(self.idle)[1]
+        return self.idle.pop() if self.config.routing == "mru" else self.idle.popleft()
+
+    def release(self, environment: ExecutionEnvironment, reset: bool = False) -> None:
+        """Back to idle; a reset (timed out) or too old environment is retired instead."""
+        self.busy -= 1
+        now = self.env.now
+        if reset or now - environment.born >= self.config.max_lifetime_s:
+            self.recycled += not reset
+            return
+        environment.idle_since = now
+        if self.config.routing == "lowest":
+            heapq.heappush(self.idle, (environment.number, environment))
+        else:
+            self.idle.append(environment)
+
+    def reap(self) -> Any:
+        """A SimPy process: every second, drop environments idle for `idle_seconds`."""
+        while True:
+            yield self.env.timeout(1.0)
+            limit = self.env.now - self.config.idle_seconds
+            entries = list(self.idle)
+            kept = [e for e in entries if self._of(e).idle_since > limit]
+            if len(kept) < len(entries):
+                self.reaped += len(entries) - len(kept)
+                if self.config.routing == "lowest":
+                    heapq.heapify(kept)
+                    self.idle = kept
+                else:
+                    self.idle = deque(kept)
+
+    @staticmethod
+    def _of(entry: Any) -> ExecutionEnvironment:
+        return entry[1] if isinstance(entry, tuple) else entry
+
+
+class World:
+    """One run of one configuration: API Gateway, the pool, the tiers, the counters."""
+
+    def __init__(self, config: Config, times: Times) -> None:
+        import simpy
+
+        self.config, self.times = config, times
+        self.env = simpy.Environment()
+        self.rng = random.Random(config.seed)
+        limits = config.limits
+        self.plan = TokenBucket(limits.plan_rate, limits.plan_burst)
+        self.account = TokenBucket(limits.account_rate, limits.account_burst)
+        invoke_rate = limits.requests_per_concurrency * limits.concurrency
+        self.invoke_rate = TokenBucket(invoke_rate, invoke_rate)
+        self.pool = Pool(config, self.env)
+        self.admitted = 0  # requests the usage plan let through: what its quota counts
+        self.l2: dict[tuple, float] = {}  # payload -> expiry
+        self.items: Counter[str] = Counter()
+        self.steady: Counter[str] = Counter()  # outcomes in the second half of the run
+        self.refused: Counter[str] = Counter()  # by `Status.field`
+        self.seen: set[tuple] = set()
+        self.steady_requests = self.steady_refused = 0
+        self.requests = self.ready = self.model_loads = self.loading = 0
+        self.events: list[tuple[str, float]] = []  # (cold | model, when)
+        self.latency: list[float] = []
+        self.billed: list[float] = []
+        self.container: ExecutionEnvironment | None = None  # local stack: its one process
+
+    def _refusal(self) -> Status | None:
+        """What API Gateway and Lambda's invoke limits answer before any environment."""
+        now, limits = self.env.now, self.config.limits
+        if self.admitted >= limits.plan_quota_per_month:
+            return QUOTA_429
+        if not self.plan.take(now):
+            return PLAN_429
+        self.admitted += 1
+        if not self.account.take(now):
+            return ACCOUNT_429
+        if not self.invoke_rate.take(now):
+            return THROTTLE_500
+        return None
+
+    def _outcome(self, environment: ExecutionEnvironment, key: tuple) -> str:
         mode, now = self.config.mode, self.env.now
-        if mode != "off" and key in container.l1:
+        if mode != "off" and key in environment.l1:
             return Outcome.HIT_L1
         if mode == "tiered" and self.l2.get(key, -1.0) > now:
-            container.l1[key] = True
+            environment.l1[key] = True
             return Outcome.HIT_L2
         return Outcome.MISS
 
-    def _store(self, container: ExecutionEnvironment, key: tuple) -> None:
+    def _store(self, environment: ExecutionEnvironment, key: tuple) -> None:
         if self.config.mode != "off":
-            container.l1[key] = True
+            environment.l1[key] = True
         if self.config.mode == "tiered":
             self.l2[key] = self.env.now + self.config.cache_ttl
 
     def request(self, payload: dict) -> Any:
-        """One request, end to end; returns (latency ms or None if throttled)."""
+        """One request, end to end; returns its latency in ms, or None if refused."""
         key = tuple(payload.values())
+        self.requests += 1
+        self.seen.add(key)
+        steady = self.env.now >= self.config.duration / 2
+        self.steady_requests += steady
         if self.config.stack == "local":
             return (yield from self._local(key))
-        if not self._admit():
-            self.throttled += 1
-            return None
-        container, cold = self._container()
-        if container is None:
-            self.throttled += 1
+        refusal = self._refusal()
+        environment, cold = (None, False) if refusal else self.pool.take()
+        if environment is None:
+            self.refused[(refusal or THROTTLE_500).field] += 1
+            self.steady_refused += steady
             return None
         started = self.env.now
-        container.busy = True  # taken now: a request arriving at the same instant sees it
-        self.busy += 1
-        self.peak = max(self.peak, self.busy)
-        work = self.env.process(self._invoke(container, key, cold))
-        yield work | self.env.timeout(self.config.timeout)
-        if not work.triggered:  # API Gateway gives up; the container finishes regardless
-            self.timed_out += 1
+        work = self.env.process(self._invoke(environment, key, cold))
+        yield work | self.env.timeout(self.config.limits.integration_timeout_s)
+        if not work.triggered:  # API Gateway gives up; the function runs on to its timeout
+            self.refused[INTEGRATION_504.field] += 1
             return None
-        outcome = work.value
-        overhead = self.times.overhead_ms.get(outcome, 0.0)
-        yield self.env.timeout(overhead / 1000)
+        if work.value is TIMEOUT_502:
+            self.refused[TIMEOUT_502.field] += 1
+            return None
+        yield self.env.timeout(self.times.overhead_ms.get(work.value, 0.0) / 1000)
         total = (self.env.now - started) * 1000
         self.latency.append(total)
         return total
 
-    def _invoke(self, container: ExecutionEnvironment, key: tuple, cold: bool) -> Any:
-        """The container's side of one invocation: init if cold, lookup, model; its outcome."""
-        ms = 0.0
-        if cold:  # counted once its init is done, as the containers report it
-            ms = yield from self._cpu_bound(self.times.init_ms)
-            self.ready += 1
-            self.events.append(("cold", self.env.now))
-        outcome = self._outcome(container, key)
-        service = self.times.draw(self.rng, outcome if self.config.mode != "off" else "off")
-        loading = outcome == "MISS" and not container.loaded
-        if loading:  # the model load has waited its own time: add it to what is billed
-            container.loaded = True
-            load_ms = yield from self._cpu_bound(self.times.model_load_ms)
-            yield self.env.timeout(service / 1000)
-            service += load_ms
-        else:
-            yield self.env.timeout(service / 1000)
-        self.model_loads += loading
-        if loading:
+    def _init(self) -> Any:
+        """A cold environment's init, in ms. Past `init_limit_s` Lambda stops the init
+        phase and runs init again inside the first invocation: (init phase ms, ms the
+        invoke phase owes)."""
+        limit_ms = self.config.limits.init_limit_s * 1000
+        init_ms = self.times.init_ms * self.config.cpu_share
+        spent = yield from self._cpu_bound(min(init_ms, limit_ms))
+        self.ready += 1
+        self.events.append(("cold", self.env.now))
+        return spent, (init_ms if init_ms > limit_ms else 0.0)
+
+    def _invoke(self, environment: ExecutionEnvironment, key: tuple, cold: bool) -> Any:
+        """The environment's side of one invocation: its outcome, or `TIMEOUT_502`."""
+        init_ms, owed_ms = (yield from self._init()) if cold else (0.0, 0.0)
+        outcome = self._outcome(environment, key)
+        load_ms = 0.0
+        if outcome == Outcome.MISS and not environment.loaded:
+            environment.loaded = True
+            load_ms = yield from self._cpu_bound(self.times.model_load_ms * self.config.cpu_share)
+            self.model_loads += 1
             self.events.append(("model", self.env.now))
-        if outcome == "MISS":
-            self._store(container, key)
-        self.items[outcome] += 1
-        self.billed.append(math.ceil(service) + math.ceil(ms))
-        container.busy = False
-        container.idle_since = self.env.now
-        self.busy -= 1
-        heapq.heappush(self.idle, (container.number, container))
+        drawn = outcome if self.config.mode != "off" else "off"
+        service = self.times.draw(self.rng, drawn) * self.config.cpu_share + owed_ms
+        budget_ms = self.config.limits.function_timeout_s * 1000
+        if load_ms + service > budget_ms:  # stopped at the timeout; the environment is reset
+            yield self.env.timeout(max(0.0, budget_ms - load_ms) / 1000)
+            self.billed.append(budget_ms + math.ceil(init_ms))
+            self.pool.release(environment, reset=True)
+            return TIMEOUT_502
+        yield self.env.timeout(service / 1000)
+        if outcome == Outcome.MISS:
+            self._store(environment, key)
+        self._count(outcome)
+        self.billed.append(math.ceil(load_ms + service) + math.ceil(init_ms))  # INIT billed
+        self.pool.release(environment)
         return outcome
+
+    def _count(self, outcome: str) -> None:
+        self.items[outcome] += 1
+        if self.env.now >= self.config.duration / 2:
+            self.steady[outcome] += 1
 
     def _cpu_bound(self, ms: float) -> Any:
         """An import-heavy phase (init, model load): with `cores` shared, it stretches by
@@ -277,36 +403,27 @@ class World:
         (asyncio, a thread pool for misses). Its measured latency per outcome under load,
         contention included, plus the client's overhead, stands for each request."""
         if self.container is None:
-            self.started, self.container = 1, ExecutionEnvironment(self.config, self.env)
+            self.pool.started, self.container = 1, ExecutionEnvironment(self.config, self.env)
             self.container.loaded = True
         arrived = self.env.now
         outcome = self._outcome(self.container, key)
         service = self.times.draw(self.rng, outcome if self.config.mode != "off" else "off")
         overhead = self.times.overhead_ms.get(outcome, 0.0)
         yield self.env.timeout((service + overhead) / 1000)
-        if outcome == "MISS":
+        if outcome == Outcome.MISS:
             self._store(self.container, key)
-        self.items[outcome] += 1
+        self._count(outcome)
         self.billed.append(math.ceil(service))
         total = (self.env.now - arrived) * 1000
         self.latency.append(total)
         return total
-
-    def reaper(self) -> Any:
-        while True:
-            yield self.env.timeout(1.0)
-            limit = self.env.now - self.config.idle_seconds
-            kept = [(n, c) for n, c in self.idle if c.idle_since > limit]
-            if len(kept) < len(self.idle):
-                heapq.heapify(kept)
-                self.idle = kept
 
     def user(self, stream_id: int, start: float) -> Any:
         scenario = Scenario(self.config.scenario, self.config.options, stream_id=stream_id)
         yield self.env.timeout(start)
         while self.env.now < self.config.duration:
             latency = yield from self.request(scenario.payload())
-            if latency is None:  # 429 or 504: the client sees it, and goes on
+            if latency is None:  # refused: the client sees it, and goes on
                 yield self.env.timeout(0.001)
 
     def rate_at(self, t: float) -> float:
@@ -334,7 +451,7 @@ class World:
             pool = Scenario(config.scenario, config.options).pool
             self.l2 = {tuple(p.values()): config.cache_ttl for p in pool}
         if config.stack == "lambda":
-            self.env.process(self.reaper())
+            self.env.process(self.pool.reap())
         if config.users:
             for u in range(config.users):
                 start = u / config.spawn_rate if config.spawn_rate else 0.0
@@ -342,43 +459,76 @@ class World:
         else:
             self.env.process(self.arrivals())
         self.env.run(until=config.duration)
-        return self.result()
+        return result_of(self)
 
-    def result(self) -> dict[str, Any]:
-        config = self.config
-        total = sum(self.items.values())
-        requests = total + self.throttled
-        # per hour: from the second half of the run, past the first burst of cold starts
-        settled = config.duration / 2
-        hours = (config.duration - settled) / 3600
-        late = Counter(kind for kind, at in self.events if at >= settled)
-        mean_billed = sum(self.billed) / len(self.billed) if self.billed else 0.0
-        tiered = config.mode == "tiered"
-        reads = (self.items[Outcome.HIT_L2] + self.items[Outcome.MISS]) / max(1, total)
-        reads = reads if tiered else 0.0
-        writes = self.items[Outcome.MISS] / max(1, total) if tiered else 0.0
-        return {
-            "scenario": config.scenario,
-            "cache_mode": config.mode,
-            "stack": config.stack,
-            "requests": requests,
-            "answered": total,
-            "throttled_429": self.throttled,
-            "timed_out_504": self.timed_out,
-            "rps": round(requests / config.duration, 1),
-            "containers_started": self.ready if config.stack == "lambda" else self.started,
-            "cold_starts": self.started,
-            "containers_loading_model": self.model_loads,
-            "peak_concurrent_containers": self.peak if config.stack == "lambda" else 1,
-            "cold_starts_per_hour": round(late["cold"] / hours, 1),
-            "model_loads_per_hour": round(late["model"] / hours, 1),
-            "hit_rate": {o: round(self.items[o] / total, 4) if total else None for o in Outcome},
-            "latency_ms": percentiles(self.latency),
-            "billed_ms_mean": round(mean_billed, 3),
-            "cost_per_million_requests_usd": cost_per_million(
-                mean_billed, config.memory_mb, reads, writes, 0.0
-            ),
-        }
+
+def result_of(world: World) -> dict[str, Any]:
+    """A run's figures: answers by tier and refusals by source and status, the pool,
+    latency, and cost; hit rates also over the steady second half, beside the share of
+    first sightings D(N)/N, which is what a cold shared cache must miss."""
+    config, pool = world.config, world.pool
+    total = sum(world.items.values())
+    settled = config.duration / 2
+    hours = (config.duration - settled) / 3600
+    late = Counter(kind for kind, at in world.events if at >= settled)
+    steady = sum(world.steady.values())
+    return {
+        "scenario": config.scenario,
+        "cache_mode": config.mode,
+        "stack": config.stack,
+        "requests": world.requests,
+        "answered": total,
+        "ok_200": {o.field: world.items[o] for o in Outcome},
+        "refused": {status.field: world.refused[status.field] for status in REFUSALS},
+        "rps": round(world.requests / config.duration, 1),
+        "containers_started": world.ready if config.stack == "lambda" else pool.started,
+        "cold_starts": pool.started,
+        "invocations_reused": pool.reused,
+        "containers_reaped": pool.reaped,
+        "containers_recycled": pool.recycled,
+        "containers_loading_model": world.model_loads,
+        "peak_concurrent_containers": pool.peak if config.stack == "lambda" else 1,
+        "cold_starts_per_hour": round(late["cold"] / hours, 1),
+        "model_loads_per_hour": round(late["model"] / hours, 1),
+        "hit_rate": {o: round(world.items[o] / total, 4) if total else None for o in Outcome},
+        "steady_hit_rate": {
+            o: round(world.steady[o] / steady, 4) if steady else None for o in Outcome
+        },
+        "steady_refused_share": round(world.steady_refused / world.steady_requests, 4)
+        if world.steady_requests
+        else None,
+        "first_sightings": round(len(world.seen) / world.requests, 4) if world.requests else None,
+        "latency_ms": percentiles(world.latency),
+        **_costs(world, total),
+    }
+
+
+def _costs(world: World, total: int) -> dict[str, Any]:
+    config = world.config
+    invocations = max(1, len(world.billed))
+    mean_billed = sum(world.billed) / invocations
+    tiered = config.mode == "tiered"
+    reads = (world.items[Outcome.HIT_L2] + world.items[Outcome.MISS]) / max(1, total)
+    writes = world.items[Outcome.MISS] / max(1, total)
+    log_bytes = FUNCTION_LOG_BYTES + PLATFORM_LOG_BYTES
+    per_million = {
+        arch: cost_per_million(
+            mean_billed, config.memory_mb, reads if tiered else 0.0,
+            writes if tiered else 0.0, log_bytes, arch,
+        )
+        for arch in ARCHITECTURES
+    }  # fmt: skip
+    rps = world.requests / config.duration
+    month = per_month(per_million["x86_64"]["total"], rps)
+    return {
+        "billed_ms_mean": round(mean_billed, 3),
+        "cost_per_million_requests_usd": per_million["x86_64"],
+        "cost_per_million_requests_usd_arm64": per_million["arm64"],
+        "monthly_usd_at_this_rate": round(month, 2),
+        "usage_plan_quota_days": round(config.limits.plan_quota_per_month / (rps * 86_400), 2)
+        if rps
+        else None,
+    }
 
 
 def estimate_events(config: Config, times: Times) -> float:

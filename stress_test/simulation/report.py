@@ -9,9 +9,9 @@ from typing import Any
 
 from stress_test.report import COLOURS, OUTCOMES, png
 
-COLUMNS = ["cache_mode", "rps", "throttled_429", "containers_started",
-           "containers_loading_model", "peak_concurrent_containers", "cold_starts_per_hour",
-           "model_loads_per_hour", "billed_ms_mean"]  # fmt: skip
+COLUMNS = ["cache_mode", "rps", "refused", "containers_started", "containers_loading_model",
+           "peak_concurrent_containers", "cold_starts_per_hour", "model_loads_per_hour",
+           "billed_ms_mean", "monthly_usd_at_this_rate"]  # fmt: skip
 
 
 def _chart(runs: list[dict]) -> str:

@@ -12,9 +12,27 @@ from typing import Any
 from cache.outcome import Outcome
 from stress_test.lambda_view import stack_figures
 from stress_test.scenarios import Options
+from stress_test.simulation.aws import AwsLimits
 from stress_test.simulation.model import Config, Times, simulate
 
 TARGETS = {"hit_rate_pp": 2.0, "containers_pct": 15.0, "model_loads_pct": 15.0, "p50_pct": 25.0}
+
+
+# serverless-offline has no API Gateway throttles, no concurrency or scaling limits and
+# no lifetime; it hands a request the oldest idle container, and runs each on this
+# machine's CPUs (no memory-sized share).
+UNLIMITED = 10**9
+EMULATED_STACK = {
+    "limits": AwsLimits(
+        plan_rate=UNLIMITED, plan_burst=UNLIMITED, plan_quota_per_month=UNLIMITED,
+        account_rate=UNLIMITED, account_burst=UNLIMITED, account_concurrency=UNLIMITED,
+        scaling_bucket=UNLIMITED, scaling_refill_per_s=UNLIMITED,
+        requests_per_concurrency=UNLIMITED,
+    ),
+    "routing": "lowest",
+    "max_lifetime_s": float(UNLIMITED),
+    "cpu_scaling": False,
+}  # fmt: skip
 
 
 def config_of_run(summary: dict[str, Any], row: dict[str, Any]) -> Config:
@@ -35,6 +53,7 @@ def config_of_run(summary: dict[str, Any], row: dict[str, Any]) -> Config:
         cores=(os.cpu_count() or 1) if params.get("stack") == "lambda" else 0,
         options=options,
         memory_mb=(row.get("lambda") or {}).get("memory_mb", 1024),
+        **EMULATED_STACK,
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from stress_test.measurements import MissingMeasurements, load
 from stress_test.scenarios import Options
 from stress_test.simulation import model as sim
+from stress_test.simulation.aws import AwsLimits
 from stress_test.simulation.cli import main as simulate_main
 from stress_test.simulation.validation import validate_run
 
@@ -43,15 +44,78 @@ def test_tiered_shares_work_across_containers(times: sim.Times) -> None:
     assert off["hit_rate"]["MISS"] == 1.0
     assert tiered["hit_rate"]["MISS"] < memory["hit_rate"]["MISS"]
     assert tiered["containers_loading_model"] <= memory["containers_loading_model"]
-    assert tiered["throttled_429"] == 0
+    assert sum(tiered["refused"].values()) == 0
 
 
-def test_a_new_accounts_concurrency_limit_throttles_a_cold_burst(times: sim.Times) -> None:
-    """Ten containers, each paying init and the model load: a burst of 300/s gets 429s."""
-    config = sim.Config(scenario="hot", mode="off", rate=300, duration=10, concurrency_limit=10)
+def limits(**overrides: object) -> AwsLimits:
+    return replace(AwsLimits(), **overrides)
+
+
+def test_a_lambda_throttle_reaches_the_client_as_500_not_429(times: sim.Times) -> None:
+    """Ten containers, each paying init and the model load: a burst of 300/s is refused
+    by Lambda, which API Gateway's REST proxy answers with 500."""
+    config = sim.Config(scenario="hot", mode="off", rate=300, duration=10, cpu_scaling=False,
+                        limits=limits(account_concurrency=10))  # fmt: skip
     result = sim.simulate(config, times)
-    assert result["throttled_429"] > 0 and result["peak_concurrent_containers"] == 10
-    assert sim.simulate(replace(config, concurrency_limit=1000), times)["throttled_429"] == 0
+    assert result["refused"]["lambda_throttle_500"] > 0
+    assert result["refused"]["usage_plan_429"] == 0 and result["peak_concurrent_containers"] == 10
+    assert sum(sim.simulate(replace(config, limits=AwsLimits()), times)["refused"].values()) == 0
+
+
+def test_the_usage_plan_answers_429_before_lambda_runs(times: sim.Times) -> None:
+    config = sim.Config(scenario="hot", mode="memory", rate=400, duration=10,
+                        limits=limits(plan_rate=100, plan_burst=100))  # fmt: skip
+    result = sim.simulate(config, times)
+    answered = result["answered"]
+    assert 900 <= answered <= 1_300  # 100 burst + 100/s for 10 s, Poisson arrivals
+    assert result["refused"]["usage_plan_429"] == result["requests"] - answered
+
+
+def test_the_scaling_rate_limits_a_standing_start_whatever_the_account_limit(
+    times: sim.Times,
+) -> None:
+    """1,000 new environments per 10 s: raising the account's concurrency to 3,000 does
+    not let a standing start at 3,000/s (each environment busy for ~2 s) go through."""
+    burst = limits(plan_rate=10_000, plan_burst=10_000, account_concurrency=3_000)
+    config = sim.Config(scenario="unique", mode="off", rate=3_000, duration=4, limits=burst)
+    result = sim.simulate(config, times)
+    assert result["containers_started"] <= 1_000 + 4 * 100 + 1
+    assert result["refused"]["lambda_throttle_500"] > 0
+    unbounded = replace(burst, scaling_bucket=10**6, scaling_refill_per_s=10**6)
+    assert sim.simulate(replace(config, limits=unbounded), times)["containers_started"] > 1_500
+
+
+def test_ten_requests_a_second_per_unit_of_concurrency(times: sim.Times) -> None:
+    """A limit of 10 caps invocations at 100/s: at 1,000/s about 90 % are refused (500)."""
+    config = sim.Config(scenario="hot", mode="memory", rate=1_000, duration=20,
+                        limits=limits(account_concurrency=10, plan_rate=10_000,
+                                      plan_burst=10_000))  # fmt: skip
+    result = sim.simulate(config, times)
+    refused = result["refused"]["lambda_throttle_500"] / result["requests"]
+    assert 0.86 <= refused <= 0.92
+
+
+def erlang_b(servers: int, load: float) -> float:
+    """Erlang's loss formula B(c, A), by its recurrence."""
+    b = 1.0
+    for k in range(1, servers + 1):
+        b = load * b / (k + load * b)
+    return b
+
+
+def test_loss_under_a_limit_of_ten_is_erlang_b(measurements: Path) -> None:
+    """Below the request-rate cap, a concurrency limit makes a pure loss system: the
+    steady refusals match Erlang B within 2 percentage points."""
+    data = json.loads(measurements.read_text())
+    data["bench"]["service_ms"]["off"] = {"p50": 150.0, "p99": 150.0}  # fixed 150 ms
+    measurements.write_text(json.dumps(data))
+    times = sim.Times.measured(load(measurements), "off", measurements)
+    rate, service_s = 50.0, 0.150
+    config = sim.Config(scenario="unique", mode="off", rate=rate, duration=400,
+                        limits=limits(account_concurrency=10), cpu_scaling=False)  # fmt: skip
+    result = sim.simulate(config, times)
+    lost = result["steady_refused_share"]
+    assert abs(lost - erlang_b(10, rate * service_s)) <= 0.02, lost
 
 
 def test_l1_bound_and_ttl_are_the_real_ttlcache(times: sim.Times) -> None:
@@ -71,6 +135,9 @@ def test_l1_bound_and_ttl_are_the_real_ttlcache(times: sim.Times) -> None:
         (["--rate", "10", "--l1-max-items", "-1"], "l1-max-items must be positive"),
         (["--rate", "10", "--modes", "fast"], "unknown cache mode 'fast'"),
         (["--rate", "10", "--sweep", "colour=1,2"], "--sweep takes name=v1,v2"),
+        (["--rate", "10", "--routing", "random"], "invalid choice"),
+        (["--rate", "10", "--max-lifetime-s", "0"], "max-lifetime-s must be positive"),
+        (["--rate", "10", "--idle-seconds", "-1"], "idle-seconds must be positive"),
     ],
 )
 def test_bad_input_gets_one_line(args, says, measurements: Path, capsys) -> None:
@@ -119,3 +186,42 @@ def test_simulation_agrees_with_a_measured_local_run(
         checks = entry["checks"]
         for outcome in ("HIT-L1", "HIT-L2", "MISS"):
             assert checks[f"hit rate {outcome} (pp)"]["gap"] <= 5.0, entry
+
+
+def test_timeouts_answer_502_from_the_function_and_504_from_api_gateway(
+    times: sim.Times,
+) -> None:
+    base = sim.Config(scenario="hot", mode="memory", rate=20, duration=10, cpu_scaling=False)
+    short = sim.simulate(replace(base, limits=limits(function_timeout_s=1.0)), times)
+    assert short["refused"]["function_timeout_502"] > 0  # a 1.5 s model load: stopped at 1 s
+    assert short["refused"]["integration_timeout_504"] == 0
+    slow = limits(function_timeout_s=60.0, integration_timeout_s=1.0)
+    gateway = sim.simulate(replace(base, limits=slow), times)
+    assert gateway["refused"]["integration_timeout_504"] > 0
+
+
+def test_recycled_environments_keep_cold_starts_coming_in_steady_traffic(
+    times: sim.Times,
+) -> None:
+    config = sim.Config(scenario="hot", mode="memory", rate=50, duration=600, max_lifetime_s=60)
+    recycled = sim.simulate(config, times)
+    assert recycled["containers_recycled"] > 0 and recycled["cold_starts_per_hour"] > 0
+    forever = sim.simulate(replace(config, max_lifetime_s=10**9), times)
+    assert forever["cold_starts_per_hour"] == 0
+
+
+def test_routing_decides_which_l1_a_request_meets(times: sim.Times) -> None:
+    config = sim.Config(scenario="realistic", mode="memory", rate=200, duration=60)
+    rates = {
+        routing: sim.simulate(replace(config, routing=routing), times)["hit_rate"]["HIT-L1"]
+        for routing in sim.ROUTING
+    }
+    assert rates["lru"] < rates["mru"]  # spreading requests thins every container's L1
+
+
+def test_less_memory_is_less_cpu(times: sim.Times) -> None:
+    config = sim.Config(scenario="hot", mode="off", rate=20, duration=20)
+    small = sim.simulate(replace(config, memory_mb=512), times)["latency_ms"]["p50"]
+    full = sim.simulate(replace(config, memory_mb=1769), times)["latency_ms"]["p50"]
+    flat = sim.simulate(replace(config, memory_mb=512, cpu_scaling=False), times)
+    assert small > 3 * full * 0.9 and flat["latency_ms"]["p50"] < small
