@@ -19,7 +19,7 @@ from model.artifact import ArtifactError
 from service.admission import AdmissionMiddleware
 from service.errors import ErrorMiddleware
 from service.logs import configure_logging
-from service.predictions import build_prediction_service
+from service.predictions import PredictionService, build_prediction_service
 from service.replies import error_body
 from service.routes import router
 from service.settings import Settings, SettingsError
@@ -54,14 +54,10 @@ def create_app(
     `store`: the L2 store to use in tiered mode instead of the table the settings name."""
     try:
         settings = settings or Settings.from_env()
-    except SettingsError as exc:
-        configure_logging("INFO")
-        log.error("refusing to start: %s", exc)
-        raise
-    configure_logging(settings.log_level)
-    try:
+        configure_logging(settings.log_level)
         predictions = build_prediction_service(settings, inline=inline, store=store)
     except (ArtifactError, SettingsError) as exc:
+        configure_logging(settings.log_level if settings else "INFO")
         log.error("refusing to start: %s", exc)
         raise
     app = FastAPI(
@@ -78,6 +74,11 @@ def create_app(
         AdmissionMiddleware, max_bytes=settings.max_body_bytes, api_keys=settings.api_keys or ()
     )
     app.add_middleware(ErrorMiddleware)
+    _log_start(settings, predictions)
+    return app
+
+
+def _log_start(settings: Settings, predictions: PredictionService) -> None:
     log.info(
         "started",
         extra={
@@ -91,7 +92,6 @@ def create_app(
             ),
         },
     )
-    return app
 
 
 def create_app_or_exit(*, inline: bool = False) -> FastAPI:

@@ -55,29 +55,7 @@ class EmfMetrics:
         """
         timestamp = int(time.time() * 1000)
         lines = [
-            {
-                "_aws": {
-                    "Timestamp": timestamp,
-                    "CloudWatchMetrics": [
-                        {
-                            "Namespace": NAMESPACE,
-                            "Dimensions": [["Service", "CacheOutcome"]],
-                            "Metrics": [
-                                {"Name": "Items", "Unit": "Count"},
-                                {"Name": "Latency", "Unit": "Milliseconds"},
-                            ],
-                        }
-                    ],
-                },
-                "Service": self.service,
-                "CacheOutcome": outcome,
-                "Route": context["route"],
-                "Key": context["key"],
-                "RequestItems": context["items"],
-                "Items": items,
-                "Latency": context["ms"],
-            }
-            for outcome, items in outcomes.items()
+            self._line(timestamp, outcome, items, context) for outcome, items in outcomes.items()
         ]
         if refreshes and lines:
             first = lines[0]
@@ -89,6 +67,30 @@ class EmfMetrics:
             self._held.extend(lines)
         else:
             self._write(lines)
+
+    def _line(
+        self, timestamp: int, outcome: str, items: int, context: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        metrics = [{"Name": "Items", "Unit": "Count"}, {"Name": "Latency", "Unit": "Milliseconds"}]
+        return {
+            "_aws": {
+                "Timestamp": timestamp,
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": NAMESPACE,
+                        "Dimensions": [["Service", "CacheOutcome"]],
+                        "Metrics": metrics,
+                    }
+                ],
+            },
+            "Service": self.service,
+            "CacheOutcome": outcome,
+            "Route": context["route"],
+            "Key": context["key"],
+            "RequestItems": context["items"],
+            "Items": items,
+            "Latency": context["ms"],
+        }
 
     def _write(self, lines: list[dict[str, Any]]) -> None:
         stream = self.stream or sys.stdout
