@@ -8,17 +8,22 @@
 Each writer replaces its own section and leaves the others; the file is per
 machine (figures differ up to ~3.5x between machines of one kind), so it is not
 committed: `stress_test/measurements.json`, or the file `PREDCACHE_MEASUREMENTS` names.
+Where neither exists, `REFERENCE` stands in: a committed set measured on one named
+machine (its `about` says which, when and at which commit), so a fresh clone can
+simulate at once; whatever this machine measures overrides it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 DEFAULT = Path(__file__).resolve().parent / "measurements.json"
+REFERENCE = Path(__file__).resolve().parent / "reference_measurements.json"
 WRITERS = {
     "bench": "make bench",
     "bench_cold": "make bench-cold",
@@ -35,14 +40,36 @@ class MissingMeasurements(FileNotFoundError):
     """A simulation input has not been measured on this machine yet."""
 
 
+def source(path: Path | None = None) -> Path:
+    """The file to read: `path` if named, else this machine's, else the reference set."""
+    if path is not None or "PREDCACHE_MEASUREMENTS" in os.environ:
+        return path or default_path()
+    return DEFAULT if DEFAULT.exists() else REFERENCE
+
+
 def load(path: Path | None = None) -> dict[str, Any]:
-    path = path or default_path()
+    """The measurements `source` picks; says so when they are the reference set."""
+    path = source(path)
     if not path.exists():
         raise MissingMeasurements(
             f"no measurements at {path}: run `make bench` and `make bench-cold` "
             "(and `make stress STACK=lambda` for the Lambda figures) first"
         )
-    return json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise MissingMeasurements(f"{path} is not a measurements file: {exc}") from None
+    if not isinstance(data, dict):
+        raise MissingMeasurements(f"{path} is not a measurements file: not a JSON object")
+    if path == REFERENCE:
+        about = data.get("about", {})
+        print(
+            f"using the reference measurements ({about.get('machine')}, "
+            f"{about.get('measured_on')}, commit {about.get('commit')}): "
+            "`make bench` and `make bench-cold` measure this machine instead",
+            file=sys.stderr,
+        )
+    return data
 
 
 def save(section: str, values: dict[str, Any], key: str = "", path: Path | None = None) -> None:

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from cache.outcome import Outcome
-from stress_test.measurements import MissingMeasurements, default_path, load
+from stress_test.measurements import MissingMeasurements, default_path, load, source
 from stress_test.scenarios import Options
 from stress_test.simulation.aws import REFUSALS, AwsLimits
 from stress_test.simulation.model import ROUTING, Config, SimulationError, Times, simulate, stack_of
-from stress_test.simulation.validation import validate_run
+from stress_test.simulation.validation import FROM_THE_RUN, validate_run
 
 ALIASES = {  # earlier flag names, still accepted
     "account_concurrency": ["--concurrency-limit"],
@@ -148,17 +148,23 @@ def config_row(config: Config) -> dict[str, Any]:
     return {**flat.pop("limits").__dict__, **flat}
 
 
+def _print_validation(entries: list[dict[str, Any]]) -> None:
+    print("inputs taken from the measured run itself: " + "; ".join(FROM_THE_RUN))
+    for entry in entries:
+        print(f"[{entry['mode']}] simulated {entry['simulated']['requests']} requests, "
+              f"measured {entry['measured']['requests']}")  # fmt: skip
+        for name, check in entry["checks"].items():
+            print(f"  {name:28} {check['gap']:8} {'ok' if check['ok'] else 'MISSED'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     try:
-        path = args.measurements or default_path()
+        path = source(args.measurements)
         data = load(path)
         if args.validate:
             result = {"validation": validate_run(args.validate, data, path)}
-            for entry in result["validation"]:
-                print(f"[{entry['mode']}]")
-                for name, check in entry["checks"].items():
-                    print(f"  {name:28} {check['gap']:8} {'ok' if check['ok'] else 'MISSED'}")
+            _print_validation(result["validation"])
         else:
             started = time.perf_counter()
             rows = []

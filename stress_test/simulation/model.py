@@ -83,6 +83,7 @@ class Config:
     max_lifetime_s: float = 7_200.0  # an environment is recycled once this old
     routing: str = "mru"  # which idle environment takes a request (not published)
     cpu_scaling: bool = True  # below ONE_VCPU_MB, CPU-bound times stretch by the share
+    refused_rtt_ms: float = 10.0  # a refusal's round trip, before a closed-loop user retries
     l1_max_items: int = _DEFAULTS.l1_max_items
     l1_ttl: float = float(_DEFAULTS.l1_ttl_seconds)
     cache_ttl: float = float(_DEFAULTS.cache_ttl_seconds)
@@ -105,7 +106,7 @@ class Config:
                      "cache_ttl", "memory_mb"):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise SimulationError(f"{name.replace('_', '-')} must be positive")
-        for name in ("spawn_rate", "ramp"):
+        for name in ("spawn_rate", "ramp", "refused_rtt_ms"):
             if getattr(self, name) < 0:
                 raise SimulationError(f"{name.replace('_', '-')} must not be negative")
         _check_limits(self.limits)
@@ -423,8 +424,8 @@ class World:
         yield self.env.timeout(start)
         while self.env.now < self.config.duration:
             latency = yield from self.request(scenario.payload())
-            if latency is None:  # refused: the client sees it, and goes on
-                yield self.env.timeout(0.001)
+            if latency is None:  # refused: the client sees it after a round trip, goes on
+                yield self.env.timeout(self.config.refused_rtt_ms / 1000)
 
     def rate_at(self, t: float) -> float:
         rate = self.config.rate

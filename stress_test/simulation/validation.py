@@ -15,7 +15,12 @@ from stress_test.scenarios import Options
 from stress_test.simulation.aws import AwsLimits
 from stress_test.simulation.model import Config, Times, simulate
 
-TARGETS = {"hit_rate_pp": 2.0, "containers_pct": 15.0, "model_loads_pct": 15.0, "p50_pct": 25.0}
+TARGETS = {"hit_rate_pp": 2.0, "containers_pct": 15.0, "model_loads_pct": 15.0, "p50_pct": 25.0,
+           "requests_pct": 15.0}  # fmt: skip
+# What a validation takes from the very run it checks: agreement on these is partly
+# by construction; the request count, hit rates, containers and model loads emerge.
+FROM_THE_RUN = ("handler ms per outcome (the containers' own, warm)",
+                "client overhead per outcome (locust p50 minus handler p50)")  # fmt: skip
 
 
 # serverless-offline has no API Gateway throttles, no concurrency or scaling limits and
@@ -85,6 +90,9 @@ def compare(simulated: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     gap = _pct((simulated["latency_ms"] or {}).get("p50"), row.get("p50_ms"))
     if gap is not None:
         checks["latency p50 (%)"] = (gap, gap <= TARGETS["p50_pct"])
+    gap = _pct(simulated["requests"], row.get("requests"))
+    if gap is not None:
+        checks["requests (%)"] = (gap, gap <= TARGETS["requests_pct"])
     return {
         "mode": row["cache_mode"],
         "simulated": simulated,
@@ -94,7 +102,9 @@ def compare(simulated: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
             "containers_started": view.get("containers_started"),
             "containers_loading_model": view.get("containers_loading_model"),
             "p50_ms": row.get("p50_ms"),
+            "requests": row.get("requests"),
         },
+        "inputs_from_the_run": list(FROM_THE_RUN),
     }
 
 

@@ -225,3 +225,19 @@ def test_less_memory_is_less_cpu(times: sim.Times) -> None:
     full = sim.simulate(replace(config, memory_mb=1769), times)["latency_ms"]["p50"]
     flat = sim.simulate(replace(config, memory_mb=512, cpu_scaling=False), times)
     assert small > 3 * full * 0.9 and flat["latency_ms"]["p50"] < small
+
+
+def test_a_fresh_clone_simulates_from_the_reference_set(
+    monkeypatch, tmp_path: Path, capsys
+) -> None:
+    from stress_test import measurements
+
+    monkeypatch.delenv("PREDCACHE_MEASUREMENTS")
+    monkeypatch.setattr(measurements, "DEFAULT", tmp_path / "absent.json")
+    assert simulate_main(["--rate", "20", "--duration", "5", "--modes", "tiered"]) == 0
+    err = capsys.readouterr().err
+    assert "using the reference measurements" in err and "commit" in err
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    assert simulate_main(["--rate", "20", "--measurements", str(broken)]) == 2
+    assert "is not a measurements file" in capsys.readouterr().err
