@@ -84,6 +84,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     _add_fields(parser.add_argument_group("AWS limits (docs/capacity.md)"), AwsLimits())
     parser.add_argument("--sweep", default="", help="name=v1,v2,…: one row per value")
     parser.add_argument("--validate", type=Path, help="a stress run's summary.json to reproduce")
+    parser.add_argument(
+        "--pool-conformance", action="store_true",
+        help="play one script on the Lambda stack (make offline) and in the simulation: "
+        "containers started, reused, reaped and model loads must agree within one",
+    )  # fmt: skip
     parser.add_argument("--measurements", type=Path, help=f"default: {default_path()}")
     parser.add_argument("--out", type=Path, help="folder for simulation.json and report.html")
     return parser.parse_args(argv)
@@ -148,6 +153,21 @@ def config_row(config: Config) -> dict[str, Any]:
     return {**flat.pop("limits").__dict__, **flat}
 
 
+def _pool_conformance(args: argparse.Namespace, data: dict, path: Path) -> dict[str, Any]:
+    from stress_test.simulation.conformance import FIGURES, conformance
+
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip() in ("memory", "tiered"))
+    times = {mode: Times.measured(data, mode, path) for mode in modes}
+    result = conformance(modes, times)
+    for mode, row in result["modes"].items():
+        print(f"[{mode}] {'figure':24} {'measured':>9} {'simulated':>10}")
+        for name in FIGURES:
+            print(f"  {name:29} {row['measured'][name]:9d} {row['simulated'][name]:10d}")
+    print(f"second wave: {result['second_wave']}")
+    print("pool conformance: " + ("ok" if result["ok"] else "MISSED"))
+    return result
+
+
 def _print_validation(entries: list[dict[str, Any]]) -> None:
     print("inputs taken from the measured run itself: " + "; ".join(FROM_THE_RUN))
     for entry in entries:
@@ -162,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = source(args.measurements)
         data = load(path)
-        if args.validate:
+        if args.pool_conformance:
+            result = {"pool_conformance": _pool_conformance(args, data, path)}
+        elif args.validate:
             result = {"validation": validate_run(args.validate, data, path)}
             _print_validation(result["validation"])
         else:

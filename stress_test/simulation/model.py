@@ -29,6 +29,7 @@ from service.ops.prices import ARCHITECTURES, PLATFORM_LOG_BYTES, cost_per_milli
 from service.ops.template import memory_mb
 from service.settings import CACHE_MODES, Settings
 from stress_test.lambda_view import percentiles
+from stress_test.load.script import Step, payload
 from stress_test.measurements import need
 from stress_test.scenarios import SCENARIOS, Options, Scenario
 from stress_test.simulation.aws import (
@@ -80,6 +81,7 @@ class Config:
     duration: float = 45.0
     limits: AwsLimits = field(default_factory=AwsLimits)
     idle_seconds: float = AWS_IDLE_SECONDS  # an idle environment is reaped after this
+    reap_every_s: float = 1.0  # how often idle environments are looked at
     max_lifetime_s: float = 7_200.0  # an environment is recycled once this old
     routing: str = "mru"  # which idle environment takes a request (not published)
     cpu_scaling: bool = True  # below ONE_VCPU_MB, CPU-bound times stretch by the share
@@ -92,6 +94,7 @@ class Config:
     warm: bool = False  # tiered: L2 holds every payload of the scenario's pool at the start
     seed: int = 42
     options: Options = field(default_factory=Options)
+    script: tuple[Step, ...] = ()  # scripted traffic instead of users or a rate
 
     def check(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -100,10 +103,10 @@ class Config:
             raise SimulationError(f"unknown cache mode {self.mode!r}: one of {CACHE_MODES}")
         if self.routing not in ROUTING:
             raise SimulationError(f"unknown routing {self.routing!r}: one of {ROUTING}")
-        if (self.users > 0) == (self.rate > 0):
+        if not self.script and (self.users > 0) == (self.rate > 0):
             raise SimulationError("give either --users (closed loop) or --rate (open), > 0")
-        for name in ("duration", "idle_seconds", "max_lifetime_s", "l1_max_items", "l1_ttl",
-                     "cache_ttl", "memory_mb"):  # fmt: skip
+        for name in ("duration", "idle_seconds", "reap_every_s", "max_lifetime_s",
+                     "l1_max_items", "l1_ttl", "cache_ttl", "memory_mb"):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise SimulationError(f"{name.replace('_', '-')} must be positive")
         for name in ("spawn_rate", "ramp", "refused_rtt_ms"):
@@ -245,7 +248,7 @@ class Pool:
     def reap(self) -> Any:
         """A SimPy process: every second, drop environments idle for `idle_seconds`."""
         while True:
-            yield self.env.timeout(1.0)
+            yield self.env.timeout(self.config.reap_every_s)
             limit = self.env.now - self.config.idle_seconds
             entries = list(self.idle)
             kept = [e for e in entries if self._of(e).idle_since > limit]
@@ -446,8 +449,33 @@ class World:
             if self.rng.random() * peak <= self.rate_at(self.env.now):
                 self.env.process(self.request(scenario.payload()))
 
+    def scripted(self) -> Any:
+        """Play `config.script`; `marks` holds the pool's counters as each step starts."""
+        self.marks: list[dict[str, int]] = []
+        for step in self.config.script:
+            self.marks.append(self._mark())
+            if step.kind == "gap":
+                yield self.env.timeout(step.seconds)
+            elif step.kind == "burst":
+                yield self.env.all_of(
+                    [self.env.process(self.request(payload(i))) for i in step.payloads]
+                )
+            else:
+                for i in step.payloads:
+                    yield from self.request(payload(i))
+        self.marks.append(self._mark())
+
+    def _mark(self) -> dict[str, int]:
+        pool = self.pool
+        return {"started": pool.started, "reused": pool.reused, "reaped": pool.reaped,
+                "model_loads": self.model_loads}  # fmt: skip
+
     def run(self) -> dict[str, Any]:
         config = self.config
+        if config.script:
+            self.env.process(self.pool.reap())
+            self.env.run(until=self.env.process(self.scripted()))
+            return {"marks": self.marks}
         if config.warm and config.mode == "tiered":
             pool = Scenario(config.scenario, config.options).pool
             self.l2 = {tuple(p.values()): config.cache_ttl for p in pool}
