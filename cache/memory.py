@@ -30,6 +30,11 @@ class MemoryStore:
         with self._lock:
             self._cache[key] = value
 
+    def items(self) -> list[tuple[str, Any]]:
+        """A copy of what the tier holds now (unexpired entries), safe to iterate."""
+        with self._lock:
+            return list(self._cache.items())
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._cache)

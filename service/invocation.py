@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
 
 Handler = Callable[[dict, Any], dict]
@@ -38,11 +39,25 @@ class InstrumentedHandler:
         self.handler = handler
         self.init_ms = (time.perf_counter() - init_started) * 1000
         self.invocations = 0
+        self.refusal: str | None = None
         if self.predictions.metrics is not None:
             init = {"ContainerId": self.id, "Event": "init", "InitMs": round(self.init_ms, 3)}
             self.predictions.metrics.release(init | {"EndMs": int(time.time() * 1000)})
 
+    def renew(self, container_id: str) -> None:
+        """A restored container: its own id, and its next invocation counts as its first
+        (restore is billed apart from init, so it carries no InitMs)."""
+        self.id, self.invocations, self.init_ms = container_id, 0, 0.0
+
+    def refuse(self, reason: str) -> None:
+        """From now on answer 503 with `reason`: the container cannot be trusted to serve."""
+        self.refusal = reason
+
     def __call__(self, event: dict, context: Any) -> dict:
+        if self.refusal is not None:
+            body = orjson.dumps({"message": f"container cannot serve: {self.refusal}"})
+            headers = {"content-type": "application/json", "retry-after": "1"}
+            return {"statusCode": 503, "headers": headers, "body": body.decode()}
         metrics = self.predictions.metrics
         if metrics is None:
             return self.handler(event, context)

@@ -65,6 +65,10 @@ class Settings:
     early_refresh_beta: float = field(default=1.0, metadata=env("EARLY_REFRESH_BETA", 0, 10))
     model_path: Path = field(default=DEFAULT_PATH, metadata=env("MODEL_PATH"))
     model_preload: bool = field(default=False, metadata=env("MODEL_PRELOAD"))
+    # SnapStart: payloads (JSON Lines) whose L2 entries are read into L1 before the snapshot
+    snapstart_preload_file: Path | None = field(
+        default=None, metadata=env("SNAPSTART_PRELOAD_FILE")
+    )
     # None: unset (no authentication); set, it must name at least one key.
     api_keys: frozenset[str] | None = field(default=None, metadata=env("API_KEYS"))
     max_body_bytes: int = field(
@@ -139,7 +143,7 @@ def _parse(name: str, raw: str, default: Any, choices: tuple[str, ...]) -> Any:
         except ValueError:
             kind = type(default).__name__
             raise SettingsError(f"{name} must be a number ({kind}), got {raw!r}") from None
-    if isinstance(default, Path):
+    if isinstance(default, Path) or name.endswith("_FILE"):
         return Path(raw)
     return raw
 
