@@ -29,6 +29,7 @@ MAX_REQUESTS ?= 500000
 # deployment (Serverless Framework v3 from package.json)
 STAGE ?= dev
 REGION ?= us-east-1
+SNAPSTART ?= 0
 PYTEST_ARGS ?=
 REQUESTS ?= 300
 RUNS ?= 7
@@ -47,12 +48,15 @@ PREDCACHE := $(BIN)/predcache
 NPM_STAMP := node_modules/.installed
 SLS := SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off SLS_DEPRECATION_DISABLE='*' npx serverless
 TEMPLATE := .serverless/cloudformation-template-update-stack.json
+SNAPSTART_DIR := .serverless-snapstart
+SNAPSTART_PARAMS := --param=snapStart=true --param=modelPreload=1
+SLS_PARAMS = $(if $(filter 1,$(SNAPSTART)),$(SNAPSTART_PARAMS))
 STAMP := $(VENV)/.installed
 ARTIFACT := model/artifacts/flight_delay.pkl
 
 .PHONY: install model serve test test-fast lint bench bench-cold bench-peer warm offline stress simulate \
 	soak clean \
-	lambda-requirements package test-deploy deploy
+	lambda-requirements package package-snapstart test-deploy deploy
 
 install: $(STAMP)
 
@@ -134,22 +138,31 @@ $(NPM_STAMP): package.json package-lock.json
 lambda-requirements: $(STAMP)
 	$(BIN)/python deploy/lambda_requirements.py > deploy/requirements-lambda.txt
 
-# Build the Lambda zip and CloudFormation template offline (no AWS account needed).
+# Build the Lambda zip and CloudFormation template offline (no AWS account needed);
+# SNAPSTART=1: with SnapStart (a published version and alias, the model in the snapshot).
 package: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
-	$(SLS) package --stage $(STAGE) --region $(REGION)
+	$(SLS) package --stage $(STAGE) --region $(REGION) $(SLS_PARAMS)
 	$(BIN)/python deploy/check_package.py .serverless/predcache.zip
 
-# The deployment checks: package, size budget, cfn-lint, template and moto stack tests.
-test-deploy: package
-	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATE)
+# The SnapStart variant, beside the default one (`serverless package --package DIR`
+# clears .serverless/, so this one is built first).
+package-snapstart: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
+	$(SLS) package --stage $(STAGE) --region $(REGION) $(SNAPSTART_PARAMS) --package $(SNAPSTART_DIR)
+
+# The deployment checks: both variants packaged, size budget, cfn-lint, template, moto
+# stack and Lambda-stack tests.
+test-deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
+	$(MAKE) --no-print-directory package-snapstart
+	$(MAKE) --no-print-directory package
+	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATE) $(SNAPSTART_DIR)/cloudformation-template-update-stack.json
 	$(BIN)/python -m pytest -m deploy $(PYTEST_ARGS)
 
 deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
-	$(SLS) deploy --stage $(STAGE) --region $(REGION)
+	$(SLS) deploy --stage $(STAGE) --region $(REGION) $(SLS_PARAMS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) model/artifacts .pytest_cache .ruff_cache .serverless node_modules
+	rm -rf $(VENV) model/artifacts .pytest_cache .ruff_cache .serverless $(SNAPSTART_DIR) node_modules

@@ -57,6 +57,13 @@ def make_client(
     import botocore.session
 
     session = botocore.session.get_session()
+    # A new session re-reads credentials and region (a restored SnapStart container
+    # must), but the JSON service model it would load again is the same: share it.
+    global _LOADER
+    if _LOADER is None:
+        _LOADER = session.get_component("data_loader")
+    else:
+        session.register_component("data_loader", _LOADER)
     # A local DynamoDB-compatible server ignores the region, but signing needs one.
     region = region or session.get_config_variable("region")
     region = region or ("us-east-1" if endpoint_url else None)
@@ -69,6 +76,9 @@ def make_client(
         aws_access_key_id=keys.get("aws_access_key_id"),
         aws_secret_access_key=keys.get("aws_secret_access_key"),
     )
+
+
+_LOADER: Any = None  # botocore's data loader, with the service models it has read
 
 
 def _config(timeout: float, max_attempts: int) -> Any:

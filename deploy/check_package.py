@@ -15,6 +15,9 @@ from collections import Counter
 from pathlib import Path
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
+# Our own budget, well under Lambda's: a smaller package unpacks and imports faster on
+# every cold start. 150 MB (decimal), from 185 MB before the slim patterns.
+PACKAGE_BUDGET = 150_000_000
 REQUIRED = (
     "service/handler.py",
     "cache/tiered.py",
@@ -39,12 +42,17 @@ def check(zip_path: Path) -> list[str]:
         by_top[info.filename.split("/", 1)[0]] += info.file_size
     print(f"{zip_path}: {zip_path.stat().st_size:,} bytes zipped, {len(infos):,} files")
     mib = total / 2**20
-    print(f"unzipped: {total:,} bytes ({mib:.1f} MiB) of {LAMBDA_UNZIPPED_LIMIT:,} allowed")
+    print(
+        f"unzipped: {total:,} bytes ({mib:.1f} MiB); budget {PACKAGE_BUDGET:,}, "
+        f"Lambda allows {LAMBDA_UNZIPPED_LIMIT:,}"
+    )
     for top, size in by_top.most_common(8):
         print(f"  {size / 2**20:8.1f} MiB  {top}")
     problems = []
     if total >= LAMBDA_UNZIPPED_LIMIT:
         problems.append(f"unzipped size {total:,} exceeds {LAMBDA_UNZIPPED_LIMIT:,}")
+    if total > PACKAGE_BUDGET:
+        problems.append(f"unzipped size {total:,} exceeds the {PACKAGE_BUDGET:,}-byte budget")
     problems += [f"missing {name}" for name in REQUIRED if name not in names]
     problems += [f"must not ship {top}/" for top in sorted(FORBIDDEN_TOP & set(by_top))]
     problems += [

@@ -28,6 +28,7 @@ from tests.conftest import PAYLOAD
 pytestmark = pytest.mark.deploy
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / ".serverless" / "cloudformation-template-update-stack.json"
+SNAPSTART_TEMPLATE = ROOT / ".serverless-snapstart" / "cloudformation-template-update-stack.json"
 ZIP = ROOT / ".serverless" / "predcache.zip"
 ARTIFACT = ROOT / "model" / "artifacts" / "flight_delay.pkl"
 
@@ -130,17 +131,18 @@ def test_dashboard_reads_the_metrics_the_service_emits(template: dict) -> None:
     assert f'"Service", "{env["METRICS_SERVICE"]}"' in metrics
 
 
-@pytest.fixture
-def stack(aws_env: None):
-    """The generated template created in moto's CloudFormation."""
+@pytest.fixture(params=["default", "snapstart"])
+def stack(request: pytest.FixtureRequest, aws_env: None):
+    """The generated template, and its SnapStart variant, created in moto's CloudFormation."""
     import boto3
     from moto import mock_aws
 
+    path = TEMPLATE if request.param == "default" else SNAPSTART_TEMPLATE
     with mock_aws():
         cloudformation = boto3.client("cloudformation")
         cloudformation.create_stack(
             StackName="predcache-test",
-            TemplateBody=TEMPLATE.read_text(),
+            TemplateBody=path.read_text(),
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
         )
         described = cloudformation.describe_stacks(StackName="predcache-test")["Stacks"][0]
@@ -249,3 +251,37 @@ def test_packaged_zip_answers_under_python_3_12(
     assert result["status"] == 200 and result["body"]["cache"] == "MISS"
     assert 0 <= result["body"]["delay_probability"] <= 1 and result["pandas"] is False
     assert any('"_aws"' in line for line in lines[:-1])  # EMF on stdout
+
+
+def test_snapstart_publishes_a_version_that_api_gateway_invokes(template: dict) -> None:
+    if not SNAPSTART_TEMPLATE.exists():
+        pytest.fail("no SnapStart template: run `make package-snapstart` (make test-deploy does)")
+    snap = json.loads(SNAPSTART_TEMPLATE.read_text())
+    function = snap["Resources"]["ApiLambdaFunction"]["Properties"]
+    assert function["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert function["Environment"]["Variables"]["MODEL_PRELOAD"] == "1"  # model in the snapshot
+    (alias,) = resources_of(snap, "AWS::Lambda::Alias").values()
+    assert resources_of(snap, "AWS::Lambda::Version")
+    uris = json.dumps([m["Properties"]["Integration"]["Uri"]
+                       for m in resources_of(snap, "AWS::ApiGateway::Method").values()
+                       if m["Properties"]["HttpMethod"] == "POST"])  # fmt: skip
+    assert alias["Properties"]["Name"] in uris  # API Gateway calls the alias, not $LATEST
+    default = template["Resources"]["ApiLambdaFunction"]["Properties"]
+    assert "SnapStart" not in default and default["Environment"]["Variables"]["MODEL_PRELOAD"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [(["--param=snapStart=true", "--param=modelPreload=0"], "needs MODEL_PRELOAD=1")],
+)
+def test_snapstart_without_the_model_in_the_snapshot_is_refused(
+    tmp_path: Path, params: list[str], says: str
+) -> None:
+    env = {**os.environ, "SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off",
+           "SLS_DEPRECATION_DISABLE": "*"}  # fmt: skip
+    done = subprocess.run(
+        ["npx", "serverless", "package", *params, "--package", str(tmp_path / "out")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert says in done.stdout + done.stderr
