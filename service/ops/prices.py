@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-AS_OF = "2024-11-01"  # the latest change in these prices (DynamoDB on-demand cut) we know of
+AS_OF = "2024-11-18"  # the latest change we know of: SnapStart for Python (2024-11-18)
 REGION = "us-east-1"
 
 
@@ -44,6 +44,14 @@ PRICES: dict[str, Price] = {
     "dynamodb_read_unit": Price(
         0.125 / 1e6, "on-demand read request unit (4 KB, strongly consistent; half for "
         "eventually consistent)", "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+    ),
+    "lambda_snapstart_cache_gb_second": Price(
+        0.0000015046, "GB-second a published SnapStart version's snapshot is cached "
+        "(Python and .NET; at least 3 hours)", "https://aws.amazon.com/lambda/pricing/",
+    ),
+    "lambda_snapstart_restore_gb": Price(
+        0.0001397998, "GB restored from a SnapStart snapshot (per new environment)",
+        "https://aws.amazon.com/lambda/pricing/",
     ),
     "cloudwatch_logs_gb": Price(
         0.50, "GB of log data ingested (standard class)", "https://aws.amazon.com/cloudwatch/pricing/"

@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from cache.outcome import Outcome
-from service.ops.prices import ARCHITECTURES, PLATFORM_LOG_BYTES, cost_per_million, per_month
+from service.ops.prices import (
+    ARCHITECTURES,
+    PLATFORM_LOG_BYTES,
+    cost_per_million,
+    per_month,
+    usd,
+)
 from service.ops.template import memory_mb
 from service.settings import CACHE_MODES, Settings
 from stress_test.lambda_view import percentiles
@@ -86,6 +92,7 @@ class Config:
     routing: str = "mru"  # which idle environment takes a request (not published)
     cpu_scaling: bool = True  # below ONE_VCPU_MB, CPU-bound times stretch by the share
     refused_rtt_ms: float = 10.0  # a refusal's round trip, before a closed-loop user retries
+    restore_ms: float = 0.0  # SnapStart: a new environment resumes in this long, model loaded
     l1_max_items: int = _DEFAULTS.l1_max_items
     l1_ttl: float = float(_DEFAULTS.l1_ttl_seconds)
     cache_ttl: float = float(_DEFAULTS.cache_ttl_seconds)
@@ -109,7 +116,7 @@ class Config:
                      "l1_max_items", "l1_ttl", "cache_ttl", "memory_mb"):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise SimulationError(f"{name.replace('_', '-')} must be positive")
-        for name in ("spawn_rate", "ramp", "refused_rtt_ms"):
+        for name in ("spawn_rate", "ramp", "refused_rtt_ms", "restore_ms"):
             if getattr(self, name) < 0:
                 raise SimulationError(f"{name.replace('_', '-')} must not be negative")
         _check_limits(self.limits)
@@ -287,7 +294,7 @@ class World:
         self.refused: Counter[str] = Counter()  # by `Status.field`
         self.seen: set[tuple] = set()
         self.steady_requests = self.steady_refused = 0
-        self.requests = self.ready = self.model_loads = self.loading = 0
+        self.requests = self.ready = self.model_loads = self.loading = self.restores = 0
         self.events: list[tuple[str, float]] = []  # (cold | model, when)
         self.latency: list[float] = []
         self.billed: list[float] = []
@@ -351,10 +358,17 @@ class World:
         self.latency.append(total)
         return total
 
-    def _init(self) -> Any:
+    def _init(self, environment: ExecutionEnvironment) -> Any:
         """A cold environment's init, in ms. Past `init_limit_s` Lambda stops the init
         phase and runs init again inside the first invocation: (init phase ms, ms the
-        invoke phase owes)."""
+        invoke phase owes). Under SnapStart it resumes instead, its model loaded."""
+        if self.config.restore_ms:
+            spent = yield from self._cpu_bound(self.config.restore_ms)
+            environment.loaded = True
+            self.restores += 1
+            self.ready += 1
+            self.events.append(("cold", self.env.now))
+            return spent, 0.0
         limit_ms = self.config.limits.init_limit_s * 1000
         init_ms = self.times.init_ms * self.config.cpu_share
         spent = yield from self._cpu_bound(min(init_ms, limit_ms))
@@ -364,7 +378,7 @@ class World:
 
     def _invoke(self, environment: ExecutionEnvironment, key: tuple, cold: bool) -> Any:
         """The environment's side of one invocation: its outcome, or `TIMEOUT_502`."""
-        init_ms, owed_ms = (yield from self._init()) if cold else (0.0, 0.0)
+        init_ms, owed_ms = (yield from self._init(environment)) if cold else (0.0, 0.0)
         outcome = self._outcome(environment, key)
         load_ms = 0.0
         if outcome == Outcome.MISS and not environment.loaded:
@@ -549,7 +563,10 @@ def _costs(world: World, total: int) -> dict[str, Any]:
     }  # fmt: skip
     rps = world.requests / config.duration
     month = per_month(per_million["x86_64"]["total"], rps)
+    restore_usd = usd("lambda_snapstart_restore_gb", world.restores * config.memory_mb / 1024)
     return {
+        "snapstart_restores": world.restores,
+        "snapstart_restore_usd_per_million": round(restore_usd * 1e6 / max(1, world.requests), 4),
         "billed_ms_mean": round(mean_billed, 3),
         "cost_per_million_requests_usd": per_million["x86_64"],
         "cost_per_million_requests_usd_arm64": per_million["arm64"],

@@ -241,3 +241,14 @@ def test_a_fresh_clone_simulates_from_the_reference_set(
     broken.write_text("{not json")
     assert simulate_main(["--rate", "20", "--measurements", str(broken)]) == 2
     assert "is not a measurements file" in capsys.readouterr().err
+
+
+def test_snapstart_restores_instead_of_init_and_model_load(times: sim.Times) -> None:
+    config = sim.Config(scenario="hot", mode="memory", rate=1_111, duration=20,
+                        limits=limits(plan_rate=2_000, plan_burst=4_000))  # fmt: skip
+    cold = sim.simulate(config, times)
+    restored = sim.simulate(replace(config, restore_ms=300), times)
+    assert restored["containers_loading_model"] == 0 and restored["snapstart_restores"] > 0
+    assert restored["snapstart_restore_usd_per_million"] > 0
+    assert sum(restored["refused"].values()) < sum(cold["refused"].values())
+    assert restored["latency_ms"]["p99"] < cold["latency_ms"]["p99"]
