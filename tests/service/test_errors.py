@@ -67,3 +67,29 @@ def test_model_that_cannot_be_loaded_is_503_with_retry_after(
     assert [entry["message"] for entry in logged] == ["temporary error"]
     assert "does not match its manifest" in logged[0]["error"]
     assert client.get("/health").status_code == 200
+
+
+def test_an_error_after_the_response_started_ends_it_instead_of_vanishing() -> None:
+    """Half a response is out: the error must reach the server, which aborts the
+    connection, rather than leave a truncated answer that looks complete."""
+    import asyncio
+
+    from service.errors import ErrorMiddleware
+
+    async def streaming(scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"[1,", "more_body": True})
+        raise RuntimeError("broke mid-stream")
+
+    sent = []
+
+    async def send(message) -> None:
+        sent.append(message)
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "path": "/stream", "method": "GET", "headers": []}
+    with pytest.raises(RuntimeError, match="broke mid-stream"):
+        asyncio.run(ErrorMiddleware(streaming)(scope, receive, send))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
