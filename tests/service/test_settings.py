@@ -16,6 +16,7 @@ from service.settings import Settings, SettingsError
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# One row per refusal: a table of cases, whose rows `duplicates` sees as alike in shape.
 @pytest.mark.parametrize(
     ("env", "says"),
     [
