@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP contract (DESIGN.md), validation only."""
+"""Request and response bodies of the HTTP contract (README: The API), validation only."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ EXAMPLE = {
     "weekday": 2,
     "hour": 17,
 }
-# Longest month, leap years included: DESIGN.md allows Feb 29 (requests carry no year).
+# Longest month, leap years included: the contract allows Feb 29 (requests carry no year).
 _DAYS_IN_MONTH = {m: calendar.monthrange(2024, m)[1] for m in range(1, 13)}
 
 

@@ -71,7 +71,7 @@ def describe(record: CacheRecord | None, predictions: PredictionService) -> dict
     }
 
 
-def run(action: str, argv: list[str] | None = None) -> int:
+def run_action(action: str, argv: list[str] | None = None) -> int:
     """`inspect` or `purge` one payload's entry; prints a JSON report."""
     parser = argparse.ArgumentParser(
         prog=f"predcache {action}", description=__doc__.split("\n\n")[0]
@@ -110,8 +110,8 @@ def run(action: str, argv: list[str] | None = None) -> int:
 
 
 def inspect(argv: list[str] | None = None) -> int:
-    return run("inspect", argv)
+    return run_action("inspect", argv)
 
 
 def purge(argv: list[str] | None = None) -> int:
-    return run("purge", argv)
+    return run_action("purge", argv)

@@ -222,7 +222,7 @@ class Warmer:
         return len(items)
 
 
-def run(warmer: Warmer, items: list[FlightFeatures], concurrency: int, progress: bool) -> None:
+def warm_all(warmer: Warmer, items: list[FlightFeatures], concurrency: int, progress: bool) -> None:
     """Chunks on `concurrency` threads, with a progress bar; Ctrl-C stops cleanly."""
     from tqdm import tqdm
 
@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         warmer = _warmer(args, summary)
         warmer.check_table()
         progress = not args.no_progress and sys.stderr.isatty()
-        run(warmer, items, args.concurrency, progress)
+        warm_all(warmer, items, args.concurrency, progress)
     except (WarmError, SettingsError, ArtifactError, FileNotFoundError) as exc:
         print(f"predcache warm: {exc}", file=sys.stderr)
         return 2

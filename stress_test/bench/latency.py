@@ -137,7 +137,7 @@ def hung_table_run(requests: int = 10) -> list[float]:
         return timed(container, events, "MISS")
 
 
-def run(requests: int) -> tuple[list[tuple[str, float, float]], dict[str, Any]]:
+def measure_paths(requests: int) -> tuple[list[tuple[str, float, float]], dict[str, Any]]:
     from service.ops.local import embedded_table
 
     table = f"bench-{uuid.uuid4().hex[:8]}"
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=300, help="requests per path")
     args = parser.parse_args(argv)
     print(describe_machine(), flush=True)
-    rows, batch, hung = run(args.requests)
+    rows, batch, hung = measure_paths(args.requests)
     outcomes = ("off", "MISS", "HIT-L1", "HIT-L2")  # the order of `run`'s rows
     service_ms = {
         o: {"p50": round(m, 3), "p99": round(p, 3)}

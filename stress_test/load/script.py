@@ -45,7 +45,7 @@ def pool_script(idle_seconds: float) -> tuple[Step, ...]:
 WAVE_2 = 4  # the index of the second wave's step in `pool_script`
 
 
-def payload(index: int) -> dict:
+def script_payload(index: int) -> dict:
     return unique_payloads(1, offset=910_000 + index)[0]
 
 
@@ -73,7 +73,7 @@ def run_over_http(url: str, key: str, script: Sequence[Step]) -> list[float]:
         if step.kind == "gap":
             time.sleep(step.seconds)
             continue
-        bodies = [payload(i) for i in step.payloads]
+        bodies = [script_payload(i) for i in step.payloads]
         if step.kind == "burst":
             with ThreadPoolExecutor(len(bodies)) as pool:
                 statuses = list(pool.map(lambda b: post(url, b, key), bodies))

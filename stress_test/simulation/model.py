@@ -35,7 +35,7 @@ from service.ops.prices import (
 from service.ops.template import memory_mb
 from service.settings import CACHE_MODES, Settings
 from stress_test.lambda_view import percentiles
-from stress_test.load.script import Step, payload
+from stress_test.load.script import Step, script_payload
 from stress_test.measurements import need
 from stress_test.scenarios import SCENARIOS, Options, Scenario
 from stress_test.simulation.aws import (
@@ -472,11 +472,11 @@ class World:
                 yield self.env.timeout(step.seconds)
             elif step.kind == "burst":
                 yield self.env.all_of(
-                    [self.env.process(self.request(payload(i))) for i in step.payloads]
+                    [self.env.process(self.request(script_payload(i))) for i in step.payloads]
                 )
             else:
                 for i in step.payloads:
-                    yield from self.request(payload(i))
+                    yield from self.request(script_payload(i))
         self.marks.append(self._mark())
 
     def _mark(self) -> dict[str, int]:

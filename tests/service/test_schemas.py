@@ -1,4 +1,4 @@
-"""Every payload rule of DESIGN.md, through the pydantic schema."""
+"""Every payload rule of the HTTP contract (README: The API), through the pydantic schema."""
 
 from __future__ import annotations
 
