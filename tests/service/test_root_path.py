@@ -52,3 +52,10 @@ def test_key_and_media_type_are_checked_under_a_prefix(prefixed: int) -> None:
     status, answer = post(prefixed, path, body, keyed | {"content-type": "text/plain"})
     assert status == 415 and answer == {"message": "content-type must be application/json"}
     assert post(prefixed, path, body, keyed | json_type)[0] == 200
+
+
+def test_health_stays_public_under_a_prefix(prefixed: int) -> None:
+    """Matched by its route, not the prefixed path: the one route needing no key."""
+    connection = http.client.HTTPConnection("127.0.0.1", prefixed, timeout=10)
+    connection.request("GET", "/health")
+    assert connection.getresponse().status == 200
