@@ -25,6 +25,7 @@ from service.factory import create_app
 from service.ops.template import template as serverless_yml
 from service.settings import Settings
 from stress_test.bench.events import rest_v1_event
+from stress_test.bench.lambda_runtime import lambda_env, provided_packages, runtime_python
 from tests.conftest import PAYLOAD
 
 pytestmark = pytest.mark.deploy
@@ -238,46 +239,59 @@ def test_package_fits_and_carries_the_trained_versions() -> None:
     assert "service/handler.py" in names and "service/factory.py" in names
 
 
+# One cold container: answer the events in order, then report which of the package's
+# modules had no bytecode (Lambda cannot write any: each would compile on every cold start).
+_CONTAINER = """
+import importlib.util, json, os, sys
+from service.handler import handler
+for event in json.loads(sys.argv[1]):
+    r = handler(event, None)
+    print(json.dumps({"status": r["statusCode"], "body": json.loads(r["body"])}))
+task = os.environ["TASK"]
+files = [getattr(m, "__file__", None) or "" for m in list(sys.modules.values())]
+print(json.dumps({"pandas": "pandas" in sys.modules, "compiled": sorted(
+    f for f in files if f.startswith(task) and f.endswith(".py")
+    and not os.path.exists(importlib.util.cache_from_source(f)))}))
+"""
+
+
 def test_packaged_zip_answers_under_python_3_12(
     tmp_path: Path, moto_endpoint: str, table: str
 ) -> None:
-    """Unzip the package and run its handler on the Lambda runtime's Python."""
-    installed = sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
-    python = str(installed[-1]) if installed else shutil.which("python3.12")
-    if python is None or subprocess.run([python, "--version"], capture_output=True).returncode:
+    """Unzip the package and run its handler on the Lambda runtime's Python, twice: a
+    miss and a batch, then a new container whose first request is an L2 hit."""
+    python = runtime_python()
+    if python is None:
         pytest.skip("no Python 3.12 on this machine")
+    task = tmp_path / "task"
     with zipfile.ZipFile(ZIP) as archive:
-        archive.extractall(tmp_path / "task")
-    botocore = tmp_path / "runtime"  # the Lambda runtime provides botocore
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
-         str(botocore), "botocore", "jmespath", "urllib3", "python-dateutil", "six"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    event = rest_v1_event(json.dumps(PAYLOAD))
-    script = (
-        "import json, sys; from service.handler import handler; "
-        f"r = handler(json.loads({json.dumps(json.dumps(event))}), None); "
-        "print(json.dumps({'status': r['statusCode'], 'body': json.loads(r['body']), "
-        "'pandas': 'pandas' in sys.modules}))"
-    )
-    env = {
-        **os.environ,
-        "PYTHONPATH": f"{tmp_path / 'task'}:{botocore}",
+        archive.extractall(task)
+    env = lambda_env(task, provided_packages(python)) | {
+        "TASK": str(task),
         "CACHE_TABLE": table,
         "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
         "EMIT_METRICS": "1",
     }
-    env.pop("MODEL_PATH", None)
-    done = subprocess.run(
-        [python, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.strip().splitlines()
-    result = json.loads(lines[-1])
-    assert result["status"] == 200 and result["body"]["cache"] == "MISS"
-    assert 0 <= result["body"]["delay_probability"] <= 1 and result["pandas"] is False
-    assert any('"_aws"' in line for line in lines[:-1])  # EMF on stdout
+    single = rest_v1_event(json.dumps(PAYLOAD))
+    batch = {"items": [PAYLOAD, {**PAYLOAD, "hour": 7}]}
+    runs = [[single, rest_v1_event(json.dumps(batch), "/predict/batch")], [single]]
+    answers = []
+    for events in runs:
+        command = [python, "-c", _CONTAINER, json.dumps(events)]
+        done = subprocess.run(
+            command, env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        lines = done.stdout.strip().splitlines()
+        assert any('"_aws"' in line for line in lines)  # EMF on stdout
+        printed = [json.loads(line) for line in lines if line.startswith("{")]
+        assert {"pandas": False, "compiled": []} in printed  # facts of the container
+        answers += [line for line in printed if "status" in line]
+    assert [a["status"] for a in answers] == [200, 200, 200]
+    miss, batch_reply, hit = (a["body"] for a in answers)
+    assert (miss["cache"], hit["cache"]) == ("MISS", "HIT-L2")
+    assert batch_reply["cache"] == {"hit_l1": 1, "hit_l2": 0, "miss": 1}
+    assert 0 <= miss["delay_probability"] == hit["delay_probability"] <= 1
 
 
 def test_snapstart_publishes_a_version_that_api_gateway_invokes(template: dict) -> None:

@@ -1,0 +1,77 @@
+"""The Lambda runtime's side of a cold start, on this machine: Python 3.12 and the
+botocore it provides, beside an unzipped package (whose zip leaves botocore out)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+RUNTIME_VERSION = "3.12"  # serverless.yml's provider.runtime
+# What the runtime provides and the zip leaves out, at the versions this project runs.
+PROVIDED = ("botocore", "jmespath", "urllib3", "python-dateutil", "six")
+RUNTIME_DIR = Path(".predcache") / f"lambda-runtime-{RUNTIME_VERSION}"
+
+
+def runtime_python() -> str | None:
+    """A Python of the Lambda runtime's version (pyenv's, then PATH's), or None."""
+    installed = sorted(Path.home().glob(f".pyenv/versions/{RUNTIME_VERSION}*/bin/python3*"))
+    for candidate in [*map(str, reversed(installed)), f"python{RUNTIME_VERSION}"]:
+        with contextlib.suppress(OSError):
+            done = subprocess.run([candidate, "--version"], capture_output=True, text=True)
+            if done.returncode == 0 and done.stdout.startswith(f"Python {RUNTIME_VERSION}."):
+                return candidate
+    return None
+
+
+def provided_packages(python: str) -> Path:
+    """botocore and its dependencies, installed once for the runtime's Python and
+    compiled, as the runtime has them."""
+    if not (RUNTIME_DIR / "botocore").is_dir():
+        pins = [f"{name}=={metadata.version(name)}" for name in PROVIDED]
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
+             str(RUNTIME_DIR), *pins],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        subprocess.run([python, "-m", "compileall", "-q", str(RUNTIME_DIR)], check=True)
+    return RUNTIME_DIR.resolve()
+
+
+def lambda_env(task: Path, provided: Path) -> dict[str, str]:
+    """The environment of a function whose code is `task`: no bytecode can be written
+    (Lambda's /var/task is read-only), the artifact is the packaged one."""
+    env = {**os.environ, "PYTHONPATH": f"{task}:{provided}", "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("MODEL_PATH", None)
+    return env
+
+
+@contextlib.contextmanager
+def package_variants(zip_path: Path) -> Iterator[tuple[str, dict[str, dict[str, str]]]]:
+    """The runtime's Python and the environments of the package unzipped twice: as
+    shipped, and with its bytecode removed (what a zip without .pyc files costs)."""
+    python = runtime_python()
+    if python is None:
+        raise SystemExit(f"the package runs on Python {RUNTIME_VERSION}: install it")
+    provided = provided_packages(python)
+    with tempfile.TemporaryDirectory(prefix="predcache-package-") as tmp:
+        shipped, bare = Path(tmp) / "shipped", Path(tmp) / "no-bytecode"
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(shipped)
+        shutil.copytree(shipped, bare)
+        for pyc in bare.rglob("*.pyc"):
+            pyc.unlink()
+        yield (
+            python,
+            {
+                "as shipped": lambda_env(shipped, provided),
+                "no .pyc": lambda_env(bare, provided),
+            },
+        )
