@@ -19,6 +19,7 @@ from cache import (
     Lookup,
     MemoryStore,
     RecordStore,
+    StoreError,
     TieredCache,
     make_client,
     make_key,
@@ -152,7 +153,6 @@ def build_store(settings: Settings) -> DynamoDBStore:
     """The L2 table the settings name, with their timeouts and region. Refuses to start,
     in one line, without a region or without credentials (checked locally: environment,
     profile files, the container's role), instead of missing on every request."""
-    import botocore.session
     from botocore.exceptions import NoRegionError
 
     try:
@@ -161,6 +161,7 @@ def build_store(settings: Settings) -> DynamoDBStore:
             settings.l2_max_attempts,
             settings.dynamodb_endpoint,
             region=settings.aws_region,
+            require_credentials=True,
         )
     except NoRegionError as exc:
         raise SettingsError(
@@ -168,12 +169,12 @@ def build_store(settings: Settings) -> DynamoDBStore:
             "AWS_ENDPOINT_URL_DYNAMODB; for a local table run `make serve`, "
             "or set CACHE_MODE=memory"
         ) from exc
-    if botocore.session.get_session().get_credentials() is None:
+    except StoreError as exc:  # NO_CREDENTIALS
         raise SettingsError(
             "CACHE_MODE=tiered found no AWS credentials: set AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY or AWS_PROFILE (in Lambda, the function's role provides "
             "them); for a local table run `make serve`, or set CACHE_MODE=memory"
-        )
+        ) from exc
     return DynamoDBStore(settings.cache_table, client)
 
 

@@ -151,3 +151,22 @@ def test_refresh_lease_is_held_by_one_reader_at_a_time(store: DynamoDBStore) -> 
     assert not store.claim("absent", 1060, until=1_040, now=1_035)
     store.put("k", record(now=1_050))  # the refresh lands: the lease goes with the old item
     assert store.claim("k", 1110, until=1_060, now=1_051)
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"])
+def test_client_reads_the_same_models_as_botocores_own(aws_env: None, region: str) -> None:
+    """make_client's loader (plain dicts, no folder scan) builds the client botocore's
+    default loader builds: same endpoint, operations and request shapes."""
+    import botocore.session
+
+    from cache import make_client
+
+    ours = make_client(region=region)
+    theirs = botocore.session.Session().create_client("dynamodb", region_name=region)
+    assert ours.meta.endpoint_url == theirs.meta.endpoint_url
+    model, reference = ours.meta.service_model, theirs.meta.service_model
+    assert model.operation_names == reference.operation_names
+    for name in ("GetItem", "BatchWriteItem", "UpdateItem"):
+        shape, expected = model.operation_model(name), reference.operation_model(name)
+        assert list(shape.input_shape.members) == list(expected.input_shape.members)
+        assert shape.metadata == expected.metadata
