@@ -122,9 +122,10 @@ bench: $(STAMP) $(ARTIFACT)
 bench-peer: $(STAMP) $(ARTIFACT)
 	$(PREDCACHE) bench-peer --requests $(REQUESTS_PEER) --containers $(CONTAINERS)
 
-# Time to first response of fresh processes: L2 hit vs miss.
+# Time to first response of fresh processes: L2 hit vs miss. PACKAGE=1: the Lambda zip
+# (`make package` first) on python3.12, as shipped and without its bytecode.
 bench-cold: $(STAMP) $(ARTIFACT)
-	$(PREDCACHE) bench-cold --runs $(RUNS)
+	$(PREDCACHE) bench-cold --runs $(RUNS) $(if $(PACKAGE),--package .serverless/predcache.zip)
 
 # Unique payloads against one process: RSS must stay bounded by L1_MAX_ITEMS.
 soak: $(STAMP) $(ARTIFACT)

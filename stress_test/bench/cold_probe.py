@@ -1,9 +1,11 @@
 """One cold Lambda container in miniature: import the handler, answer one event, report.
 
-Run by `stress_test.bench.cold` in a fresh interpreter; prints one JSON line.
+Run by `stress_test.bench.cold` in a fresh interpreter, by path, so that it also runs
+beside an unzipped Lambda package (it imports nothing but the handler); prints one JSON
+line.
 
-    python -m stress_test.bench.cold_probe PAYLOAD            a cold start
-    python -m stress_test.bench.cold_probe --restore PAYLOAD  SnapStart's stand-in
+    python stress_test/bench/cold_probe.py EVENT            a cold start
+    python stress_test/bench/cold_probe.py --restore EVENT  SnapStart's stand-in
 
 `--restore` runs init and the registered before-snapshot hooks (the model loads), then
 forks: the child, standing in for a container restored from that snapshot, runs the
@@ -22,11 +24,9 @@ import time
 started = time.perf_counter()
 
 
-def _answer(handler, payload: dict, since: float, **extra: object) -> None:
-    from stress_test.bench.events import http_api_v2_event
-
+def _answer(handler, event: dict, since: float, **extra: object) -> None:
     ready = time.perf_counter()
-    response = handler(http_api_v2_event(payload), None)
+    response = handler(event, None)
     answered = time.perf_counter()
     body = json.loads(response["body"])
     report = {

@@ -167,7 +167,10 @@ def test_two_processes_writing_one_key_agree(
         "MODEL_PRELOAD": "1",
         "LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "stress_test.bench.cold_probe", json.dumps(payload)]
+    from stress_test.bench.cold import PROBE
+    from stress_test.bench.events import http_api_v2_event
+
+    command = [sys.executable, str(PROBE), json.dumps(http_api_v2_event(payload))]
     root = Path(__file__).resolve().parents[2]
     processes = [
         subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=root)
