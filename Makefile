@@ -149,6 +149,7 @@ package: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
 # clears .serverless/, so this one is built first).
 package-snapstart: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
 	$(SLS) package --stage $(STAGE) --region $(REGION) $(SNAPSTART_PARAMS) --package $(SNAPSTART_DIR)
+	$(BIN)/python deploy/check_package.py $(SNAPSTART_DIR)/predcache.zip
 
 # The deployment checks: both variants packaged, size budget, cfn-lint, template, moto
 # stack and Lambda-stack tests.
