@@ -16,11 +16,10 @@ from collections import Counter
 from pathlib import Path
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
-# Our own budget, well under Lambda's, so that a new dependency is a decision. 183.5 MB
-# on 2026-12-01: the files a miss, a hit and a batch load are ~150 MB of it (traced on
-# python3.12; 185.4 MB before the slim patterns), and 28 MB is the bytecode that
-# deploy/bytecode.js compiles (Lambda cannot write it: without it a cold container
-# compiles every module, 2.6x slower to a first miss; docs/deploy.md).
+# Our own budget, well under Lambda's, so that a new dependency is a decision. 183.8 MB
+# on 2026-12-01, 28 MB of it the bytecode deploy/bytecode.js compiles (a zip without
+# it makes a cold miss 2.8x slower, docs/deploy.md); deploy/trace_package.py shows
+# what the function opens (173.0 MB) and the largest files it never does.
 PACKAGE_BUDGET = 190_000_000
 REQUIRED = (
     "service/handler.py",

@@ -25,7 +25,12 @@ from service.factory import create_app
 from service.ops.template import template as serverless_yml
 from service.settings import Settings
 from stress_test.bench.events import rest_v1_event
-from stress_test.bench.lambda_runtime import lambda_env, provided_packages, runtime_python
+from stress_test.bench.lambda_runtime import (
+    lambda_env,
+    provided_packages,
+    run_container,
+    runtime_python,
+)
 from tests.conftest import PAYLOAD
 
 pytestmark = pytest.mark.deploy
@@ -239,22 +244,6 @@ def test_package_fits_and_carries_the_trained_versions() -> None:
     assert "service/handler.py" in names and "service/factory.py" in names
 
 
-# One cold container: answer the events in order, then report which of the package's
-# modules had no bytecode (Lambda cannot write any: each would compile on every cold start).
-_CONTAINER = """
-import importlib.util, json, os, sys
-from service.handler import handler
-for event in json.loads(sys.argv[1]):
-    r = handler(event, None)
-    print(json.dumps({"status": r["statusCode"], "body": json.loads(r["body"])}))
-task = os.environ["TASK"]
-files = [getattr(m, "__file__", None) or "" for m in list(sys.modules.values())]
-print(json.dumps({"pandas": "pandas" in sys.modules, "compiled": sorted(
-    f for f in files if f.startswith(task) and f.endswith(".py")
-    and not os.path.exists(importlib.util.cache_from_source(f)))}))
-"""
-
-
 def test_packaged_zip_answers_under_python_3_12(
     tmp_path: Path, moto_endpoint: str, table: str
 ) -> None:
@@ -267,7 +256,6 @@ def test_packaged_zip_answers_under_python_3_12(
     with zipfile.ZipFile(ZIP) as archive:
         archive.extractall(task)
     env = lambda_env(task, provided_packages(python)) | {
-        "TASK": str(task),
         "CACHE_TABLE": table,
         "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
         "EMIT_METRICS": "1",
@@ -277,18 +265,12 @@ def test_packaged_zip_answers_under_python_3_12(
     runs = [[single, rest_v1_event(json.dumps(batch), "/predict/batch")], [single]]
     answers = []
     for events in runs:
-        command = [python, "-c", _CONTAINER, json.dumps(events)]
-        done = subprocess.run(
-            command, env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        lines = done.stdout.strip().splitlines()
-        assert any('"_aws"' in line for line in lines)  # EMF on stdout
-        printed = [json.loads(line) for line in lines if line.startswith("{")]
-        assert {"pandas": False, "compiled": []} in printed  # facts of the container
-        answers += [line for line in printed if "status" in line]
+        replies, facts = run_container(python, task, env, events)
+        assert (facts["pandas"], facts["compiled"]) == (False, [])
+        assert facts["emf_lines"] >= len(events)  # metrics on stdout
+        answers += replies
     assert [a["status"] for a in answers] == [200, 200, 200]
-    miss, batch_reply, hit = (a["body"] for a in answers)
+    miss, batch_reply, hit = (json.loads(a["body"]) for a in answers)
     assert (miss["cache"], hit["cache"]) == ("MISS", "HIT-L2")
     assert batch_reply["cache"] == {"hit_l1": 1, "hit_l2": 0, "miss": 1}
     assert 0 <= miss["delay_probability"] == hit["delay_probability"] <= 1
