@@ -1,7 +1,8 @@
 'use strict';
 
-// Lambda's /var/task is read-only, so Python cannot write bytecode there: a zip without
-// .pyc files makes every new container compile each module it imports. On the
+// A new Lambda environment starts from the zip, and Python cannot keep bytecode in the
+// function's code directory (only /tmp is scratch space): a zip without .pyc files
+// makes every new container compile each module it imports. On the
 // unzipped package under python3.12 with writes off (`predcache bench-cold --package`,
 // docs/benchmarks.md) that is most of a cold start. So this plugin compiles the
 // function's Python with the runtime's own interpreter, after serverless-python-

@@ -9,8 +9,8 @@ is measured by the parent from spawn to answer, interpreter start-up included.
     predcache bench-cold --package .serverless/predcache.zip [--runs 7]
 
 `--package` runs the unzipped Lambda package on the runtime's Python (3.12) with
-bytecode writes off, as in Lambda's read-only /var/task, as shipped and with its .pyc
-files removed, side by side in one run.
+bytecode writes off (a Lambda environment starts from the zip), as shipped and with
+its .pyc files removed, side by side in one run.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def _package(runs: int, zip_path: Path) -> None:
         results = measure(runs, setups, rows)
     shipped, bare = setups
     report(results, runs, [(f"{row}{shipped}", f"{row}{bare}", None) for row in rows])
-    print(f"{python}, PYTHONDONTWRITEBYTECODE=1 (Lambda's /var/task is read-only)")
+    print(f"{python}, PYTHONDONTWRITEBYTECODE=1 (Lambda keeps only the zip's bytecode)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -71,7 +71,7 @@ def provided_packages(python: str) -> Path:
 
 def lambda_env(task: Path, provided: Path) -> dict[str, str]:
     """The environment of a function whose code is `task`: no bytecode can be written
-    (Lambda's /var/task is read-only), the artifact is the packaged one."""
+    (a new Lambda environment has only what the zip holds), the artifact is the zip's."""
     env = {**os.environ, "PYTHONPATH": f"{task}:{provided}", "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("MODEL_PATH", None)
     return env
