@@ -56,17 +56,18 @@ def runtime_python() -> str | None:
 
 
 def provided_packages(python: str) -> Path:
-    """botocore and its dependencies, installed once for the runtime's Python and
-    compiled, as the runtime has them."""
-    if not (RUNTIME_DIR / "botocore").is_dir():
-        pins = [f"{name}=={metadata.version(name)}" for name in PROVIDED]
+    """botocore and its dependencies, installed once per botocore version for the
+    runtime's Python and compiled, as the runtime has them."""
+    pins = [f"{name}=={metadata.version(name)}" for name in PROVIDED]
+    folder = RUNTIME_DIR / f"botocore-{metadata.version('botocore')}"
+    if not (folder / "botocore").is_dir():
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
-             str(RUNTIME_DIR), *pins],
+             str(folder), *pins],
             check=True, capture_output=True,
         )  # fmt: skip
-        subprocess.run([python, "-m", "compileall", "-q", str(RUNTIME_DIR)], check=True)
-    return RUNTIME_DIR.resolve()
+        subprocess.run([python, "-m", "compileall", "-q", str(folder)], check=True)
+    return folder.resolve()
 
 
 def lambda_env(task: Path, provided: Path) -> dict[str, str]:
