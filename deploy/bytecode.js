@@ -68,7 +68,7 @@ class Bytecode {
     const python = findInterpreter(binary);
     if (!python) {
       throw new this.serverless.classes.Error(
-        `packaging compiles the function's Python with ${binary} (the Lambda runtime's): install it, e.g. \`pyenv install 3.12\``
+        `packaging compiles the function's Python with ${binary} (the Lambda runtime's): install it, e.g. \`pyenv install ${binary.replace(/^python/, '')}\``
       );
     }
     return python;
