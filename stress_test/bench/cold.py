@@ -85,7 +85,7 @@ def measure(runs: int, setups: dict[str, Setup], rows: dict[str, bool]) -> dict[
     return results
 
 
-def report(results: dict[str, list[dict]], runs: int, ratios: list[tuple]) -> dict:
+def report(results: dict[str, list[dict]], runs: int, ratios: list[tuple]) -> None:
     """Print the medians and the `ratios` (row, baseline row, target or None)."""
     print(f"\ntime to first response of a fresh process, p50 of {runs} runs")
     print(f"{'first request':24} {'total ms':>9} {'init ms':>8} {'request ms':>11}  sklearn")
@@ -100,10 +100,10 @@ def report(results: dict[str, list[dict]], runs: int, ratios: list[tuple]) -> di
     print()
     for row, baseline, target in ratios:
         ratio = totals[row] / totals[baseline]
-        verdict = "" if target is None else f" ({'meets' if ratio <= target else 'misses'}"
-        verdict += "" if target is None else f" the <= {target} target)"
+        verdict = ""
+        if target is not None:
+            verdict = f" ({'meets' if ratio <= target else 'misses'} the <= {target} target)"
         print(f"{row} / {baseline} = {ratio:.3f}{verdict}")
-    return totals
 
 
 def _compile_own_code() -> None:
