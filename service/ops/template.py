@@ -49,6 +49,11 @@ def memory_mb() -> int:
     return int(template()["provider"]["memorySize"])
 
 
+def runtime_version() -> str:
+    """The Python version of the function's Lambda runtime, e.g. "3.12"."""
+    return str(template()["provider"]["runtime"]).removeprefix("python")
+
+
 def table_properties() -> dict[str, Any]:
     return template()["resources"]["Resources"][TABLE_RESOURCE]["Properties"]
 

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
-RUNTIME_VERSION = "3.12"  # serverless.yml's provider.runtime
+from service.ops.template import runtime_version
+
+RUNTIME_VERSION = runtime_version()  # serverless.yml's provider.runtime, e.g. "3.12"
 # What the runtime provides and the zip leaves out, at the versions this project runs.
 PROVIDED = ("botocore", "jmespath", "urllib3", "python-dateutil", "six")
 RUNTIME_DIR = Path(".predcache") / f"lambda-runtime-{RUNTIME_VERSION}"
@@ -45,9 +47,12 @@ print(json.dumps({"pandas": "pandas" in sys.modules, "opened": sorted(files), "c
 
 
 def runtime_python() -> str | None:
-    """A Python of the Lambda runtime's version (pyenv's, then PATH's), or None."""
-    installed = sorted(Path.home().glob(f".pyenv/versions/{RUNTIME_VERSION}*/bin/python3*"))
-    for candidate in [*map(str, reversed(installed)), f"python{RUNTIME_VERSION}"]:
+    """A Python of the Lambda runtime's version (PATH's, then pyenv's, newest first:
+    the order deploy/bytecode.js looks in), or None."""
+    versions = Path.home() / ".pyenv" / "versions"
+    installed = [*versions.glob(RUNTIME_VERSION), *versions.glob(f"{RUNTIME_VERSION}.*")]
+    pyenv = [str(v / "bin" / f"python{RUNTIME_VERSION}") for v in sorted(installed, reverse=True)]
+    for candidate in [f"python{RUNTIME_VERSION}", *pyenv]:
         with contextlib.suppress(OSError):
             done = subprocess.run([candidate, "--version"], capture_output=True, text=True)
             if done.returncode == 0 and done.stdout.startswith(f"Python {RUNTIME_VERSION}."):
