@@ -14,11 +14,13 @@ from cache.record import CacheRecord
 
 @dataclass
 class BatchRead:
-    """Records found, plus keys the store did not process in the retries it was allowed."""
+    """Records found, plus keys the store did not process in the retries or the time
+    it was allowed (`timed_out`: the deadline cut the batch short)."""
 
     records: dict[str, CacheRecord] = field(default_factory=dict)
     unprocessed: list[str] = field(default_factory=list)
     calls: int = 0
+    timed_out: bool = False
 
 
 @dataclass
@@ -30,24 +32,42 @@ class BatchWrite:
     unprocessed: int = 0
     calls: int = 0
     item_bytes: list[int] = field(default_factory=list)
+    timed_out: bool = False
 
 
 class RecordStore(Protocol):
-    """A shared cache store."""
+    """A shared cache store.
 
-    def get(self, key: str) -> CacheRecord | None: ...
+    `timeout` (seconds) bounds a call as a whole, retries and unprocessed rounds
+    included, whatever the backend does: past it a single call raises
+    `StoreError(TIMEOUT)` and a batch returns what it finished, the rest unprocessed
+    and `timed_out` set. None waits as long as the backend's own timeouts allow
+    (operator tools).
+    """
 
-    def get_many(self, keys: Sequence[str]) -> BatchRead: ...
+    def get(self, key: str, *, timeout: float | None = None) -> CacheRecord | None: ...
 
-    def put(self, key: str, record: CacheRecord) -> None: ...
+    def get_many(self, keys: Sequence[str], *, timeout: float | None = None) -> BatchRead: ...
 
-    def put_many(self, records: Mapping[str, CacheRecord]) -> BatchWrite: ...
+    def put(self, key: str, record: CacheRecord, *, timeout: float | None = None) -> None: ...
+
+    def put_many(
+        self, records: Mapping[str, CacheRecord], *, timeout: float | None = None
+    ) -> BatchWrite: ...
 
     def delete(self, key: str) -> bool:
         """Remove `key`'s record; False if there was none."""
         ...
 
-    def claim(self, key: str, expires_at: float, until: float, now: float) -> bool:
+    def claim(
+        self,
+        key: str,
+        expires_at: float,
+        until: float,
+        now: float,
+        *,
+        timeout: float | None = None,
+    ) -> bool:
         """Lease `key`'s record (the one expiring at `expires_at`) for refreshing until
         `until`; False if another reader holds a live lease or the record changed."""
         ...

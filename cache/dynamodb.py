@@ -10,9 +10,12 @@ count and route around.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, TypeVar
 
 import orjson
 
@@ -23,6 +26,7 @@ from cache.record import CORRUPT, CacheRecord
 KEY_ATTR = "cache_key"
 TTL_ATTR = "expires_at"
 LEASE_ATTR = "refresh_until"  # a reader is refreshing the item until then (epoch seconds)
+T = TypeVar("T")
 MAX_GET_BATCH = 100  # BatchGetItem limit
 MAX_WRITE_BATCH = 25  # BatchWriteItem limit
 # botocore's "legacy" retry backoff for DynamoDB: 50 ms, then doubling.
@@ -81,41 +85,52 @@ def make_client(
     return client
 
 
-_LOADER: Any = None  # botocore's data loader, with the service models it has read
+_LOADERS: dict[str | None, Any] = {}  # botocore's data loader per AWS_DATA_PATH value
 
 
 def _shared_loader(session: Any) -> Any:
-    """botocore's data loader, one per process, narrowed to what a DynamoDB client reads.
+    """botocore's data loader, one per process and `AWS_DATA_PATH`, narrowed to what a
+    DynamoDB client reads, and otherwise botocore's own (`botocore.loaders.create_loader`:
+    paths with `~` and `$VARS` expanded; any JSON its parser takes).
 
     Two of its costs are paid by every cold container and buy nothing here (measured
     on this project's 2-core machine, 2026-12-01): JSON objects parsed into
-    `OrderedDict`s (plain dicts keep the order too: endpoints.json 36 ms -> 17 ms),
+    `OrderedDict`s (plain dicts keep the order too: endpoints.json 36 ms -> 17 ms with
+    orjson; a file orjson refuses, such as a number past 64 bits, falls back to `json`),
     and a scan of ~445 service folders to check that "dynamodb" exists (14 ms per
     model type). `Loader(file_loader=...)` and `list_available_services` are
     botocore's own extension points."""
-    global _LOADER
-    if _LOADER is None:
-        import gzip
+    paths = session.get_config_variable("data_path")
+    if paths not in _LOADERS:
+        import json
         import os
 
         from botocore.loaders import JSONFileLoader, Loader
 
         class PlainJSONFileLoader(JSONFileLoader):
-            def load_file(self, file_path: str) -> Any:
-                for ext, opener in ((".json", open), (".json.gz", gzip.open)):
-                    if os.path.isfile(file_path + ext):
-                        with opener(file_path + ext, "rb") as fp:
-                            return orjson.loads(fp.read())
-                return None
+            def _load_file(self, full_path: str, open_method: Callable) -> Any:
+                if not os.path.isfile(full_path):
+                    return None
+                with open_method(full_path, "rb") as fp:
+                    payload = fp.read()
+                try:
+                    return orjson.loads(payload)
+                except orjson.JSONDecodeError:
+                    return json.loads(payload.decode("utf-8"))
 
         class DynamoDBLoader(Loader):
             def list_available_services(self, type_name: str) -> list[str]:
                 return ["dynamodb"]
 
-        paths = session.get_config_variable("data_path")  # AWS_DATA_PATH, as botocore's own
-        extra = [os.path.expanduser(p) for p in paths.split(os.pathsep)] if paths else []
-        _LOADER = DynamoDBLoader(extra_search_paths=extra, file_loader=PlainJSONFileLoader())
-    return _LOADER
+        extra = (
+            [os.path.expanduser(os.path.expandvars(p)) for p in paths.split(os.pathsep)]
+            if paths is not None
+            else []
+        )
+        _LOADERS[paths] = DynamoDBLoader(
+            extra_search_paths=extra, file_loader=PlainJSONFileLoader()
+        )
+    return _LOADERS[paths]
 
 
 def _config(timeout: float, max_attempts: int) -> Any:
@@ -205,8 +220,13 @@ def decode(item: Mapping[str, Any]) -> CacheRecord:
 class DynamoDBStore:
     """`RecordStore` on one DynamoDB table through the low-level boto3 client.
 
-    Batch calls are split at DynamoDB's limits, and keys or items it leaves
-    unprocessed are retried with exponential backoff a bounded number of times.
+    Batch calls are split at DynamoDB's limits and the chunks sent at once; keys or
+    items DynamoDB leaves unprocessed are resent with exponential backoff a bounded
+    number of times. A call given `timeout` returns within it whatever the table does
+    (a hung socket, an answer trickling in, endless unprocessed rounds): the request
+    runs on a worker thread and is abandoned at the deadline (it ends on its own, at
+    botocore's socket timeouts), no new round starts past it, and what was not done
+    by then is reported as unprocessed (batches) or raised as `TIMEOUT`.
     """
 
     def __init__(
@@ -217,12 +237,14 @@ class DynamoDBStore:
         unprocessed_retries: int = 3,
         backoff_seconds: float = 0.02,
         sleep: Callable[[float], None] = time.sleep,
+        workers: int = 16,
     ) -> None:
         self.table = table
         self.client = client if client is not None else make_client()
         self.unprocessed_retries = unprocessed_retries
         self.backoff_seconds = backoff_seconds
         self._sleep = sleep
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="l2")  # threads start lazily
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -230,30 +252,61 @@ class DynamoDBStore:
         except Exception as exc:
             raise StoreError(classify(exc), f"{operation}: {exc}") from exc
 
-    def get(self, key: str) -> CacheRecord | None:
-        response = self._call("get_item", TableName=self.table, Key={KEY_ATTR: {"S": key}})
-        item = response.get("Item")
+    def _within(self, deadline: float | None, work: Callable[[], T], what: str) -> T:
+        """`work()` on a worker thread, waited for until `deadline` (monotonic) at most."""
+        if deadline is None:
+            return work()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise StoreError(ErrorKind.TIMEOUT, f"{what}: no time left in the L2 budget")
+        future = self._pool.submit(work)
+        try:
+            return future.result(timeout=left)
+        except FutureTimeout:
+            future.cancel()
+            raise StoreError(ErrorKind.TIMEOUT, f"{what}: past the L2 budget") from None
+
+    def get(self, key: str, *, timeout: float | None = None) -> CacheRecord | None:
+        def read() -> dict[str, Any]:
+            return self._call("get_item", TableName=self.table, Key={KEY_ATTR: {"S": key}})
+
+        item = self._within(_deadline(timeout), read, "get_item").get("Item")
         return decode(item) if item is not None else None
 
-    def put(self, key: str, record: CacheRecord) -> None:
-        self._call("put_item", TableName=self.table, Item=encode(key, record))
+    def put(self, key: str, record: CacheRecord, *, timeout: float | None = None) -> None:
+        item = encode(key, record)
+        self._within(
+            _deadline(timeout),
+            lambda: self._call("put_item", TableName=self.table, Item=item),
+            "put_item",
+        )
 
-    def claim(self, key: str, expires_at: float, until: float, now: float) -> bool:
+    def claim(
+        self,
+        key: str,
+        expires_at: float,
+        until: float,
+        now: float,
+        *,
+        timeout: float | None = None,
+    ) -> bool:
+        request = {
+            "TableName": self.table,
+            "Key": {KEY_ATTR: {"S": key}},
+            "UpdateExpression": f"SET {LEASE_ATTR} = :until",
+            "ConditionExpression": (
+                f"{TTL_ATTR} = :expires AND "
+                f"(attribute_not_exists({LEASE_ATTR}) OR {LEASE_ATTR} < :now)"
+            ),
+            "ExpressionAttributeValues": {
+                ":until": {"N": str(round(until, 3))},
+                ":expires": {"N": str(int(expires_at))},
+                ":now": {"N": str(round(now, 3))},
+            },
+        }
         try:
-            self._call(
-                "update_item",
-                TableName=self.table,
-                Key={KEY_ATTR: {"S": key}},
-                UpdateExpression=f"SET {LEASE_ATTR} = :until",
-                ConditionExpression=(
-                    f"{TTL_ATTR} = :expires AND "
-                    f"(attribute_not_exists({LEASE_ATTR}) OR {LEASE_ATTR} < :now)"
-                ),
-                ExpressionAttributeValues={
-                    ":until": {"N": str(round(until, 3))},
-                    ":expires": {"N": str(int(expires_at))},
-                    ":now": {"N": str(round(now, 3))},
-                },
+            self._within(
+                _deadline(timeout), lambda: self._call("update_item", **request), "update_item"
             )
         except StoreError as exc:
             if exc.kind is ErrorKind.CONDITION_FAILED:
@@ -271,16 +324,25 @@ class DynamoDBStore:
         return "Attributes" in response
 
     def _until_processed(
-        self, operation: str, request: dict[str, Any], leftover: str, on_response: Callable
+        self,
+        operation: str,
+        request: dict[str, Any],
+        leftover: str,
+        on_response: Callable,
+        deadline: float | None,
     ) -> tuple[dict[str, Any], int]:
-        """Call a batch operation, resending what DynamoDB left unprocessed with backoff.
+        """Call a batch operation, resending what DynamoDB left unprocessed with backoff,
+        starting no round (nor backoff) that would end past `deadline`.
 
         Returns what is still unprocessed after the allowed retries, and the calls made.
         """
         calls = 0
         for attempt in range(self.unprocessed_retries + 1):
             if attempt:
-                self._sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                pause = self.backoff_seconds * 2 ** (attempt - 1)
+                if deadline is not None and time.monotonic() + pause >= deadline:
+                    break
+                self._sleep(pause)
             response = self._call(operation, RequestItems=request)
             calls += 1
             on_response(response)
@@ -289,42 +351,86 @@ class DynamoDBStore:
                 return {}, calls
         return request, calls
 
-    def get_many(self, keys: Sequence[str]) -> BatchRead:
+    def _chunks(
+        self, operation: str, chunks: list[dict[str, Any]], leftover: str,
+        on_response: Callable, deadline: float | None,
+    ) -> tuple[list[dict[str, Any]], int, bool]:  # fmt: skip
+        """Every chunk's request at once; per chunk what is left unprocessed (the whole
+        chunk when it did not finish by `deadline`), the calls made, and whether the
+        deadline cut any chunk short."""
+
+        def one(request: dict[str, Any]) -> tuple[dict[str, Any], int]:
+            return self._until_processed(operation, request, leftover, on_response, deadline)
+
+        if deadline is None:
+            done = [one(chunk) for chunk in chunks]
+            return [left for left, _ in done], sum(calls for _, calls in done), False
+        futures = [self._pool.submit(one, chunk) for chunk in chunks]
+        wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+        lefts, calls, cut = [], 0, False
+        for chunk, future in zip(chunks, futures, strict=True):
+            if not future.done():
+                future.cancel()
+                lefts.append(chunk)
+                cut = True
+                continue
+            left, made = future.result()  # a failed chunk raises its StoreError here
+            lefts.append(left)
+            calls += made
+        return lefts, calls, cut
+
+    def get_many(self, keys: Sequence[str], *, timeout: float | None = None) -> BatchRead:
         result = BatchRead()
+        found: dict[str, CacheRecord] = {}
+        lock = threading.Lock()  # chunks collect from several threads
 
         def collect(response: dict[str, Any]) -> None:
-            for item in response.get("Responses", {}).get(self.table, []):
-                key = item.get(KEY_ATTR, {}).get("S")
-                if key is not None:
-                    result.records[key] = decode(item)
+            with lock:
+                for item in response.get("Responses", {}).get(self.table, []):
+                    key = item.get(KEY_ATTR, {}).get("S")
+                    if key is not None:
+                        found[key] = decode(item)
 
         unique = list(dict.fromkeys(keys))  # duplicates are a ValidationException
-        for start in range(0, len(unique), MAX_GET_BATCH):
-            chunk = unique[start : start + MAX_GET_BATCH]
-            request = {self.table: {"Keys": [{KEY_ATTR: {"S": k}} for k in chunk]}}
-            left, calls = self._until_processed(
-                "batch_get_item", request, "UnprocessedKeys", collect
-            )
-            result.calls += calls
-            result.unprocessed += [
-                k[KEY_ATTR]["S"] for k in left.get(self.table, {}).get("Keys", [])
-            ]
+        chunks = [
+            {self.table: {"Keys": [{KEY_ATTR: {"S": k}} for k in unique[i : i + MAX_GET_BATCH]]}}
+            for i in range(0, len(unique), MAX_GET_BATCH)
+        ]
+        lefts, result.calls, result.timed_out = self._chunks(
+            "batch_get_item", chunks, "UnprocessedKeys", collect, _deadline(timeout)
+        )
+        with lock:  # a chunk abandoned at the deadline may still be collecting
+            result.records = dict(found)
+        result.unprocessed = [
+            k[KEY_ATTR]["S"]
+            for left in lefts
+            for k in left.get(self.table, {}).get("Keys", [])
+            if k[KEY_ATTR]["S"] not in result.records
+        ]
         return result
 
-    def put_many(self, records: Mapping[str, CacheRecord]) -> BatchWrite:
+    def put_many(
+        self, records: Mapping[str, CacheRecord], *, timeout: float | None = None
+    ) -> BatchWrite:
         result = BatchWrite()
         puts = [{"PutRequest": {"Item": encode(k, r)}} for k, r in records.items()]
-        for start in range(0, len(puts), MAX_WRITE_BATCH):
-            chunk = puts[start : start + MAX_WRITE_BATCH]
-            left, calls = self._until_processed(
-                "batch_write_item", {self.table: chunk}, "UnprocessedItems", lambda _r: None
-            )
-            result.calls += calls
+        chunks = [
+            {self.table: puts[i : i + MAX_WRITE_BATCH]}
+            for i in range(0, len(puts), MAX_WRITE_BATCH)
+        ]
+        lefts, result.calls, result.timed_out = self._chunks(
+            "batch_write_item", chunks, "UnprocessedItems", lambda _r: None, _deadline(timeout)
+        )
+        for chunk, left in zip(chunks, lefts, strict=True):
             left_keys = {r["PutRequest"]["Item"][KEY_ATTR]["S"] for r in left.get(self.table, [])}
             result.unprocessed += len(left_keys)
-            for request in chunk:
+            for request in chunk[self.table]:
                 item = request["PutRequest"]["Item"]
                 if item[KEY_ATTR]["S"] not in left_keys:
                     result.written += 1
                     result.item_bytes.append(item_bytes(item))
         return result
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout

@@ -29,6 +29,8 @@ class ErrorKind(StrEnum):
     UNPROCESSED = "unprocessed"
     UNPROCESSED_WRITE = "unprocessed_write"
     WRITE_SKIPPED = "write_skipped"
+    SLOW = "slow"  # answered, but slower than the slow-call threshold
+    OVER_BUDGET = "over_budget"  # not made: the lookup's L2 budget was spent
 
     @property
     def permanent(self) -> bool:

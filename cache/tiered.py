@@ -9,7 +9,15 @@ its value passes `validate`; anything else is a miss (a bad value is counted as
 `corrupt`, recomputed and overwritten). A failing L2 never fails a lookup: its
 errors are counted, a circuit breaker skips it for a cool-down after repeated
 failures, a lookup whose read failed does not write, and the value is computed.
-A hit near its expiry may be refreshed early (`EarlyRefresh`).
+All L2 work of one lookup (reads, the refresh lease, writes, their retries and
+unprocessed rounds) shares one time budget: each call may use what is left of it,
+work past it is skipped (a read not made is a miss, a write not made is
+`write_skipped`), and the time spent computing does not draw on it. A call that is
+slow (`slow_call_seconds`), throttled, cut by the budget or leaves items
+unprocessed counts against the breaker as a failure does, so a degraded table is
+skipped too. No answer is older than `ttl_seconds` when it is returned: hits are
+judged again at the end of the lookup. A hit near its expiry may be refreshed early
+(`EarlyRefresh`).
 """
 
 from __future__ import annotations
@@ -62,6 +70,7 @@ class Pending:
     remaining: list[str]
     stale: dict[str, Lookup] = field(default_factory=dict)
     l2_failed: bool = False  # then this lookup does not write L2 either
+    l2_left: float = 0.0  # seconds of L2 time this lookup may still spend
 
     @property
     def complete(self) -> bool:
@@ -83,8 +92,10 @@ class TieredCache:
 
     `memory` and `store` are optional: neither is cache mode `off`, memory alone
     is `memory`, both is `tiered`. `schema` versions the value's shape and
-    `validate` checks a value read from either tier. `clock` gives epoch seconds for
-    lifetimes, `timer` measures durations (tiers' latency, what a compute cost).
+    `validate` checks a value read from either tier. `l2_budget_seconds` is the L2 time
+    one lookup may spend in all; a call taking `slow_call_seconds` or more counts as a
+    failure. `clock` gives epoch seconds for lifetimes, `timer` measures durations
+    (tiers' latency, what a compute cost).
     """
 
     def __init__(
@@ -96,6 +107,8 @@ class TieredCache:
         memory: MemoryStore | None = None,
         store: RecordStore | None = None,
         ttl_seconds: int = 86_400,
+        l2_budget_seconds: float = 0.3,
+        slow_call_seconds: float = 0.1,
         breaker: CircuitBreaker | None = None,
         refresh: EarlyRefresh | None = None,
         stats: CacheStats | None = None,
@@ -108,6 +121,8 @@ class TieredCache:
         self.memory = memory
         self.store = store
         self.ttl_seconds = ttl_seconds
+        self.l2_budget_seconds = l2_budget_seconds
+        self.slow_call_seconds = slow_call_seconds
         self.breaker = breaker or CircuitBreaker()
         self.refresh = refresh or EarlyRefresh(beta=0)
         self.stats = stats or CacheStats()
@@ -166,6 +181,7 @@ class TieredCache:
 
     def resolve(self, pending: Pending, compute_many: ComputeMany) -> list[Lookup]:
         """Finish a lookup: L2 for the keys L1 lacked, then one compute for the rest."""
+        pending.l2_left = self.l2_budget_seconds
         remaining = pending.remaining
         if remaining:
             remaining = self._from_store(pending)
@@ -173,18 +189,46 @@ class TieredCache:
             remaining = self._claim_refreshes(remaining, pending)
         if remaining:
             self._compute(remaining, compute_many, pending)
+        expired = self._expired_hits(pending)
+        if expired:  # the L2 work or the compute outlasted them: never answer them
+            self._compute(expired, compute_many, pending)
         results = [pending.found[key] for key in pending.keys]
         self.stats.count_outcomes(Counter(result.outcome.value for result in results))
         self.stats.count_refreshes(Counter(r.refresh.value for r in results if r.refresh))
         return results
 
-    def _l2_call(
-        self, pending: Pending, operation: str, call: Callable[[], T], items: int
-    ) -> T | None:
-        """One timed, breaker-guarded L2 call: None when skipped or failed (counted, logged).
+    def _expired_hits(self, pending: Pending) -> list[str]:
+        """Keys whose hit has expired by now, taken out of `found` to be computed."""
+        now = self._clock()
+        expired = [
+            key
+            for key, found in pending.found.items()
+            if found.outcome is not Outcome.MISS and found.record.is_expired(now, self.ttl_seconds)
+        ]
+        for key in expired:
+            del pending.found[key]
+            pending.stale.pop(key, None)
+        return expired
 
-        Any exception counts as a failure, so a half-open probe never leaks its slot.
+    def _l2_call(
+        self,
+        pending: Pending,
+        operation: str,
+        call: Callable[[float], tuple[T, ErrorKind | None]],
+        items: int,
+    ) -> T | None:
+        """One timed, breaker-guarded L2 call within what is left of the lookup's budget:
+        None when skipped or failed (counted, logged).
+
+        `call(timeout)` returns its result and what degraded it (throttled, cut by
+        the budget, items left unprocessed), if anything; a slow success is degraded
+        too. A degraded call's result is used but counts against the breaker, as any
+        exception does (so a half-open probe never leaks its slot).
         """
+        if pending.l2_left <= 0:
+            self.stats.l2.error(ErrorKind.OVER_BUDGET, items)
+            pending.l2_failed = True
+            return None
         ticket = self.breaker.allow()
         if ticket is None:
             self.stats.l2.error(ErrorKind.CIRCUIT_OPEN, items)
@@ -192,7 +236,7 @@ class TieredCache:
             return None
         started = self._timer()
         try:
-            result = call()
+            result, trouble = call(pending.l2_left)
         except Exception as exc:
             kind = exc.kind if isinstance(exc, StoreError) else ErrorKind.UNEXPECTED
             self.stats.l2.error(kind)
@@ -203,32 +247,53 @@ class TieredCache:
             )
             return None
         finally:
-            self.stats.l2.observe(self._timer() - started)
-        self.breaker.success(ticket)
+            elapsed = self._timer() - started
+            pending.l2_left -= elapsed
+            self.stats.l2.observe(elapsed)
+        if trouble is None and elapsed >= self.slow_call_seconds:
+            trouble = ErrorKind.SLOW
+            self.stats.l2.error(trouble)
+        if trouble is None:
+            self.breaker.success(ticket)
+        else:
+            self.breaker.failure(ticket)
+            pending.l2_failed |= trouble is not ErrorKind.SLOW
+            log.warning(
+                "l2 %s degraded: %s",
+                operation,
+                trouble,
+                extra={"tier": "l2", "error_kind": trouble},
+            )
         return result
 
-    def _read(self, keys: list[str]) -> dict[str, CacheRecord]:
+    def _read(self, keys: list[str], timeout: float) -> tuple[dict[str, CacheRecord], Any]:
         if len(keys) == 1:
-            record = self.store.get(keys[0])
-            return {keys[0]: record} if record is not None else {}
-        batch = self.store.get_many(keys)
-        if batch.unprocessed:
-            self.stats.l2.error(ErrorKind.UNPROCESSED, len(batch.unprocessed))
-        return batch.records
+            record = self.store.get(keys[0], timeout=timeout)
+            return ({keys[0]: record} if record is not None else {}), None
+        batch = self.store.get_many(keys, timeout=timeout)
+        return batch.records, self._left_over(batch, ErrorKind.UNPROCESSED, len(batch.unprocessed))
 
-    def _write(self, records: dict[str, CacheRecord]) -> None:
+    def _write(self, records: dict[str, CacheRecord], timeout: float) -> tuple[None, Any]:
         if len(records) == 1:
-            self.store.put(*next(iter(records.items())))
-            return
-        batch = self.store.put_many(records)
-        if batch.unprocessed:
-            self.stats.l2.error(ErrorKind.UNPROCESSED_WRITE, batch.unprocessed)
+            self.store.put(*next(iter(records.items())), timeout=timeout)
+            return None, None
+        batch = self.store.put_many(records, timeout=timeout)
+        return None, self._left_over(batch, ErrorKind.UNPROCESSED_WRITE, batch.unprocessed)
+
+    def _left_over(self, batch: Any, kind: ErrorKind, unprocessed: int) -> ErrorKind | None:
+        """Count what a batch left undone; the kind that degraded it, if any."""
+        if unprocessed:
+            self.stats.l2.error(kind, unprocessed)
+        if batch.timed_out:
+            self.stats.l2.error(ErrorKind.TIMEOUT)
+            return ErrorKind.TIMEOUT
+        return kind if unprocessed else None
 
     def _from_store(self, pending: Pending) -> list[str]:
         keys = pending.remaining
         if self.store is None:
             return keys
-        records = self._l2_call(pending, "read", lambda: self._read(keys), len(keys))
+        records = self._l2_call(pending, "read", partial(self._read, keys), len(keys))
         if records is None:
             return keys
         now = self._clock()
@@ -275,8 +340,9 @@ class TieredCache:
             won = self.store is None
             if self.store is not None and not pending.l2_failed:
                 until = now + max(1.0, 3 * stale.record.compute_ms / 1000)
-                claim = partial(self.store.claim, key, stale.record.expires_at, until, now)
-                won = bool(self._l2_call(pending, "claim", claim, 1))
+                won = bool(
+                    self._l2_call(pending, "claim", partial(self._claim, key, stale, until, now), 1)
+                )
             if won:
                 left.append(key)
                 continue
@@ -285,6 +351,12 @@ class TieredCache:
             if stale.outcome is Outcome.HIT_L2 and self.memory is not None:
                 self.memory.put(key, stale.record)
         return left
+
+    def _claim(
+        self, key: str, stale: Lookup, until: float, now: float, timeout: float
+    ) -> tuple[bool, None]:
+        won = self.store.claim(key, stale.record.expires_at, until, now, timeout=timeout)
+        return won, None
 
     def _compute(self, keys: list[str], compute_many: ComputeMany, pending: Pending) -> None:
         timings: list[float] = []
@@ -364,7 +436,9 @@ class TieredCache:
                 self.memory.put(key, record)
         if self.store is None:
             return
-        if pending.l2_failed:  # a table that just failed would likely fail again: skip
+        # a table that just failed would likely fail again, and past the budget no
+        # call is made: skip
+        if pending.l2_failed or pending.l2_left <= 0:
             self.stats.l2.error(ErrorKind.WRITE_SKIPPED)
             return
-        self._l2_call(pending, "write", lambda: self._write(records), len(records))
+        self._l2_call(pending, "write", partial(self._write, records), len(records))

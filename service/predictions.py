@@ -194,6 +194,8 @@ def build_cache(settings: Settings, version: str, store: RecordStore | None = No
         memory=memory,
         store=store,
         ttl_seconds=settings.cache_ttl_seconds,
+        l2_budget_seconds=settings.l2_budget_seconds,
+        slow_call_seconds=settings.l2_slow_call_seconds,
         breaker=breaker,
         refresh=EarlyRefresh(settings.early_refresh_beta),
     )

@@ -58,6 +58,11 @@ class Settings:
     aws_region: str | None = field(default=None, metadata=env("AWS_REGION"))
     l2_timeout_seconds: float = field(default=0.2, metadata=env("L2_TIMEOUT_SECONDS", 0.001, 5))
     l2_max_attempts: int = field(default=2, metadata=env("L2_MAX_ATTEMPTS", 1, 5))
+    # All DynamoDB work of one request (reads, lease, writes, retries, unprocessed
+    # rounds) fits this budget; the model's own time does not draw on it.
+    l2_budget_seconds: float = field(default=0.3, metadata=env("L2_BUDGET_SECONDS", 0.01, 5))
+    # A DynamoDB call at least this slow counts against the breaker as a failure does.
+    l2_slow_call_seconds: float = field(default=0.1, metadata=env("L2_SLOW_CALL_SECONDS", 0.001, 5))
     l2_breaker_failures: int = field(default=5, metadata=env("L2_BREAKER_FAILURES", 1, 1000))
     l2_breaker_cooldown_seconds: float = field(
         default=10.0, metadata=env("L2_BREAKER_COOLDOWN_SECONDS", 0.001, 3600)

@@ -37,14 +37,16 @@ class SlowTable:
         self.items: dict[str, list[tuple[float, CacheRecord]]] = {}
         self.leases: dict[str, float] = {}
 
-    def get(self, key: str) -> CacheRecord | None:
+    def get(self, key: str, *, timeout: float | None = None) -> CacheRecord | None:
         visible = [r for at, r in self.items.get(key, []) if at <= self.clock.now]
         return max(visible, key=lambda r: r.expires_at, default=None)
 
-    def put(self, key: str, record: CacheRecord) -> None:
+    def put(self, key: str, record: CacheRecord, *, timeout: float | None = None) -> None:
         self.items.setdefault(key, []).append((self.clock.now + DELTA, record))
 
-    def claim(self, key: str, expires_at: float, until: float, now: float) -> bool:
+    def claim(
+        self, key: str, expires_at: float, until: float, now: float, *, timeout: float | None = None
+    ) -> bool:
         """As DynamoDBStore's conditional write: one live lease per record."""
         current = self.get(key)
         if current is None or current.expires_at != expires_at:

@@ -10,6 +10,7 @@ from moto import mock_aws
 
 from cache import CircuitBreaker, DynamoDBStore, MemoryStore, TieredCache, make_client
 from cache.dynamodb import KEY_ATTR
+from tests.cache.fakes import DictStore
 from tests.conftest import TABLE
 from tests.dynamo import Faults, moto_store, silent_endpoint
 
@@ -190,17 +191,52 @@ def test_any_exception_in_the_probe_reopens_the_breaker(store: DynamoDBStore) ->
     assert store.get("k3") is not None
 
 
-def test_hung_table_costs_one_read_per_lookup_and_no_write(aws_env: None) -> None:
-    """With the service's defaults (0.2 s x 2 attempts), a hung table costs each lookup
-    at most 0.45 s: the read times out and the lookup skips its write."""
+def test_hung_table_costs_one_budget_per_lookup_and_no_write(aws_env: None) -> None:
+    """With the service's defaults, a hung table costs each lookup its L2 budget (0.3 s,
+    less than the 2 x 0.2 s + 50 ms botocore would wait): the read is abandoned at the
+    budget and the lookup skips its write."""
     from service.settings import Settings
 
     defaults = Settings()
+    budget = defaults.l2_budget_seconds
     with silent_endpoint() as endpoint:
         client = make_client(defaults.l2_timeout_seconds, defaults.l2_max_attempts, endpoint)
-        cache = TieredCache("v1", store=DynamoDBStore(TABLE, client))
+        cache = TieredCache("v1", store=DynamoDBStore(TABLE, client), l2_budget_seconds=budget)
         started = time.perf_counter()
         cache.get_or_compute_many(["k"], lambda _k: [{"p": 0.5}])[0]
         elapsed = time.perf_counter() - started
     assert cache.stats.l2.errors == {"timeout": 1, "write_skipped": 1}
-    assert 0.4 <= elapsed < 0.8  # 2 x 0.2 s + 50 ms backoff, with slack for a loaded machine
+    assert budget <= elapsed < budget + 0.3  # slack for a loaded machine
+
+
+class SlowDictStore(DictStore):
+    """Reads that take `seconds` of the fake clock."""
+
+    def __init__(self, clock: Clock, seconds: float) -> None:
+        super().__init__()
+        self.clock, self.seconds = clock, seconds
+
+    def get_many(self, keys, *, timeout=None):
+        self.clock.now += self.seconds
+        return super().get_many(keys, timeout=timeout)
+
+
+@pytest.mark.parametrize("tier", ["HIT-L1", "HIT-L2"])
+def test_no_hit_is_answered_past_the_ttl_whatever_the_lookup_spends(tier: str) -> None:
+    """A hit 1.5 s into a 3 s TTL, in a batch whose other work takes 2 s: by the time the
+    answer leaves, the hit would be 3.5 s old, so it is computed again instead."""
+    clock = Clock()
+    store = SlowDictStore(clock, seconds=0.0)
+    memory = MemoryStore(10, 300, timer=clock) if tier == "HIT-L1" else None
+    cache = TieredCache("v1", memory=memory, store=store, ttl_seconds=3, clock=clock)
+    cache.get_or_compute_many(["hot"], Model())
+    clock.now += 1.5
+    store.seconds = 1.0  # the batch read of the other keys: 1 s
+
+    def slow_model(keys: list[str]) -> list[dict]:
+        clock.now += 1.0
+        return [{"p": 0.75} for _ in keys]
+
+    hot = cache.get_or_compute_many(["hot", "cold-1", "cold-2"], slow_model)[0]
+    assert hot.outcome == "MISS"  # not the hit, which expired during the lookup
+    assert clock.now - hot.record.created_at < 3

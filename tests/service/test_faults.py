@@ -1,10 +1,10 @@
 """DynamoDB faults: every request still gets the right 200 within a stated bound.
 
-Bound: with L2_TIMEOUT_SECONDS=0.2 and L2_MAX_ATTEMPTS=2, one L2 call takes at most
-2 x 0.2 s plus 50 ms backoff. A request whose read fails makes no write, but one that
-reads and then finds the table failing can make up to three calls (read, the refresh
-lease, write); every request below must answer within BOUND_S (that plus slack for a
-loaded machine), with the probability the model gives when no cache is involved.
+Bound: all L2 work of one request fits L2_BUDGET_SECONDS (0.3 s by default), however
+many calls it makes (read, the refresh lease, write); every request below must answer
+within BOUND_S (that plus slack for a loaded machine), with the probability the model
+gives when no cache is involved. tests/service/test_degraded_table.py compares each
+case with the no-cache time in the same run.
 """
 
 from __future__ import annotations
@@ -146,7 +146,8 @@ def test_unprocessed_keys_forever_batch_answers_within_bound(
     assert time.perf_counter() - started < BOUND_S
     assert [p["delay_probability"] for p in body["predictions"]] == [truth(i) for i in items]
     errors = client.get("/stats").json()["l2"]["errors"]
-    assert errors["unprocessed"] == 30 and errors["unprocessed_write"] == 30
+    assert errors["unprocessed"] == 30  # a table that left the reads undone gets no writes
+    assert errors["write_skipped"] == 1 and "unprocessed_write" not in errors
 
 
 def test_two_processes_writing_one_key_agree(
@@ -224,8 +225,8 @@ def test_hung_table_with_the_defaults_costs_each_request_under_half_a_second(
     artifact_path: Path, aws_env: None
 ) -> None:
     """A fresh container on a table that accepts connections and never answers: every
-    request, the first ones included, waits at most one read (0.45 s) on L2, until the
-    breaker opens and L2 costs nothing."""
+    request, the first ones included, waits at most one L2 budget (0.3 s) on L2, until
+    the breaker opens and L2 costs nothing."""
     payloads = unique_payloads(8, offset=90_000)
     with silent_endpoint() as silent:
         client = instance(artifact_path, silent, "hung")
@@ -235,7 +236,7 @@ def test_hung_table_with_the_defaults_costs_each_request_under_half_a_second(
             assert client.post("/predict", json=payload).status_code == 200
             times.append(time.perf_counter() - started)
         stats = client.get("/stats").json()
-    assert max(times) < 0.5 + 0.3, times  # the budget, plus slack for a loaded machine
+    assert max(times) < 0.3 + 0.3, times  # the budget, plus slack for a loaded machine
     assert stats["l2"]["errors"]["timeout"] == 5  # L2_BREAKER_FAILURES, then open
     assert stats["l2_circuit"] == "open"
     assert sum(times[5:]) < 0.3  # open: requests no longer wait on L2

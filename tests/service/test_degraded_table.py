@@ -1,0 +1,123 @@
+"""Never slower than no cache: a degraded table costs a request at most one L2 budget.
+
+A 127.0.0.1 proxy sits between the app and moto and delays, trickles, resets,
+throttles or leaves batch work unprocessed. For each fault the same requests go to an
+app with `CACHE_MODE=off` and to the tiered app in the same test: every answer is a
+200 with the model's own value, and the tiered app answers within the no-cache time
+plus `L2_BUDGET_SECONDS` (and slack for a loaded machine). A degraded table is then
+skipped: after a few degraded requests the breaker is open.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.factory import create_app
+from stress_test.payloads import unique_payloads
+from tests.conftest import instance, make_settings
+from tests.table_proxy import TableProxy
+
+pytestmark = pytest.mark.slow
+BUDGET = 0.3  # the default L2_BUDGET_SECONDS
+SLACK = 0.5  # a loaded 2-core machine
+
+
+@pytest.fixture
+def proxy(moto_endpoint: str) -> Iterator[TableProxy]:
+    proxy = TableProxy(moto_endpoint)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="module")
+def off(artifact_path: Path) -> TestClient:
+    client = TestClient(create_app(make_settings(artifact_path, cache_mode="off")))
+    client.post("/predict", json=unique_payloads(1)[0])  # the model is loaded
+    return client
+
+
+def timed(client: TestClient, path: str, body: dict) -> tuple[dict, float]:
+    started = time.perf_counter()
+    response = client.post(path, json=body)
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200, response.text
+    return response.json(), elapsed
+
+
+def tiered(artifact_path: Path, proxy: TableProxy, table: str) -> TestClient:
+    client = instance(artifact_path, proxy.url, table)
+    assert client.app.state.settings.l2_budget_seconds == BUDGET
+    client.post("/predict", json=unique_payloads(1)[0])  # loaded, before any fault
+    return client
+
+
+def values(body: dict) -> list[float]:
+    return [p["delay_probability"] for p in body.get("predictions", [body])]
+
+
+@pytest.mark.parametrize(
+    ("fault", "only"),
+    [
+        ("delay", None),  # every call 150 ms: under the 0.2 s per-attempt timeout
+        ("trickle", "GetItem"),  # one byte every 50 ms: each socket read succeeds
+        ("reset", None),
+        ("throttle", None),
+    ],
+)
+def test_a_single_miss_waits_at_most_one_budget(
+    fault: str, only: str | None, artifact_path: Path, proxy: TableProxy, table: str, off
+) -> None:
+    client = tiered(artifact_path, proxy, table)
+    proxy.set(fault, only)
+    for payload in unique_payloads(6, offset=11_000):
+        truth, off_s = timed(off, "/predict", payload)
+        body, cached_s = timed(client, "/predict", payload)
+        assert values(body) == values(truth)
+        assert cached_s < off_s + BUDGET + SLACK, f"{fault}: {cached_s:.2f} s vs {off_s:.2f} s"
+    stats = client.get("/stats").json()
+    assert stats["l2_circuit"] == "open", stats["l2"]  # a degraded table is skipped
+
+
+@pytest.mark.parametrize(
+    ("fault", "only"),
+    [
+        ("delay", None),  # 10 reads, then 40 writes of 150 ms each
+        ("unprocessed", "BatchWriteItem"),  # the table takes none of the items
+        ("unprocessed", "BatchGetItem"),
+        ("trickle", "BatchGetItem"),
+    ],
+)
+def test_a_batch_of_a_thousand_misses_waits_at_most_one_budget(
+    fault: str, only: str | None, artifact_path: Path, proxy: TableProxy, table: str, off
+) -> None:
+    client = tiered(artifact_path, proxy, table)
+    proxy.set(fault, only)
+    for seed in range(3):
+        items = unique_payloads(1000, offset=20_000 + 1000 * seed)
+        truth, off_s = timed(off, "/predict/batch", {"items": items})
+        body, cached_s = timed(client, "/predict/batch", {"items": items})
+        assert values(body) == values(truth)
+        assert cached_s < off_s + BUDGET + SLACK, f"{fault}: {cached_s:.2f} s vs {off_s:.2f} s"
+    errors = client.get("/stats").json()["l2"]["errors"]
+    assert errors, "the degraded table was not counted"
+
+
+def test_slow_requests_open_the_breaker_then_l2_is_not_called(
+    artifact_path: Path, proxy: TableProxy, table: str
+) -> None:
+    client = tiered(artifact_path, proxy, table)
+    proxy.set("delay")  # each call answers, slowly
+    payloads = unique_payloads(8, offset=30_000)
+    for payload in payloads[:5]:  # L2_BREAKER_FAILURES
+        client.post("/predict", json=payload)
+    stats = client.get("/stats").json()
+    assert stats["l2_circuit"] == "open" and stats["l2"]["errors"]["slow"] >= 1
+    calls = sum(proxy.calls.values())
+    for payload in payloads[5:]:
+        assert client.post("/predict", json=payload).headers["x-cache"] == "MISS"
+    assert sum(proxy.calls.values()) == calls  # skipped for the cool-down
