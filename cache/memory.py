@@ -10,15 +10,21 @@ from typing import Any
 from cachetools import TTLCache
 
 
+def wall_clock() -> float:
+    """Epoch seconds, looked up on each call (so a test can move time itself)."""
+    return time.time()
+
+
 class MemoryStore:
     """cachetools' `TTLCache` behind a lock (it is not thread-safe on its own).
 
-    `timer` is the clock expiry is measured on; tests pass a fake one instead of sleeping.
+    `timer` is the clock expiry is measured on; tests pass a fake one instead of
+    sleeping. The default is the wall clock, not a monotonic one: a SnapStart snapshot
+    freezes a process, and an entry's life must count the time it spent frozen (the
+    wall clock is right again after a restore; a monotonic clock's meaning is not).
     """
 
-    def __init__(
-        self, maxsize: int, ttl: float, timer: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, maxsize: int, ttl: float, timer: Callable[[], float] = wall_clock) -> None:
         self._cache: TTLCache[str, Any] = TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
         self._lock = threading.Lock()
 

@@ -7,11 +7,14 @@ schedule an operator expects to be hot, the one `predcache warm` is given) their
 entries are read into L1 with batched reads. After each restore, state that every
 restored copy would otherwise share is renewed: the container id, the random state
 early refresh draws from, the DynamoDB client and its connections (the snapshot's
-sockets are dead), the circuit breaker and its monotonic timer; L1 keeps only entries
-whose wall-clock age is within `L1_TTL_SECONDS` (every read also checks
-`CACHE_TTL_SECONDS` against the record's `created_at`). A restore whose hook fails
-leaves the container refusing requests, with one log line saying why, rather than
-serving with the snapshot's stale clients.
+sockets are dead) and the circuit breaker. L1 runs on the wall clock, so an entry's
+L1 life counts from when it entered L1, across the snapshot, and a restore never
+extends it; the preloaded entries, the L2 copy the snapshot was made for, enter L1
+again at restore while they still have L2 life (as a fresh container would read
+them from L2 on its first requests). Every read also checks `CACHE_TTL_SECONDS`
+against the record's `created_at`. A restore whose hook fails leaves the container
+refusing requests, with one log line saying why, rather than serving with the
+snapshot's stale clients.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from cache import CircuitBreaker, MemoryStore
+from cache import CacheRecord, CircuitBreaker
 from service.invocation import InstrumentedHandler
 from service.predictions import PredictionService, build_store
 from service.schemas import FlightFeatures
@@ -34,31 +37,41 @@ from service.settings import Settings
 log = logging.getLogger("predcache.snapstart")
 
 
-def before_snapshot(handler: InstrumentedHandler, settings: Settings) -> None:
-    """Load and verify the model; fill L1 from L2 for the preload file's payloads."""
+def before_snapshot(
+    handler: InstrumentedHandler, settings: Settings, preloaded: dict[str, CacheRecord]
+) -> None:
+    """Load and verify the model; fill L1 (and `preloaded`) from L2 for the preload
+    file's payloads."""
     predictions = handler.predictions
     predictions.artifact.pipeline()
     preload = settings.snapstart_preload_file
     if preload is not None and predictions.cache.store is not None:
-        filled = _fill_l1(predictions, preload)
-        log.info("snapshot: L1 filled from L2", extra={"entries": filled})
+        preloaded.update(_read_preload(predictions, preload))
+        _refill(predictions, preloaded)
+        log.info("snapshot: L1 filled from L2", extra={"entries": len(preloaded)})
 
 
-def _fill_l1(predictions: PredictionService, path: Path) -> int:
+def _read_preload(predictions: PredictionService, path: Path) -> dict[str, CacheRecord]:
     items = [FlightFeatures.model_validate(orjson.loads(line))
              for line in path.read_text().splitlines() if line.strip()]  # fmt: skip
     keys, _ = predictions.plan(items)
+    return predictions.cache.store.get_many(keys).records
+
+
+def _refill(predictions: PredictionService, records: dict[str, CacheRecord]) -> int:
+    """Put into L1 the records still usable now (version, shape, L2 life)."""
     cache = predictions.cache
-    found = cache.store.get_many(keys).records
     now = time.time()
-    usable = {k: r for k, r in found.items() if r.is_usable(cache.version, cache.schema, now,
-                                                           cache.ttl_seconds)}  # fmt: skip
+    usable = {k: r for k, r in records.items()
+              if r.is_usable(cache.version, cache.schema, now, cache.ttl_seconds)}  # fmt: skip
     for key, record in usable.items():
         cache.memory.put(key, record)
     return len(usable)
 
 
-def after_restore(handler: InstrumentedHandler, settings: Settings) -> None:
+def after_restore(
+    handler: InstrumentedHandler, settings: Settings, preloaded: dict[str, CacheRecord]
+) -> None:
     """Renew what restored copies must not share; on failure the container refuses."""
     try:
         handler.renew(uuid.uuid4().hex[:12])
@@ -70,28 +83,18 @@ def after_restore(handler: InstrumentedHandler, settings: Settings) -> None:
         cache.breaker = CircuitBreaker(
             settings.l2_breaker_failures, settings.l2_breaker_cooldown_seconds
         )
-        if cache.memory is not None:
-            cache.memory = _young_entries(cache.memory, settings)
+        if cache.memory is not None and preloaded:
+            _refill(handler.predictions, preloaded)
     except Exception as exc:
         handler.refuse(f"restore failed: {type(exc).__name__}: {exc}")
         log.error("refusing to serve: restore failed", extra={"error": f"{exc}"})
         raise
 
 
-def _young_entries(memory: MemoryStore, settings: Settings) -> MemoryStore:
-    """A fresh L1 holding the snapshot's entries younger than L1_TTL_SECONDS by the wall
-    clock (the old one's expiry ran on a monotonic clock the snapshot froze)."""
-    fresh = MemoryStore(settings.l1_max_items, settings.l1_ttl_seconds)
-    oldest = time.time() - settings.l1_ttl_seconds
-    for key, record in memory.items():
-        if record.created_at > oldest:
-            fresh.put(key, record)
-    return fresh
-
-
 def register(handler: InstrumentedHandler, settings: Settings) -> Any:
     """Register both hooks with the runtime (they run only under SnapStart)."""
     from snapshot_restore_py import register_after_restore, register_before_snapshot
 
-    register_before_snapshot(before_snapshot, handler, settings)
-    register_after_restore(after_restore, handler, settings)
+    preloaded: dict[str, CacheRecord] = {}  # what the snapshot read from L2
+    register_before_snapshot(before_snapshot, handler, settings, preloaded)
+    register_after_restore(after_restore, handler, settings, preloaded)

@@ -3,6 +3,7 @@ then after a restore; each promise of `service.snapstart` checked."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -16,6 +17,7 @@ from mangum import Mangum
 from cache import CacheRecord
 from service.factory import create_app
 from service.invocation import InstrumentedHandler
+from service.schemas import FlightFeatures
 from service.snapstart import register
 from stress_test.bench.events import LambdaContext, http_api_v2_event
 from tests.conftest import PAYLOAD, instance, make_settings
@@ -64,16 +66,63 @@ def test_a_restore_renews_what_copies_must_not_share(snapshotted) -> None:
         cache.breaker.failure(cache.breaker.allow())
     random.seed(7)
     state = random.getstate()
-    old = CacheRecord({"p": 1}, "v", time.time() - 10 * 300, time.time() + 60, 1)
-    cache.memory.put("old-entry", old)  # computed long before this restore
     run_hooks(snapshot_restore_py._after_restore_registry)
     after = (snapshotted.id, cache.store, cache.store.client, cache.breaker, cache.refresh.rng)
     assert all(a is not b for a, b in zip(before, after, strict=True))
     assert snapshotted.id != before[0] and snapshotted.invocations == 0
     assert random.getstate() != state and cache.breaker.state == "closed"
-    assert cache.memory.get("old-entry") is None and len(cache.memory) == 1  # the hot one
     answer = snapshotted(http_api_v2_event(PAYLOAD), LambdaContext())
     assert answer["statusCode"] == 200 and json.loads(answer["body"])["cache"] == "HIT-L1"
+
+
+def later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """The wall clock `seconds` ahead: a restore that long after the snapshot."""
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + seconds)
+
+
+def test_a_restore_never_extends_an_entrys_l1_life(
+    snapshotted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry 290 s into its 300 s L1 life at restore has 10 s left, not 300."""
+    memory = snapshotted.predictions.cache.memory
+    memory.put("entry", CacheRecord({"p": 1}, "v", time.time(), time.time() + 86_400, 1))
+    later(monkeypatch, 290)
+    run_hooks(snapshot_restore_py._after_restore_registry)
+    assert memory.get("entry") is not None
+    later(monkeypatch, 301)
+    assert memory.get("entry") is None
+
+
+@pytest.mark.parametrize(("restored_after", "cache"), [(600, "HIT-L1"), (90_000, "HIT-L2")])
+def test_preloaded_entries_stay_while_they_have_l2_life(
+    artifact_path: Path, moto_endpoint: str, table: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, restored_after: int, cache: str,
+) -> None:  # fmt: skip
+    """Entries `predcache warm` wrote 10 minutes before the snapshot (older than
+    L1_TTL_SECONDS, well within CACHE_TTL_SECONDS) answer from L1 after a restore; once
+    their L2 life is over, they do not (the restored container reads L2 again)."""
+    warmed = instance(artifact_path, moto_endpoint, table)
+    warmed.post("/predict", json=PAYLOAD)  # into L2
+    cached = warmed.app.state.predictions.cache
+    key = warmed.app.state.predictions.plan([FlightFeatures(**PAYLOAD)])[0][0]
+    record = cached.store.get(key)
+    aged = dataclasses.replace(record, created_at=record.created_at - 600)
+    cached.store.put(key, aged)
+    preload = tmp_path / "hot.jsonl"
+    preload.write_text(json.dumps(PAYLOAD) + "\n")
+    settings = make_settings(artifact_path, cache_mode="tiered", dynamodb_endpoint=moto_endpoint,
+                             cache_table=table, snapstart_preload_file=preload)  # fmt: skip
+    app = create_app(settings, inline=True)
+    handler = InstrumentedHandler(app, Mangum(app, lifespan="off"), time.perf_counter())
+    register(handler, settings)
+    run_hooks(snapshot_restore_py._before_snapshot_registry)
+    later(monkeypatch, restored_after)
+    if restored_after > 86_400:  # the entry is past its L2 life: the table has a new one
+        cached.store.put(key, dataclasses.replace(record, created_at=time.time()))
+    run_hooks(snapshot_restore_py._after_restore_registry)
+    answer = handler(http_api_v2_event(PAYLOAD), LambdaContext())
+    assert json.loads(answer["body"])["cache"] == cache
 
 
 def test_a_failed_restore_leaves_the_container_refusing(
