@@ -62,27 +62,56 @@ def make_client(
     (resolved once, on the session that builds the client), not at the first call.
     """
     import botocore.session
+    from botocore.exceptions import BotoCoreError, NoRegionError, ProfileNotFound
 
     session = botocore.session.get_session()
-    # A new session re-reads credentials and region (a restored SnapStart container
-    # must), but the JSON service model it would load again is the same: share it.
-    session.register_component("data_loader", _shared_loader(session))
-    # A local DynamoDB-compatible server ignores the region, but signing needs one.
-    region = region or session.get_config_variable("region")
-    region = region or ("us-east-1" if endpoint_url else None)
     keys = credentials or {}
-    client = session.create_client(
-        "dynamodb",
-        region_name=region,
-        endpoint_url=endpoint_url,
-        config=_config(timeout, max_attempts),
-        aws_access_key_id=keys.get("aws_access_key_id"),
-        aws_secret_access_key=keys.get("aws_secret_access_key"),
-    )
-    # create_client resolved the chain on this session: asking again reads its answer
-    if require_credentials and not keys and session.get_credentials() is None:
+    try:
+        # A new session re-reads credentials and region (a restored SnapStart container
+        # must), but the JSON service model it would load again is the same: share it.
+        session.register_component("data_loader", _shared_loader(session))
+        # A local DynamoDB-compatible server ignores the region, but signing needs one.
+        # An empty one (AWS_DEFAULT_REGION="") is none.
+        region = region or session.get_config_variable("region") or None
+        region = region or ("us-east-1" if endpoint_url else None)
+        if region is None:
+            raise NoRegionError()
+        if endpoint_url is None:
+            _check_region(session, region)
+        client = session.create_client(
+            "dynamodb",
+            region_name=region,
+            endpoint_url=endpoint_url,
+            config=_config(timeout, max_attempts),
+            aws_access_key_id=keys.get("aws_access_key_id"),
+            aws_secret_access_key=keys.get("aws_secret_access_key"),
+        )
+        # create_client resolved the chain on this session: asking again reads its answer
+        found = keys or session.get_credentials() is not None
+    except NoRegionError:
+        raise
+    except ProfileNotFound as exc:
+        raise StoreError(
+            ErrorKind.BAD_CONFIG, f"AWS_PROFILE names a profile no AWS config file has: {exc}"
+        ) from None
+    except BotoCoreError as exc:  # a credential provider that failed, not one that found none
+        raise StoreError(ErrorKind.BAD_CONFIG, f"the AWS credential chain failed: {exc}") from None
+    if require_credentials and not found:
         raise StoreError(ErrorKind.NO_CREDENTIALS, "the credential chain found none")
     return client
+
+
+def _check_region(session: Any, region: str) -> None:
+    """Refuse a region botocore's own partition data does not list: an endpoint built
+    from it would fail on every request instead of once, at start."""
+    partitions = session.get_component("data_loader").load_data("partitions")["partitions"]
+    known = {name for p in partitions for name in p["regions"] if not name.endswith("-global")}
+    if region not in known:
+        raise StoreError(
+            ErrorKind.BAD_CONFIG,
+            f"region {region!r} (AWS_REGION, AWS_DEFAULT_REGION or the profile) is none of the "
+            f"{len(known)} regions botocore knows, such as us-east-1 or eu-west-1",
+        )
 
 
 _LOADERS: dict[str | None, Any] = {}  # botocore's data loader per AWS_DATA_PATH value

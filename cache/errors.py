@@ -17,6 +17,7 @@ class ErrorKind(StrEnum):
     UNREACHABLE = "unreachable"
     MISSING_TABLE = "missing_table"
     NO_CREDENTIALS = "no_credentials"
+    BAD_CONFIG = "bad_config"  # a region, profile or credential source that cannot work
     ACCESS_DENIED = "access_denied"
     INVALID_REQUEST = "invalid_request"
     CONDITION_FAILED = "condition_failed"
@@ -42,6 +43,7 @@ _PERMANENT = frozenset(
     {
         ErrorKind.MISSING_TABLE,
         ErrorKind.NO_CREDENTIALS,
+        ErrorKind.BAD_CONFIG,
         ErrorKind.ACCESS_DENIED,
         ErrorKind.INVALID_REQUEST,
     }
@@ -54,3 +56,4 @@ class StoreError(Exception):
     def __init__(self, kind: ErrorKind, message: str = "") -> None:
         super().__init__(f"{kind}: {message}" if message else str(kind))
         self.kind = kind
+        self.detail = message or str(kind)

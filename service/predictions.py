@@ -16,6 +16,7 @@ from cache import (
     ComputeMany,
     DynamoDBStore,
     EarlyRefresh,
+    ErrorKind,
     Lookup,
     MemoryStore,
     RecordStore,
@@ -169,7 +170,9 @@ def build_store(settings: Settings) -> DynamoDBStore:
             "AWS_ENDPOINT_URL_DYNAMODB; for a local table run `make serve`, "
             "or set CACHE_MODE=memory"
         ) from exc
-    except StoreError as exc:  # NO_CREDENTIALS
+    except StoreError as exc:
+        if exc.kind is not ErrorKind.NO_CREDENTIALS:
+            raise SettingsError(f"CACHE_MODE=tiered: {exc.detail}") from exc
         raise SettingsError(
             "CACHE_MODE=tiered found no AWS credentials: set AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY or AWS_PROFILE (in Lambda, the function's role provides "

@@ -25,7 +25,6 @@ TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
 # DynamoDB table names: 3-255 of letters, digits, '_', '-', '.'.
 TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
-REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 # What one request may wait on a hung table (every attempt's timeout plus the
 # backoff): well inside the function's 15 s timeout (serverless.yml).
 MAX_L2_WAIT_SECONDS = 5.0
@@ -91,10 +90,6 @@ class Settings:
             raise SettingsError(
                 "CACHE_TABLE must be 3-255 letters, digits, '_', '-' or '.', "
                 f"got {self.cache_table!r}"
-            )
-        if self.aws_region is not None and not REGION_NAME.fullmatch(self.aws_region):
-            raise SettingsError(
-                f"AWS_REGION must be a region name such as eu-west-1, got {self.aws_region!r}"
             )
         if self.dynamodb_endpoint is not None:
             _check_url(self.dynamodb_endpoint)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cache.dynamodb import DynamoDBStore, make_client
+from cache.errors import StoreError
 from service.settings import Settings, SettingsError
 
 
@@ -47,6 +48,8 @@ class Target:
                 "no AWS region: set AWS_REGION (make warm REGION=...), or name a local "
                 "table with --local or --endpoint"
             ) from None
+        except StoreError as exc:  # a bad region, profile or credential source
+            raise SettingsError(exc.detail) from None
         return DynamoDBStore(settings.cache_table, client)
 
     def where(self, store: DynamoDBStore) -> str:

@@ -170,3 +170,35 @@ def test_client_reads_the_same_models_as_botocores_own(aws_env: None, region: st
         shape, expected = model.operation_model(name), reference.operation_model(name)
         assert list(shape.input_shape.members) == list(expected.input_shape.members)
         assert shape.metadata == expected.metadata
+
+
+def test_an_aws_data_path_is_read_as_botocore_reads_it(
+    aws_env: None, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS_DATA_PATH with `~` and `$VARS`, a model with a number orjson cannot parse (past
+    64 bits), and a later change of the variable in the same process: make_client's
+    client has the operations botocore's own client has, each time."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    import botocore
+    import botocore.session
+
+    from cache import make_client
+
+    shipped = Path(botocore.__file__).parent / "data" / "dynamodb" / "2012-08-10"
+    model = json.loads(gzip.decompress((shipped / "service-2.json.gz").read_bytes()))
+    model["operations"]["PingTable"] = dict(model["operations"]["DescribeLimits"])
+    model["metadata"]["bigNumber"] = 2**70
+    folder = tmp_path / "home" / "models" / "dynamodb" / "2012-08-10"
+    folder.mkdir(parents=True)
+    (folder / "service-2.json").write_text(json.dumps(model))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MODELS", "models")
+    for data_path, has_ping in (("~/$MODELS", True), ("", False)):
+        monkeypatch.setenv("AWS_DATA_PATH", data_path)
+        ours = make_client(region="us-east-1").meta.service_model.operation_names
+        theirs = botocore.session.Session().create_client("dynamodb", region_name="us-east-1")
+        assert ours == theirs.meta.service_model.operation_names
+        assert ("PingTable" in ours) is has_ping

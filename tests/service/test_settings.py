@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[2]
         ({"CACHE_TABLE": "my table!"}, "CACHE_TABLE must be 3-255 letters, digits"),
         ({"AWS_ENDPOINT_URL_DYNAMODB": "localhost:8000"}, "must be an http(s) URL with a host"),
         ({"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:99999"}, "has a bad port"),
-        ({"AWS_REGION": "Mars"}, "AWS_REGION must be a region name"),
     ],
 )
 def test_bad_values_are_refused_with_one_line(env: dict, says: str) -> None:
@@ -102,6 +101,55 @@ def test_tiered_without_region_or_endpoint_says_what_to_do() -> None:
 def test_tiered_without_credentials_refuses_to_start() -> None:
     started = _start(["-c", "import service.handler"], CACHE_MODE="tiered", AWS_REGION="eu-west-1")
     assert "CACHE_MODE=tiered found no AWS credentials" in _one_line(started)
+
+
+KEYS = {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"AWS_REGION": "us-east-1", "AWS_PROFILE": "nosuch"}, "AWS_PROFILE names a profile"),
+        ({"AWS_REGION": "us-east-1", "AWS_PROFILE": "failing"}, "credential chain failed"),
+        (
+            {
+                "AWS_REGION": "us-east-1",
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9/",
+            },
+            "credential chain failed",
+        ),
+        ({"AWS_REGION": "", "AWS_DEFAULT_REGION": "", **KEYS}, "needs AWS_REGION"),
+        ({"AWS_PROFILE": "empty-region", **KEYS}, "needs AWS_REGION"),
+        ({"AWS_REGION": "mars-east-1", **KEYS}, "none of the"),
+        ({"AWS_PROFILE": "mars", **KEYS}, "'mars-1'"),
+    ],
+)
+def test_every_credential_and_region_fault_is_one_line_at_start(
+    env: dict, says: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile failing]\ncredential_process = /bin/false\n"
+        "[profile empty-region]\nregion =\n[profile mars]\nregion = mars-1\n"
+    )
+    started = _start(["-c", "import service.handler"], CACHE_MODE="tiered",
+                     AWS_CONFIG_FILE=str(config), **env)  # fmt: skip
+    assert says in _one_line(started)
+
+
+def test_every_region_botocore_knows_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    import botocore.session
+
+    from cache import make_client
+
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    loader = botocore.session.get_session().get_component("data_loader")
+    regions = [r for p in loader.load_data("partitions")["partitions"] for r in p["regions"]
+               if not r.endswith("-global")]  # fmt: skip
+    assert "eusc-de-east-1" in regions
+    for region in regions:
+        assert make_client(region=region).meta.region_name == region
 
 
 def test_uvicorn_refuses_a_bad_setting_in_one_line() -> None:
