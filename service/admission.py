@@ -1,10 +1,12 @@
 """Request admission as one pure ASGI middleware (works the same under Mangum).
 
-Before any route or dependency runs: several `x-api-key` or `content-length`
-headers get 400 (servers disagree on which one wins); when `API_KEYS` is set, every
-route but `PUBLIC_ROUTES` needs a matching `x-api-key` (401: it fails closed, so a
-route added later is guarded too); a body that does not say it is JSON gets 415;
-and every body over `max_bytes`, declared or streamed, gets 413. Routes are matched
+Before any route or dependency runs: several `x-api-key`, `content-length` or
+`content-type` headers get 400 (servers disagree on which one wins); when `API_KEYS`
+is set, every route but `PUBLIC_ROUTES` needs a matching `x-api-key` (401: it fails
+closed, so a route added later is guarded too); a body that says it is something
+other than JSON gets 415 (one that says nothing is read as JSON, as FastAPI does and
+as API Gateway test events built by AWS SAM need); and every body over `max_bytes`,
+declared or streamed, gets 413. Routes are matched
 without the root path, so a server mounted under a prefix is guarded the same.
 Doing this here instead of in FastAPI dependencies keeps the cached path close to
 the framework's floor: each dependency is solved again on every request.
@@ -20,7 +22,7 @@ from service.replies import error_body, send_json
 
 Scope = dict[str, Any]
 PUBLIC_ROUTES = frozenset({"/health"})  # answered without a key: a load balancer's probe
-SINGLE_HEADERS = (b"x-api-key", b"content-length")
+SINGLE_HEADERS = (b"x-api-key", b"content-length", b"content-type")
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 
@@ -61,7 +63,8 @@ class AdmissionMiddleware:
             return 401, body, [(b"www-authenticate", b"ApiKey")]
         if scope["method"] in BODYLESS_METHODS:
             return None
-        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        media_type = headers.get(b"content-type", b"application/json")
+        media_type = media_type.split(b";")[0].strip().lower()
         if media_type != b"application/json" and not media_type.endswith(b"+json"):
             return 415, error_body("content-type must be application/json"), []
         declared = headers.get(b"content-length")

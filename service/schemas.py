@@ -41,7 +41,8 @@ def _whole_number(value: Any) -> Any:
 
 
 def _upper(value: Any) -> Any:
-    return value.upper() if isinstance(value, str) else value
+    """Upper-case ASCII codes only: U+017F (long s) upper-cases to S, which must not pass."""
+    return value.upper() if isinstance(value, str) and value.isascii() else value
 
 
 Whole = Annotated[int, BeforeValidator(_whole_number)]

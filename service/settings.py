@@ -82,6 +82,10 @@ class Settings:
     emit_metrics: bool = field(default=False, metadata=env("EMIT_METRICS"))
     metrics_service: str = field(default="predcache", metadata=env("METRICS_SERVICE"))
     log_level: str = field(default="INFO", metadata=env("LOG_LEVEL", choices=LOG_LEVELS))
+    # Set by Lambda (0: not in Lambda): what L1 must fit in.
+    function_memory_mb: int = field(
+        default=0, metadata=env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0, 10_240)
+    )
 
     def __post_init__(self) -> None:
         for spec in fields(self):
@@ -98,6 +102,20 @@ class Settings:
         if not self.metrics_service:
             raise SettingsError("METRICS_SERVICE must not be empty")
         self._check_l2_budget()
+        self._check_l1_fits()
+
+    def _check_l1_fits(self) -> None:
+        """A full L1 takes at most half of a Lambda function's memory (the runtime, the
+        model and the request need the rest)."""
+        from cache.memory import ENTRY_BYTES
+
+        fits = self.function_memory_mb * 2**20 // 2 // ENTRY_BYTES
+        if self.function_memory_mb and self.l1_max_items > fits:
+            need = self.l1_max_items * ENTRY_BYTES / 2**20
+            raise SettingsError(
+                f"L1_MAX_ITEMS={self.l1_max_items} needs ~{need:,.0f} MB (~{ENTRY_BYTES} bytes an "
+                f"entry) of the function's {self.function_memory_mb} MB; keep it within {fits}"
+            )
 
     def _check_l2_budget(self) -> None:
         from cache.dynamodb import worst_call_seconds

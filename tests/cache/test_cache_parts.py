@@ -113,6 +113,22 @@ def test_only_the_probe_closes_the_breaker() -> None:
     assert breaker.state == "closed"
 
 
+def test_late_news_from_before_an_opening_does_not_count_after_it_closes() -> None:
+    """A call that started before the circuit opened and fails only after it closed
+    again belongs to the old period: it is not one of the new period's failures."""
+    clock = FakeClock()
+    breaker = CircuitBreaker(threshold=2, cooldown=10, timer=clock)
+    stale = breaker.allow()  # a call to a slow table, still under way
+    breaker.failure(breaker.allow())
+    breaker.failure(breaker.allow())
+    assert breaker.state == "open"
+    clock.now += 10
+    breaker.success(breaker.allow())  # the probe: closed again
+    breaker.failure(stale)  # the old call finally fails
+    breaker.failure(breaker.allow())  # one failure of the new period
+    assert breaker.state == "closed"
+
+
 def test_single_flight_runs_concurrent_identical_work_once() -> None:
     flight = SingleFlight()
     calls: list[list[str]] = []

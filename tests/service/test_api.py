@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 
 from tests.conftest import PAYLOAD
@@ -49,8 +51,21 @@ def test_malformed_json_and_wrong_type_and_size(client: TestClient) -> None:
     bad_json = client.post("/predict", content=b"{nope", headers=headers)
     assert bad_json.status_code == 422
     assert bad_json.json()["detail"][0]["field"] == "body"
-    assert client.post("/predict", content=b"carrier=UA").status_code == 415
+    text = {"content-type": "text/plain"}
+    assert client.post("/predict", content=b"carrier=UA", headers=text).status_code == 415
     assert client.post("/predict", content=b" " * 600_000, headers=headers).status_code == 413
+
+
+def test_a_body_with_no_content_type_is_read_as_json(client: TestClient) -> None:
+    """As FastAPI reads it, and as AWS SAM's generated API Gateway events send it."""
+    response = client.post("/predict", content=json.dumps(PAYLOAD).encode())
+    assert response.status_code == 200 and response.headers["x-cache"] == "MISS"
+
+
+def test_non_ascii_codes_are_refused_not_folded(client: TestClient) -> None:
+    """The long s (U+017F) upper-cases to S: a code must be ASCII before it is upper-cased."""
+    response = client.post("/predict", json={**PAYLOAD, "origin": "\u017ffo"})
+    assert response.status_code == 422 and "origin" in response.json()["message"]
 
 
 def test_health_and_docs(client: TestClient) -> None:

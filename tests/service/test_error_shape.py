@@ -24,7 +24,9 @@ def test_every_error_status_has_a_message(artifact_path: Path) -> None:
             content=b"{" + b" " * 2000 + b"}",
             headers=key | {"content-type": "application/json"},
         ),
-        415: app.post("/predict", content=json.dumps(PAYLOAD), headers=key),
+        415: app.post(
+            "/predict", content=json.dumps(PAYLOAD), headers=key | {"content-type": "text/csv"}
+        ),
         422: app.post("/predict", json={**PAYLOAD, "hour": 24}, headers=key),
     }
     for status, response in answers.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,40 @@ def test_several_key_or_length_headers_are_refused(keyed: TestClient) -> None:
     twice = [("x-api-key", "key-one"), ("x-api-key", "key-two")]
     response = keyed.post("/predict", json=PAYLOAD, headers=twice)
     assert response.status_code == 400 and "x-api-key" in response.json()["message"]
+
+
+def raw_post(app, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, dict]:
+    """One request straight into the ASGI app, headers exactly as given (an HTTP client
+    would merge or refuse repeated ones)."""
+    import asyncio
+
+    scope = {"type": "http", "method": "POST", "path": "/predict", "root_path": "",
+             "headers": headers, "query_string": b"", "http_version": "1.1",
+             "scheme": "http", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1)}  # fmt: skip
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], json.loads(payload)
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [(b"content-length", (b"%d", b"%d")), (b"content-type", (b"application/json", b"text/csv"))],
+)
+def test_a_repeated_length_or_type_header_is_refused(
+    client: TestClient, name: bytes, values: tuple[bytes, bytes]
+) -> None:
+    body = json.dumps(PAYLOAD).encode()
+    once = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    assert raw_post(client.app, once, body)[0] == 200
+    repeated = [h for h in once if h[0] != name]
+    repeated += [(name, v % len(body) if b"%d" in v else v) for v in values]
+    status, answer = raw_post(client.app, repeated, body)
+    assert status == 400 and name.decode() in answer["message"]

@@ -32,6 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
         ({"L2_BREAKER_COOLDOWN_SECONDS": "inf"}, "L2_BREAKER_COOLDOWN_SECONDS must be a number"),
         ({"L2_MAX_ATTEMPTS": "40"}, "L2_MAX_ATTEMPTS must be a number from 1 to 5, got 40"),
         ({"L2_TIMEOUT_SECONDS": "2", "L2_MAX_ATTEMPTS": "4"}, "lets one request wait 8.35 s"),
+        (
+            {"L1_MAX_ITEMS": "10000000", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"},
+            "~7,629 MB (~800 bytes an entry) of the function's 1024 MB; keep it within 671088",
+        ),
         ({"API_KEYS": " , "}, "API_KEYS is set but names no key"),
         ({"API_KEYS": ""}, "API_KEYS is set but names no key"),
         ({"CACHE_TABLE": "my table!"}, "CACHE_TABLE must be 3-255 letters, digits"),
