@@ -189,9 +189,10 @@ class TieredCache:
             remaining = self._claim_refreshes(remaining, pending)
         if remaining:
             self._compute(remaining, compute_many, pending)
-        expired = self._expired_hits(pending)
-        if expired:  # the L2 work or the compute outlasted them: never answer them
-            self._compute(expired, compute_many, pending)
+        if pending.remaining:  # time was spent: the hits found before may have expired
+            expired = self._expired_hits(pending)
+            if expired:
+                self._compute(expired, compute_many, pending)
         results = [pending.found[key] for key in pending.keys]
         self.stats.count_outcomes(Counter(result.outcome.value for result in results))
         self.stats.count_refreshes(Counter(r.refresh.value for r in results if r.refresh))

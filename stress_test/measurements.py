@@ -10,7 +10,10 @@ machine (figures differ up to ~3.5x between machines of one kind), so it is not
 committed: `stress_test/measurements.json`, or the file `PREDCACHE_MEASUREMENTS` names.
 Where neither exists, `REFERENCE` stands in: a committed set measured on one named
 machine (its `about` says which, when and at which commit), so a fresh clone can
-simulate at once; whatever this machine measures overrides it.
+simulate at once; whatever this machine measures overrides it, section by section
+(a machine that ran `make bench` but not `make bench-cold` takes the reference's
+cold-start figures, and `load` says which section came from where). A file named
+explicitly (`--measurements`, `PREDCACHE_MEASUREMENTS`) is taken as it is.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import Any
 
 DEFAULT = Path(__file__).resolve().parent / "measurements.json"
 REFERENCE = Path(__file__).resolve().parent / "reference_measurements.json"
+# The sections the reference set holds, and so can stand in for one by one.
+REFERENCE_SECTIONS = ("bench", "bench_cold")
 WRITERS = {
     "bench": "make bench",
     "bench_cold": "make bench-cold",
@@ -48,8 +53,31 @@ def source(path: Path | None = None) -> Path:
 
 
 def load(path: Path | None = None) -> dict[str, Any]:
-    """The measurements `source` picks; says so when they are the reference set."""
+    """The measurements `source` picks, this machine's completed from the reference set
+    per missing section; says which came from the reference set."""
+    implicit = path is None and "PREDCACHE_MEASUREMENTS" not in os.environ
     path = source(path)
+    data = _read(path)
+    reference = _read(REFERENCE) if implicit and path != REFERENCE else data
+    borrowed = [section for section in REFERENCE_SECTIONS if section not in data]
+    data |= {section: reference[section] for section in borrowed if section in reference}
+    if path == REFERENCE or borrowed:
+        about = reference.get("about", {})
+        mine = [s for s in REFERENCE_SECTIONS if s not in borrowed and path != REFERENCE]
+        print(
+            f"using the reference measurements ({about.get('machine')}, "
+            f"{about.get('measured_on')}, commit {about.get('commit')}) for "
+            f"{', '.join(borrowed) or ', '.join(REFERENCE_SECTIONS)}"
+            + (f"; this machine's {path.name} for {', '.join(mine)}" if mine else "")
+            + ": "
+            + " and ".join(f"`{WRITERS[s]}`" for s in borrowed or REFERENCE_SECTIONS)
+            + " measure this machine instead",
+            file=sys.stderr,
+        )
+    return data
+
+
+def _read(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise MissingMeasurements(
             f"no measurements at {path}: run `make bench` and `make bench-cold` "
@@ -61,14 +89,6 @@ def load(path: Path | None = None) -> dict[str, Any]:
         raise MissingMeasurements(f"{path} is not a measurements file: {exc}") from None
     if not isinstance(data, dict):
         raise MissingMeasurements(f"{path} is not a measurements file: not a JSON object")
-    if path == REFERENCE:
-        about = data.get("about", {})
-        print(
-            f"using the reference measurements ({about.get('machine')}, "
-            f"{about.get('measured_on')}, commit {about.get('commit')}): "
-            "`make bench` and `make bench-cold` measure this machine instead",
-            file=sys.stderr,
-        )
     return data
 
 

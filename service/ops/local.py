@@ -30,6 +30,15 @@ from service.settings import Settings, SettingsError
 # Where `make serve` says which embedded table it serves, for `predcache warm` and
 # `predcache inspect` run beside it (relative to the working directory).
 STATE_FILE = Path(".predcache") / "local.json"
+# L2 limits for a service on an embedded moto server: moto answers a 100-key
+# BatchGetItem in ~60 ms of its own CPU (DynamoDB: ~10 ms) and shares the cores with
+# the load, so the defaults would take its slowness for a degraded table. Applied
+# unless the environment sets them.
+EMBEDDED_L2_ENV = {
+    "L2_TIMEOUT_SECONDS": "1.0",
+    "L2_BUDGET_SECONDS": "2.0",
+    "L2_SLOW_CALL_SECONDS": "1.0",
+}
 LOCAL_REGION = "us-east-1"
 # Dummy credentials for a local DynamoDB-compatible server (it checks none, botocore signs).
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
@@ -78,13 +87,17 @@ def embedded_table(table: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def advertised(endpoint: str, table: str) -> Iterator[None]:
-    """`STATE_FILE` names the embedded table while the block runs."""
+    """`STATE_FILE` names the embedded table while the block runs; at its end the file
+    is removed only if it is still this process's own."""
     STATE_FILE.parent.mkdir(exist_ok=True)
-    STATE_FILE.write_bytes(orjson.dumps({"endpoint": endpoint, "table": table}))
+    mine = orjson.dumps({"endpoint": endpoint, "table": table, "pid": os.getpid()})
+    STATE_FILE.write_bytes(mine)
     try:
         yield
     finally:
-        STATE_FILE.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            if STATE_FILE.read_bytes() == mine:
+                STATE_FILE.unlink()
 
 
 def local_table() -> tuple[str, str]:
@@ -108,9 +121,15 @@ def uvicorn_command(host: str, port: int, workers: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="predcache serve", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind")
+    parser.add_argument("--port", type=int, default=8000, help="port to bind")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--no-advertise",
+        action="store_true",
+        help=f"do not name the embedded table in {STATE_FILE} (the load runs' own servers: "
+        "`make warm` and `inspect --local` keep finding `make serve`'s)",
+    )
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -123,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         if settings.cache_mode == "tiered" and not settings.dynamodb_endpoint:
             endpoint = stack.enter_context(embedded_table(settings.cache_table))
-            stack.enter_context(advertised(endpoint, settings.cache_table))
-            env |= local_env(endpoint)
+            if not args.no_advertise:
+                stack.enter_context(advertised(endpoint, settings.cache_table))
+            env = EMBEDDED_L2_ENV | env | local_env(endpoint)
             print(f"embedded DynamoDB (moto) at {endpoint}", file=sys.stderr, flush=True)
         server = subprocess.Popen(uvicorn_command(args.host, args.port, args.workers), env=env)
         stack.callback(stop, server)

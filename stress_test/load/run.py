@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cache.outcome import Outcome
-from service.ops.local import embedded_table, local_env
+from service.ops.local import EMBEDDED_L2_ENV, embedded_table, local_env
 from service.ops.processes import free_port, stop
 from service.ops.template import memory_mb, offline_api_key, offline_table_name
 from service.settings import Settings
@@ -60,10 +60,10 @@ def local_stack(
     a fresh embedded table of its own.
     """
     port = free_port()
-    env = {**os.environ, "CACHE_MODE": mode, "MODEL_PRELOAD": "1", **env_overrides}
     # The embedded moto shares two cores with locust: its p99 reaches ~0.4 s under load
-    # (DynamoDB's is ~10 ms). A longer timeout keeps CPU contention from posing as an outage.
-    env.setdefault("L2_TIMEOUT_SECONDS", "1.0")
+    # (DynamoDB's is ~10 ms). Its own limits keep CPU contention from posing as an outage.
+    env = {**EMBEDDED_L2_ENV, **os.environ, "CACHE_MODE": mode, "MODEL_PRELOAD": "1",
+           **env_overrides}  # fmt: skip
     env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
     if dynamodb:
         env |= local_env(dynamodb)
@@ -77,6 +77,7 @@ def local_stack(
                 str(port),
                 "--workers",
                 str(workers),
+                "--no-advertise",
             ],
             env=env,
             stdout=log,

@@ -252,3 +252,22 @@ def test_snapstart_restores_instead_of_init_and_model_load(times: sim.Times) -> 
     assert restored["snapstart_restore_usd_per_million"] > 0
     assert sum(restored["refused"].values()) < sum(cold["refused"].values())
     assert restored["latency_ms"]["p99"] < cold["latency_ms"]["p99"]
+
+
+def test_a_partial_machine_file_is_completed_from_the_reference_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """After `make bench` alone, `make simulate` takes bench from this machine and the
+    cold-start figures from the reference set, and says so."""
+    import stress_test.measurements as measurements
+
+    mine = tmp_path / "measurements.json"
+    mine.write_text(json.dumps({"bench": BENCH["bench"]}))
+    monkeypatch.delenv("PREDCACHE_MEASUREMENTS", raising=False)
+    monkeypatch.setattr(measurements, "DEFAULT", mine)
+    data = load()
+    assert data["bench"] == BENCH["bench"]
+    assert data["bench_cold"] == json.loads(measurements.REFERENCE.read_text())["bench_cold"]
+    err = capsys.readouterr().err
+    assert "reference measurements" in err and "for bench_cold" in err
+    assert "this machine's measurements.json for bench" in err and "make bench-cold" in err
