@@ -135,7 +135,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="predcache train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_PATH, help="artifact path (.pkl)")
     parser.add_argument("--sample", type=int, default=None, help="train on N random rows")
-    parser.add_argument("--fit-on", choices=("all", "train"), default="all")
+    parser.add_argument(
+        "--fit-on",
+        choices=("all", "train"),
+        default="all",
+        help="refit the best candidate on all months, or on the training months only",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     manifest = train(args.out, args.sample, args.fit_on)

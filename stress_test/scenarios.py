@@ -25,6 +25,8 @@ SCENARIOS = ("same", "hot", "realistic", "unique", "batch", "schedule")
 
 
 _HELP = {
+    "seed": "random seed of the payload stream",
+    "batch_size": "items per /predict/batch request (scenario batch)",
     "hot_k": "hot pool size",
     "zipf_s": "Zipf exponent of the pool",
     "batch_overlap": "share of batch items from the pool",
@@ -46,7 +48,9 @@ class Options:
     @staticmethod
     def add_arguments(parser: Any) -> None:
         """`--scenario` and one option per field, for locust's parser and the runner's."""
-        parser.add_argument("--scenario", choices=SCENARIOS, default="hot")
+        parser.add_argument(
+            "--scenario", choices=SCENARIOS, default="hot", help="the payload stream to send"
+        )
         for option in fields(Options):
             parser.add_argument(
                 "--" + option.name.replace("_", "-"),

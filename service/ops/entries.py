@@ -105,6 +105,11 @@ def run_action(action: str, argv: list[str] | None = None) -> int:
     }
     if action == "purge":
         report["purged"] = purged
+        ttl = target.settings.l1_ttl_seconds
+        report["note"] = (
+            f"deleted from L2 only: running servers and Lambda containers that hold the entry "
+            f"in L1 keep answering it for up to L1_TTL_SECONDS ({ttl} s)"
+        )
     print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
     return 0
 

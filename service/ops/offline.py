@@ -115,8 +115,13 @@ def _stop_group(process: subprocess.Popen) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="predcache offline", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int, default=3000)
-    parser.add_argument("--idle-seconds", type=int, default=IDLE_SECONDS)
+    parser.add_argument("--port", type=int, default=3000, help="port of the REST API")
+    parser.add_argument(
+        "--idle-seconds",
+        type=int,
+        default=IDLE_SECONDS,
+        help="an idle container (Python process) is reaped after this",
+    )
     args = parser.parse_args(argv)
     from service.settings import Settings, SettingsError
 

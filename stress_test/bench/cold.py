@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="predcache bench-cold", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=7, help="fresh processes per path")
     parser.add_argument("--package", type=Path, help="a Lambda zip: run it on python3.12")
     args = parser.parse_args(argv)
     print(describe_machine(), flush=True)

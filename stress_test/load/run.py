@@ -236,8 +236,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="predcache stress", description=__doc__.split("\n\n")[0])
     Options.add_arguments(parser)
     parser.add_argument("--duration", type=int, default=45, help="seconds per mode")
-    parser.add_argument("--users", type=int, default=64)
-    parser.add_argument("--modes", default="off,memory,tiered")
+    parser.add_argument("--users", type=int, default=64, help="locust users")
+    parser.add_argument(
+        "--modes", default="off,memory,tiered", help="cache modes, one run each, comma-separated"
+    )
     parser.add_argument("--host", default="", help="a running service; default: local stack")
     parser.add_argument("--workers", type=int, default=1, help="local server workers")
     parser.add_argument("--processes", type=int, default=0, help="locust worker processes")

@@ -64,10 +64,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         prog="predcache soak", description="Unique-payload soak: RSS stays bounded"
     )
-    parser.add_argument("--payloads", type=int, default=200_000)
-    parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--mode", choices=("memory", "tiered"), default="memory")
-    parser.add_argument("--l1-max-items", type=int, default=10_000)
+    parser.add_argument("--payloads", type=int, default=200_000, help="unique payloads sent")
+    parser.add_argument("--batch", type=int, default=100, help="payloads per batch request")
+    parser.add_argument(
+        "--mode", choices=("memory", "tiered"), default="memory", help="the server's CACHE_MODE"
+    )
+    parser.add_argument(
+        "--l1-max-items", type=int, default=10_000, help="the server's L1_MAX_ITEMS"
+    )
     args = parser.parse_args(argv)
     log = Path(tempfile.mkdtemp(prefix="soak-")) / "server.log"
     env = {"L1_MAX_ITEMS": str(args.l1_max_items), "LOG_LEVEL": "WARNING"}

@@ -39,6 +39,42 @@ SWEEPABLE = {
     "reserved_concurrency": int, "routing": str,
 }  # fmt: skip
 SKIPPED = ("scenario", "mode", "options", "seed", "limits")
+HELP = {  # one line per generated flag (Config's and AwsLimits' fields)
+    "stack": "measured figures of which stack: lambda (make stress STACK=lambda) or local",
+    "users": "closed loop: this many users, each waiting for its answer",
+    "spawn_rate": "users started per second (0: all at once)",
+    "rate": "open loop: requests per second",
+    "ramp": "seconds to reach --rate from 0",
+    "daily": "--rate is the peak of a day-shaped curve compressed into --duration",
+    "duration": "simulated seconds",
+    "idle_seconds": "an idle execution environment is reaped after this",
+    "reap_every_s": "how often idle environments are looked at",
+    "max_lifetime_s": "an environment is recycled once this old (not published; assumed)",
+    "routing": "which idle environment takes a request (not published; assumed)",
+    "cpu_scaling": "below 1,769 MB, CPU-bound times stretch by the memory's CPU share",
+    "refused_rtt_ms": "a refusal's round trip before a closed-loop user retries",
+    "restore_ms": "SnapStart: a new environment resumes in this long, the model loaded",
+    "l1_max_items": "L1 size bound (L1_MAX_ITEMS)",
+    "l1_ttl": "L1 lifetime, seconds (L1_TTL_SECONDS)",
+    "cache_ttl": "L2 lifetime, seconds (CACHE_TTL_SECONDS)",
+    "memory_mb": "the function's memory (serverless.yml)",
+    "cores": "CPUs all containers share, for a local emulation (0: one each, as in AWS)",
+    "warm": "tiered: L2 holds every payload of the scenario's pool at the start",
+    "script": "a traffic script (JSON) instead of users or a rate",
+    "plan_rate": "usage plan: requests per second (429 past it)",
+    "plan_burst": "usage plan: burst (429 past it)",
+    "plan_quota_per_month": "usage plan: requests per month (429 past it)",
+    "account_rate": "API Gateway account limit per Region, requests per second (429)",
+    "account_burst": "API Gateway account burst per Region (429)",
+    "account_concurrency": "Lambda concurrency of the account (a throttle answers 500)",
+    "reserved_concurrency": "the function's reserved concurrency (0: none, the account's)",
+    "scaling_bucket": "new execution environments at once, per function",
+    "scaling_refill_per_s": "new environments allowed per second after the bucket",
+    "requests_per_concurrency": "synchronous invocations a second per unit of concurrency",
+    "function_timeout_s": "the function's timeout (serverless.yml; 502 past it)",
+    "integration_timeout_s": "API Gateway's integration timeout (504 past it)",
+    "init_limit_s": "Lambda's init phase limit, then init is retried in the first invocation",
+}
 
 
 def parse_sweep(text: str) -> tuple[str, list[Any]]:
@@ -65,13 +101,14 @@ def _add_fields(parser: argparse.ArgumentParser, instance: Any, skipped: tuple =
             continue
         flags = ["--" + f.name.replace("_", "-"), *ALIASES.get(f.name, [])]
         value = getattr(instance, f.name)
+        described = {"default": value, "help": HELP[f.name]}
         if isinstance(value, bool):
-            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, default=value)
+            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **described)
         elif f.name in ("stack", "routing"):
             choices = ("lambda", "local") if f.name == "stack" else ROUTING
-            parser.add_argument(*flags, choices=choices, default=value)
+            parser.add_argument(*flags, choices=choices, **described)
         else:
-            parser.add_argument(*flags, type=type(value), default=value, dest=f.name)
+            parser.add_argument(*flags, type=type(value), dest=f.name, **described)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -79,7 +116,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         prog="predcache simulate", description=__doc__.split("\n\n")[0]
     )
     Options.add_arguments(parser)
-    parser.add_argument("--modes", default="off,memory,tiered")
+    parser.add_argument(
+        "--modes", default="off,memory,tiered", help="cache modes to simulate, comma-separated"
+    )
     _add_fields(parser, Config(), SKIPPED)
     _add_fields(parser.add_argument_group("AWS limits (docs/capacity.md)"), AwsLimits())
     parser.add_argument("--sweep", default="", help="name=v1,v2,…: one row per value")

@@ -41,3 +41,28 @@ def test_the_makefile_runs_its_jobs_through_predcache() -> None:
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
     for job in MAKE_TARGETS:
         assert f"$(PREDCACHE) {job} " in makefile, job
+
+
+@pytest.mark.parametrize("job", sorted(cli.JOBS))
+def test_every_option_of_every_job_says_what_it_does(
+    job: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    seen: list[argparse.ArgumentParser] = []
+    parse = argparse.ArgumentParser.parse_args
+
+    def record(self, *args, **kwargs):
+        seen.append(self)
+        return parse(self, *args, **kwargs)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", record)
+    with pytest.raises(SystemExit):
+        cli.main([job, "--help"])
+    silent = [
+        "/".join(action.option_strings) or action.dest
+        for parser in seen
+        for action in parser._actions
+        if not action.help and not isinstance(action, argparse._HelpAction)
+    ]
+    assert silent == [], f"predcache {job}: options without help"

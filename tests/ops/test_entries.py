@@ -29,6 +29,7 @@ def test_inspect_then_purge(artifact_path: Path, moto_endpoint, table, capsys) -
     assert item["created"] < item["expires"]
     code, purged = run(capsys, "purge", payload, *target)
     assert code == 0 and purged["purged"] is True and purged["key"] == found["key"]
+    assert "L1_TTL_SECONDS (300 s)" in purged["note"]
     code, after = run(capsys, "inspect", payload, *target)
     assert after["l2"] == {"present": False}
     again = instance(artifact_path, moto_endpoint, table).post("/predict", json=PAYLOAD)
