@@ -58,19 +58,21 @@ def load(path: Path | None = None) -> dict[str, Any]:
     implicit = path is None and "PREDCACHE_MEASUREMENTS" not in os.environ
     path = source(path)
     data = _read(path)
-    reference = _read(REFERENCE) if implicit and path != REFERENCE else data
-    borrowed = [section for section in REFERENCE_SECTIONS if section not in data]
-    data |= {section: reference[section] for section in borrowed if section in reference}
-    if path == REFERENCE or borrowed:
-        about = reference.get("about", {})
-        mine = [s for s in REFERENCE_SECTIONS if s not in borrowed and path != REFERENCE]
+    borrowed = list(REFERENCE_SECTIONS) if path == REFERENCE else []
+    if implicit and path != REFERENCE:
+        reference = _read(REFERENCE)
+        borrowed = [s for s in REFERENCE_SECTIONS if s not in data and s in reference]
+        data |= {section: reference[section] for section in borrowed}
+    if borrowed:
+        about = _read(REFERENCE).get("about", {})
+        mine = [s for s in REFERENCE_SECTIONS if s not in borrowed]
         print(
             f"using the reference measurements ({about.get('machine')}, "
             f"{about.get('measured_on')}, commit {about.get('commit')}) for "
-            f"{', '.join(borrowed) or ', '.join(REFERENCE_SECTIONS)}"
+            + ", ".join(borrowed)
             + (f"; this machine's {path.name} for {', '.join(mine)}" if mine else "")
             + ": "
-            + " and ".join(f"`{WRITERS[s]}`" for s in borrowed or REFERENCE_SECTIONS)
+            + " and ".join(f"`{WRITERS[s]}`" for s in borrowed)
             + " measure this machine instead",
             file=sys.stderr,
         )

@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     try:
         path = source(args.measurements)
-        data = load(path)
+        data = load(args.measurements)
         if args.pool_conformance:
             result = {"pool_conformance": _pool_conformance(args, data, path)}
         elif args.validate:
