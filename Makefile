@@ -53,6 +53,8 @@ SNAPSTART_PARAMS := --param=snapStart=true --param=modelPreload=1
 SLS_PARAMS = $(if $(filter 1,$(SNAPSTART)),$(SNAPSTART_PARAMS))
 STAMP := $(VENV)/.installed
 SERVE_STAMP := $(VENV)/.installed-serve
+SERVE_EXTRAS := .[train,local]
+DEV_EXTRAS := .[dev]
 # pip install -e SPEC into the venv: with uv when it installs, else with pip
 INSTALL = ($(BIN)/python -m pip install --quiet --disable-pip-version-check uv && \
 	$(BIN)/uv pip install --python $(BIN)/python -e '$(1)') || \
@@ -72,12 +74,12 @@ $(SERVE_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	@echo "predcache: setting up $(VENV) with what serving needs (first run only)"
 	$(PYTHON) -m venv $(VENV)
-	$(call INSTALL,.[train,local])
+	$(call INSTALL,$(SERVE_EXTRAS))
 	@touch $@
 
 $(STAMP): $(SERVE_STAMP)
 	@echo "predcache: adding the test and load-run tools to $(VENV) (first run only)"
-	$(call INSTALL,.[dev])
+	$(call INSTALL,$(DEV_EXTRAS))
 	@touch $@
 
 model: $(ARTIFACT)
