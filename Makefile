@@ -42,6 +42,9 @@ DAYS ?= 1
 FILE ?=
 TABLE ?=
 MODEL_PATH ?=
+# MODEL=package.module:Class serves (and trains, if its artifact is missing) another
+# model; make exports it to every job.
+MODEL ?=
 
 BIN := $(VENV)/bin
 PREDCACHE := $(BIN)/predcache
@@ -86,9 +89,10 @@ model: $(ARTIFACT)
 
 $(ARTIFACT): $(SERVE_STAMP) model/train.py model/data.py model/features.py
 	@echo "predcache: training the model on the 2013 NYC departures (first run only, ~10 s)"
-	$(PREDCACHE) train --out $@
+	env -u MODEL $(PREDCACHE) train --out $@
 
 serve: $(SERVE_STAMP) $(ARTIFACT)
+	$(if $(MODEL),$(PREDCACHE) train --if-missing)
 	$(PREDCACHE) serve --host $(BIND) --port $(PORT) --workers $(WORKERS)
 
 test: $(STAMP) $(ARTIFACT)

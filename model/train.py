@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 from model.artifact import DEFAULT_PATH, write_artifact
 from model.data import load_flights
 from model.features import CATEGORICAL, FEATURES, NUMERIC, TARGET_DELAY_MINUTES
+from model.flight_delay import MODEL_NAME
 
 if TYPE_CHECKING:
     import pandas as pd
 
-MODEL_NAME = "flight-delay"
 SEED = 0
 TRAIN_MONTHS = range(1, 11)  # Jan-Oct; Nov-Dec is the temporal hold-out
 MIN_TEMPORAL_AUC = 0.65

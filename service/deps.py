@@ -9,13 +9,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from service.predictions import PredictionService
 from service.settings import Settings
 
 
 async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
-
-
-async def get_predictions(request: Request) -> PredictionService:
-    return request.app.state.predictions

@@ -21,7 +21,7 @@ from service.errors import ErrorMiddleware
 from service.logs import configure_logging
 from service.predictions import PredictionService, build_prediction_service
 from service.replies import error_body
-from service.routes import router
+from service.routes import build_router
 from service.settings import Settings, SettingsError
 
 log = logging.getLogger("predcache.app")
@@ -61,13 +61,13 @@ def create_app(
         log.error("refusing to start: %s", exc)
         raise
     app = FastAPI(
-        title="predcache",
-        summary="Flight departure-delay probabilities behind a two-tier prediction cache",
+        title=f"predcache: {predictions.model.name}",
+        summary=f"{predictions.model.name} behind a two-tier prediction cache",
         version=predictions.artifact.version,
     )
     app.state.settings = settings
     app.state.predictions = predictions
-    app.include_router(router)
+    app.include_router(build_router(predictions))
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(
@@ -82,6 +82,7 @@ def _log_start(settings: Settings, predictions: PredictionService) -> None:
     log.info(
         "started",
         extra={
+            "model": predictions.model.name,
             "model_version": predictions.artifact.version,
             "cache_mode": settings.cache_mode,
             "cache_table": settings.cache_table,

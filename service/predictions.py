@@ -1,4 +1,5 @@
-"""Validated flights → cache keys → cached or computed predictions."""
+"""Validated requests → cache keys → cached or computed predictions, for the model
+`MODEL` names (`model.contract`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from cache import (
@@ -25,15 +27,17 @@ from cache import (
     make_client,
     make_key,
 )
-from model.artifact import ArtifactError, ModelArtifact
-from model.predictor import Predictor
-from service.cached_value import VALUE_SCHEMA, is_valid, make_value
+from model.artifact import ArtifactError
+from model.contract import Model, ModelError, load_model
 from service.errors import ModelUnavailable
 from service.metrics import EmfMetrics
-from service.schemas import FlightFeatures
 from service.settings import Settings, SettingsError
 
 log = logging.getLogger("predcache.predict")
+
+
+class ModelOutputError(RuntimeError):
+    """The model's predict call broke the contract: nothing of it is cached."""
 
 
 class PredictionService:
@@ -46,17 +50,17 @@ class PredictionService:
 
     def __init__(
         self,
-        artifact: ModelArtifact,
+        model: Model,
         cache: TieredCache,
         metrics: EmfMetrics | None = None,
         *,
         inline: bool = False,
     ) -> None:
-        self.artifact = artifact
+        self.model = model
+        self.artifact = model.artifact
         self.cache = cache
         self.metrics = metrics
         self.inline = inline
-        self.predictor = Predictor(artifact)
 
     @property
     def version(self) -> str:
@@ -73,19 +77,28 @@ class PredictionService:
         """Whether results are kept (cache mode is not `off`)."""
         return self.cache.memory is not None or self.cache.store is not None
 
-    def key(self, features: FlightFeatures) -> str:
-        """The cache key of a validated flight."""
-        return self._key_of(features.model_dump())
+    def key(self, request: BaseModel) -> str:
+        """The cache key of a validated request."""
+        return self._key_of(request.model_dump())
 
     def _key_of(self, row: dict[str, Any]) -> str:
-        return make_key(self.artifact.name, self.artifact.version, row, schema=VALUE_SCHEMA)
+        return make_key(
+            self.artifact.name, self.artifact.version, row, schema=self.model.value_schema
+        )
 
-    def plan(self, items: Sequence[FlightFeatures]) -> tuple[list[str], ComputeMany]:
-        """Validated flights → their keys, and the one model run a cache calls with the
+    def plan(self, items: Sequence[BaseModel]) -> tuple[list[str], ComputeMany]:
+        """Validated requests → their keys, and the one model run a cache calls with the
         keys it lacks (the request path and the warmer both start here)."""
+        keys, compute, _rows = self.plan_rows(items)
+        return keys, compute
+
+    def plan_rows(
+        self, items: Sequence[BaseModel]
+    ) -> tuple[list[str], ComputeMany, list[dict[str, Any]]]:
+        """`plan`, and the canonical rows (what an answer says it was computed for)."""
         rows = [item.model_dump() for item in items]
         keys = [self._key_of(row) for row in rows]
-        return keys, self._compute_for(dict(zip(keys, rows, strict=True)))
+        return keys, self._compute_for(dict(zip(keys, rows, strict=True))), rows
 
     def _load(self) -> None:
         """Unpickle the model on first need; a failure is temporary (503), not a bug."""
@@ -101,22 +114,33 @@ class PredictionService:
         def compute(keys: list[str]) -> list[dict[str, Any]]:
             self._load()
             rows = [rows_by_key[key] for key in keys]
-            probabilities = self.predictor.predict_many(rows)
-            return [
-                make_value(p, self.predictor.unknown_fields(row))
-                for p, row in zip(probabilities, rows, strict=True)
-            ]
+            values = self.model.predict_many(rows)
+            if len(values) != len(rows):
+                raise ModelOutputError(
+                    f"{self.model.name}.predict_many returned {len(values)} values "
+                    f"for {len(rows)} rows"
+                )
+            for value in values:
+                if not self.model.is_valid(value):
+                    raise ModelOutputError(
+                        f"{self.model.name}.predict_many returned a value its own check "
+                        f"refuses: {str(value)[:200]}"
+                    )
+            return values
 
         return compute
 
-    async def lookup(self, items: Sequence[FlightFeatures], route: str) -> list[Lookup]:
-        """One lookup per item, in order; identical items are done once.
+    async def lookup(
+        self, items: Sequence[BaseModel], route: str
+    ) -> tuple[list[Lookup], list[dict[str, Any]]]:
+        """One lookup per item, in order (identical items are done once), and the rows
+        they were computed for.
 
         L1 hits are answered on the event loop; the rest runs inline or in a
         worker thread (see `inline`). Emits one metrics or log line per request.
         """
         started = time.perf_counter()
-        keys, compute = self.plan(items)
+        keys, compute, rows = self.plan_rows(items)
         if self.inline:
             lookups = self.cache.get_or_compute_many(keys, compute)
         else:
@@ -136,11 +160,12 @@ class PredictionService:
         if log.isEnabledFor(level):
             cache = lookups[0].outcome.value if len(lookups) == 1 else dict(outcomes)
             log.log(level, route, extra={"cache": cache, **context})
-        return lookups
+        return lookups, rows
 
     def stats(self) -> dict[str, Any]:
         memory = self.cache.memory
         return {
+            "model": self.model.name,
             "model_version": self.artifact.version,
             "model_loaded": self.artifact.loaded,
             "l1_items": len(memory) if memory is not None else None,
@@ -181,7 +206,7 @@ def build_store(settings: Settings) -> DynamoDBStore:
     return DynamoDBStore(settings.cache_table, client)
 
 
-def build_cache(settings: Settings, version: str, store: RecordStore | None = None) -> TieredCache:
+def build_cache(settings: Settings, model: Model, store: RecordStore | None = None) -> TieredCache:
     """The cache `CACHE_MODE` asks for: none, L1 only, or L1 then DynamoDB (`store`, or
     the table the settings name)."""
     memory = None
@@ -191,9 +216,9 @@ def build_cache(settings: Settings, version: str, store: RecordStore | None = No
         store = build_store(settings)
     breaker = CircuitBreaker(settings.l2_breaker_failures, settings.l2_breaker_cooldown_seconds)
     return TieredCache(
-        version,
-        schema=VALUE_SCHEMA,
-        validate=is_valid,
+        model.artifact.version,
+        schema=model.value_schema,
+        validate=model.is_valid,
         memory=memory,
         store=store,
         ttl_seconds=settings.cache_ttl_seconds,
@@ -207,11 +232,15 @@ def build_cache(settings: Settings, version: str, store: RecordStore | None = No
 def build_prediction_service(
     settings: Settings, *, inline: bool = False, store: RecordStore | None = None
 ) -> PredictionService:
-    """Verify the artifact (refusing a mismatch), build the cache, preload if asked."""
-    artifact = ModelArtifact(settings.model_path)
+    """Import `MODEL`, verify its artifact (refusing a mismatch), build the cache,
+    preload if asked."""
+    try:
+        model = load_model(settings.model, settings.model_path)
+    except ModelError as exc:
+        raise SettingsError(str(exc)) from None
     metrics = EmfMetrics(settings.metrics_service) if settings.emit_metrics else None
-    cache = build_cache(settings, artifact.version, store)
-    service = PredictionService(artifact, cache, metrics, inline=inline)
+    cache = build_cache(settings, model, store)
+    service = PredictionService(model, cache, metrics, inline=inline)
     if settings.model_preload:
-        artifact.pipeline()
+        model.artifact.pipeline()
     return service

@@ -17,6 +17,7 @@ from fastapi import Response
 
 from cache import Lookup, Outcome
 from cache.outcome import Refresh
+from model.contract import Model, rounded_fields
 
 CACHE_NAME = "predcache"  # the cache's name in Cache-Status
 
@@ -38,37 +39,45 @@ def age_seconds(lookup: Lookup, now: float) -> float:
     return max(0.0, now - lookup.record.created_at)
 
 
-def _item(lookup: Lookup, version: str) -> dict[str, Any]:
-    return {
-        "delay_probability": lookup.value["delay_probability"],
-        "model_version": version,
-        "cache": lookup.outcome.value,
-        "unknown": lookup.value["unknown"],
-    }
+class Answers:
+    """One model's answers: its value's fields, then `model_version` and `cache`, then its
+    `extras`; with the input they were computed for when the model rounds a field."""
 
+    def __init__(self, model: type[Model], version: str, caching: bool) -> None:
+        self.version = version
+        self.caching = caching
+        self.head = [f for f in model.Value.model_fields if f not in model.extras]
+        self.tail = list(model.extras)
+        self.echo = bool(rounded_fields(model.Request))
 
-def prediction_response(lookup: Lookup, version: str, caching: bool) -> Response:
-    headers = {
-        "X-Cache": lookup.outcome.value,
-        "Cache-Status": cache_status(lookup, caching),
-        "Age": str(int(age_seconds(lookup, time.time()))),
-    }
-    body = orjson.dumps(_item(lookup, version))
-    return Response(body, media_type="application/json", headers=headers)
+    def _item(self, lookup: Lookup, row: dict[str, Any]) -> dict[str, Any]:
+        value = lookup.value
+        item = {name: value[name] for name in self.head}
+        item["model_version"] = self.version
+        item["cache"] = lookup.outcome.value
+        for name in self.tail:
+            item[name] = value[name]
+        if self.echo:
+            item["input"] = row
+        return item
 
+    def one(self, lookup: Lookup, row: dict[str, Any]) -> Response:
+        headers = {
+            "X-Cache": lookup.outcome.value,
+            "Cache-Status": cache_status(lookup, self.caching),
+            "Age": str(int(age_seconds(lookup, time.time()))),
+        }
+        body = orjson.dumps(self._item(lookup, row))
+        return Response(body, media_type="application/json", headers=headers)
 
-def batch_response(lookups: Sequence[Lookup], version: str) -> Response:
-    now = time.time()
-    counts = Counter(lookup.outcome for lookup in lookups)
-    body = {
-        "predictions": [
-            _item(lookup, version) | {"age_s": round(age_seconds(lookup, now), 3)}
-            for lookup in lookups
-        ],
-        "cache": {
-            "hit_l1": counts[Outcome.HIT_L1],
-            "hit_l2": counts[Outcome.HIT_L2],
-            "miss": counts[Outcome.MISS],
-        },
-    }
-    return Response(orjson.dumps(body), media_type="application/json")
+    def batch(self, lookups: Sequence[Lookup], rows: Sequence[dict[str, Any]]) -> Response:
+        now = time.time()
+        counts = Counter(lookup.outcome for lookup in lookups)
+        body = {
+            "predictions": [
+                self._item(lookup, row) | {"age_s": round(age_seconds(lookup, now), 3)}
+                for lookup, row in zip(lookups, rows, strict=True)
+            ],
+            "cache": {outcome.field: counts[outcome] for outcome in Outcome},
+        }
+        return Response(orjson.dumps(body), media_type="application/json")

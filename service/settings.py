@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from model.artifact import DEFAULT_PATH
+from model.contract import DEFAULT_MODEL
 
 CACHE_MODES = ("off", "memory", "tiered")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -67,7 +67,10 @@ class Settings:
         default=10.0, metadata=env("L2_BREAKER_COOLDOWN_SECONDS", 0.001, 3600)
     )
     early_refresh_beta: float = field(default=1.0, metadata=env("EARLY_REFRESH_BETA", 0, 10))
-    model_path: Path = field(default=DEFAULT_PATH, metadata=env("MODEL_PATH"))
+    # The model served (`package.module:Class`, a `model.contract.Model`) and its
+    # artifact (None: the model's own default, model/artifacts/<its file>).
+    model: str = field(default=DEFAULT_MODEL, metadata=env("MODEL"))
+    model_path: Path | None = field(default=None, metadata=env("MODEL_PATH"))
     model_preload: bool = field(default=False, metadata=env("MODEL_PRELOAD"))
     # SnapStart: payloads (JSON Lines) whose L2 entries are read into L1 before the snapshot
     snapstart_preload_file: Path | None = field(
@@ -161,7 +164,7 @@ def _parse(name: str, raw: str, default: Any, choices: tuple[str, ...]) -> Any:
         except ValueError:
             kind = type(default).__name__
             raise SettingsError(f"{name} must be a number ({kind}), got {raw!r}") from None
-    if isinstance(default, Path) or name.endswith("_FILE"):
+    if name.endswith(("_FILE", "_PATH")):
         return Path(raw)
     return raw
 

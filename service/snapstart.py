@@ -31,7 +31,6 @@ import orjson
 from cache import CacheRecord, CircuitBreaker
 from service.invocation import InstrumentedHandler
 from service.predictions import PredictionService, build_store
-from service.schemas import FlightFeatures
 from service.settings import Settings
 
 log = logging.getLogger("predcache.snapstart")
@@ -52,7 +51,8 @@ def before_snapshot(
 
 
 def _read_preload(predictions: PredictionService, path: Path) -> dict[str, CacheRecord]:
-    items = [FlightFeatures.model_validate(orjson.loads(line))
+    request = predictions.model.Request
+    items = [request.model_validate(orjson.loads(line))
              for line in path.read_text().splitlines() if line.strip()]  # fmt: skip
     keys, _ = predictions.plan(items)
     return predictions.cache.store.get_many(keys).records

@@ -6,44 +6,24 @@ from the same distribution the load generator draws from.
 
 from __future__ import annotations
 
-import calendar
+import os
 import random
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 
-CARRIERS = ("9E", "AA", "B6", "DL", "EV", "MQ", "UA", "US", "WN")
-ORIGINS = ("EWR", "JFK", "LGA")
-DESTS = ("ATL", "BOS", "CLT", "DFW", "DEN", "LAX", "MCO", "MIA", "ORD", "SFO")
+from model.contract import DEFAULT_MODEL, model_class
 
 
 def payload(i: int) -> dict:
-    """The i-th payload of an enumeration with no repeats for i < 1.1 million."""
-    carrier, i = CARRIERS[i % len(CARRIERS)], i // len(CARRIERS)
-    origin, i = ORIGINS[i % len(ORIGINS)], i // len(ORIGINS)
-    dest, i = DESTS[i % len(DESTS)], i // len(DESTS)
-    hour, i = 5 + i % 19, i // 19
-    day_of_year = i % 365
-    month, day = _month_day(day_of_year)
-    weekday = (day_of_year + 1) % 7 + 1  # 2013-01-01 was a Tuesday
-    return {
-        "carrier": carrier,
-        "origin": origin,
-        "dest": dest,
-        "month": month,
-        "day": day,
-        "weekday": weekday,
-        "hour": hour,
-    }
+    """The i-th distinct realistic request of the model `MODEL` names (by default the
+    flight-delay model's enumeration: no repeats for i < 1.1 million)."""
+    return _source(os.environ.get("MODEL") or DEFAULT_MODEL)(i)
 
 
-def _month_day(day_of_year: int) -> tuple[int, int]:
-    for month in range(1, 13):
-        length = calendar.monthrange(2013, month)[1]
-        if day_of_year < length:
-            return month, day_of_year + 1
-        day_of_year -= length
-    raise ValueError(day_of_year)
+@cache
+def _source(spec: str) -> Callable[[int], dict]:
+    return model_class(spec).payload
 
 
 def unique_payloads(n: int, offset: int = 0) -> list[dict]:

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from model.artifact import ModelArtifact
+from model.flight_delay import EXAMPLE
 from model.train import train
 from service.factory import create_app
-from service.schemas import EXAMPLE
 from service.settings import Settings
 
 TABLE = "prediction-cache-test"

@@ -22,7 +22,7 @@ JOBS: dict[str, Job] = {
     "warm": Job("service.ops.warm:main", "precompute a schedule's predictions into the table"),
     "inspect": Job("service.ops.entries:inspect", "show one payload's key and cache entry"),
     "purge": Job("service.ops.entries:purge", "delete one payload's cache entry"),
-    "train": Job("model.train:main", "train the model on the 2013 NYC flights"),
+    "train": Job("model.training:main", "train the model MODEL names (default: flight delays)"),
     "stress": Job("stress_test.load.run:main", "locust load runs per cache mode, with a report"),
     "soak": Job("stress_test.load.soak:main", "unique payloads: memory stays bounded"),
     "bench": Job("stress_test.bench.latency:main", "latency of L1 hit, L2 hit, miss, cache off"),

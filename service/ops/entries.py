@@ -24,11 +24,10 @@ from pydantic import ValidationError
 from cache import CacheRecord
 from cache.errors import StoreError
 from model.artifact import ArtifactError
-from service.cached_value import VALUE_SCHEMA, is_valid
+from model.contract import ModelError, model_class
 from service.ops.target import add_target_arguments, resolve_target
 from service.predictions import PredictionService, build_prediction_service
-from service.schemas import FlightFeatures
-from service.settings import SettingsError
+from service.settings import Settings, SettingsError
 
 
 def _when(epoch: float) -> str:
@@ -46,14 +45,14 @@ def describe(record: CacheRecord | None, predictions: PredictionService) -> dict
         why
         for bad, why in (
             (record.version != predictions.version, f"model version {record.version}"),
-            (record.schema != VALUE_SCHEMA, f"value schema {record.schema}"),
+            (record.schema != predictions.cache.schema, f"value schema {record.schema}"),
             (record.is_expired(now), "expired"),
             (
                 not record.is_expired(now)
                 and record.is_expired(now, predictions.cache.ttl_seconds),
                 f"older than this deployment's CACHE_TTL_SECONDS={predictions.cache.ttl_seconds}",
             ),
-            (not is_valid(record.value), "value is not what the service returns"),
+            (not predictions.model.is_valid(record.value), "value is not what the model returns"),
         )
         if bad
     ]
@@ -80,20 +79,27 @@ def run_action(action: str, argv: list[str] | None = None) -> int:
     add_target_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        features = FlightFeatures.model_validate_json(args.payload)
+        request = model_class(Settings.from_env().model).Request.model_validate_json(args.payload)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(map(str, first["loc"])) or "payload"
         print(f"predcache {action}: invalid payload: {field}: {first['msg']}", file=sys.stderr)
         return 2
+    except (ModelError, SettingsError) as exc:
+        print(f"predcache {action}: {exc}", file=sys.stderr)
+        return 2
     try:
         target = resolve_target(args)
         store = target.store(timeout=5.0, max_attempts=3)
         predictions = build_prediction_service(target.settings, store=store)
-        key = predictions.key(features)
+    except (SettingsError, ArtifactError, FileNotFoundError, StoreError) as exc:
+        print(f"predcache {action}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        key = predictions.key(request)
         record = store.get(key)
         purged = action == "purge" and store.delete(key)
-    except (SettingsError, ArtifactError, FileNotFoundError, StoreError) as exc:
+    except StoreError as exc:
         print(f"predcache {action}: {exc}", file=sys.stderr)
         return 2
     report = {

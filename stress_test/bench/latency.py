@@ -103,10 +103,10 @@ def summary(samples: list[float]) -> tuple[float, float]:
 
 def model_batch_costs(repeats: int = 50) -> dict[str, float]:
     """Median time of one `predict_many` call for 1 row and for 100 rows."""
-    from model.artifact import ModelArtifact
-    from model.predictor import Predictor
+    from model.contract import load_model
 
-    predictor = Predictor(ModelArtifact(Settings.from_env().model_path))
+    settings = Settings.from_env()
+    predictor = load_model(settings.model, settings.model_path)
     costs = {}
     for size in (1, 100):
         rows = unique_payloads(size)

@@ -2,7 +2,7 @@
 utility used as a prediction cache, the way its documentation sets it up.
 
 DynamoDB persistence plus its in-process LRU (`use_local_cache=True`), keyed on the
-request body, around the same `Predictor` and the same payload validation as
+request body, around the same model (`MODEL`) and the same payload validation as
 predcache. It has no web framework: the handler reads the API Gateway event itself.
 """
 
@@ -17,15 +17,12 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent,
 )
 
-from model.artifact import ModelArtifact
-from model.predictor import Predictor
-from service.schemas import FlightFeatures
+from model.contract import load_model
 from service.settings import Settings
 
 TABLE = os.environ.get("PEER_TABLE", "powertools-idempotency")
 _settings = Settings.from_env()
-_artifact = ModelArtifact(_settings.model_path)
-_predictor = Predictor(_artifact)
+_model = load_model(_settings.model, _settings.model_path)
 persistence = DynamoDBPersistenceLayer(table_name=TABLE)
 config = IdempotencyConfig(
     event_key_jmespath="powertools_json(body)",
@@ -37,11 +34,6 @@ config = IdempotencyConfig(
 
 @idempotent(config=config, persistence_store=persistence)
 def handler(event: dict, context: object) -> dict:
-    row = FlightFeatures.model_validate_json(event["body"]).model_dump()
-    probability = _predictor.predict_many([row])[0]
-    body = {
-        "delay_probability": probability,
-        "model_version": _artifact.version,
-        "unknown": _predictor.unknown_fields(row),
-    }
+    row = _model.Request.model_validate_json(event["body"]).model_dump()
+    body = _model.predict_many([row])[0] | {"model_version": _model.artifact.version}
     return {"statusCode": 200, "body": orjson.dumps(body).decode()}

@@ -6,7 +6,7 @@ import pytest
 
 from cache import make_key
 from cache.keys import canonical
-from service.schemas import FlightFeatures
+from model.flight_delay import FlightFeatures
 from tests.conftest import PAYLOAD
 
 

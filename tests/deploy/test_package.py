@@ -290,7 +290,7 @@ def test_packaged_zip_answers_under_python_3_12(
     miss, batch_reply, hit = (json.loads(a["body"]) for a in answers)
     assert (miss["cache"], hit["cache"]) == ("MISS", "HIT-L2")
     assert batch_reply["cache"] == {"hit_l1": 1, "hit_l2": 0, "miss": 1}
-    assert 0 <= miss["delay_probability"] == hit["delay_probability"] <= 1
+    assert 0 <= miss["value"]["delay_probability"] == hit["value"]["delay_probability"] <= 1
 
 
 def test_snapstart_publishes_a_version_that_api_gateway_invokes(template: dict) -> None:

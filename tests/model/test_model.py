@@ -12,7 +12,7 @@ import pytest
 
 from model.artifact import ArtifactError, ModelArtifact, manifest_path_for
 from model.data import load_flights
-from model.predictor import Predictor
+from model.flight_delay import FlightDelay
 from model.train import train
 from tests.conftest import PAYLOAD
 
@@ -81,14 +81,15 @@ def test_missing_files_name_the_path(tmp_path: Path, artifact_path: Path) -> Non
 
 
 def test_predict_many_matches_single_rows(artifact: ModelArtifact) -> None:
-    predictor = Predictor(artifact)
+    model = FlightDelay(artifact)
     rows = [PAYLOAD, {**PAYLOAD, "hour": 6}, {**PAYLOAD, "carrier": "ZZ", "dest": "XXX"}]
-    many = predictor.predict_many(rows)
-    assert many == pytest.approx([predictor.predict_many([row])[0] for row in rows])
-    assert all(0 <= p <= 1 for p in many)
-    assert many[0] > many[1]  # evening departures are later than early-morning ones
-    assert predictor.unknown_fields(rows[2]) == ["carrier", "dest"]
-    assert predictor.predict_many([]) == []
+    many = model.predict_many(rows)
+    singles = [model.predict_many([row])[0] for row in rows]
+    probability = [v["delay_probability"] for v in many]
+    assert probability == pytest.approx([v["delay_probability"] for v in singles])
+    assert all(0 <= p <= 1 for p in probability) and all(map(model.is_valid, many))
+    assert probability[0] > probability[1]  # evening departures are later than early ones
+    assert [v["unknown"] for v in many] == [[], [], ["carrier", "dest"]]
 
 
 def test_serving_works_without_pandas_and_loads_sklearn_only_to_predict(
@@ -103,8 +104,8 @@ class NoPandas:
             raise ModuleNotFoundError(name)
 sys.meta_path.insert(0, NoPandas())  # as if pandas were not installed
 from model.artifact import ModelArtifact
-from model.predictor import Predictor
-p = Predictor(ModelArtifact({str(artifact_path)!r}))
+from model.flight_delay import FlightDelay
+p = FlightDelay(ModelArtifact({str(artifact_path)!r}))
 before = "sklearn" in sys.modules
 p.predict_many([{json.dumps(PAYLOAD)}])
 print(json.dumps([before, "sklearn" in sys.modules]))

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from cache import make_client
+from model.flight_delay import EXAMPLE
 from service.ops import target as target_module
 from service.ops import warm
-from service.schemas import EXAMPLE
 from stress_test.payloads import unique_payloads
 from tests.conftest import instance
 from tests.dynamo import Faults, count_items

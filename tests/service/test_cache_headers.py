@@ -9,8 +9,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from cache.dynamodb import KEY_ATTR
+from model.flight_delay import FlightFeatures
 from service.factory import create_app
-from service.schemas import FlightFeatures
 from tests.conftest import PAYLOAD, instance, make_settings
 
 

@@ -28,7 +28,7 @@ def test_unexpected_error_is_500_logged_once(
     from mangum import Mangum
 
     app = create_app(make_settings(artifact_path), inline=True)
-    predictor = app.state.predictions.predictor
+    predictor = app.state.predictions.model
 
     def boom(rows):
         raise ValueError("boom")

@@ -19,12 +19,13 @@ from fastapi.testclient import TestClient
 
 from cache import CircuitBreaker, make_client, make_key
 from cache.dynamodb import KEY_ATTR
-from service.cached_value import VALUE_SCHEMA
+from model.flight_delay import FlightDelay, FlightFeatures
 from service.factory import create_app
-from service.schemas import FlightFeatures
 from stress_test.payloads import unique_payloads
 from tests.conftest import instance, make_settings
 from tests.dynamo import Faults, silent_endpoint
+
+VALUE_SCHEMA = FlightDelay.value_schema
 
 pytestmark = pytest.mark.slow  # subprocesses, many requests: not in `make test-fast`
 
@@ -179,12 +180,12 @@ def test_two_processes_writing_one_key_agree(
     ]
     results = [json.loads(p.communicate(timeout=60)[0].strip().splitlines()[-1]) for p in processes]
     assert [r["status"] for r in results] == [200, 200]
-    assert results[0]["delay_probability"] == results[1]["delay_probability"]
+    assert results[0]["value"] == results[1]["value"]
     dynamo = make_client(endpoint_url=moto_endpoint)
     items = dynamo.scan(TableName=table)["Items"]
     assert len(items) == 1
     stored = json.loads(items[0]["value"]["S"])["delay_probability"]
-    assert stored == results[0]["delay_probability"]
+    assert stored == results[0]["value"]["delay_probability"]
     key = make_key("flight-delay", results[0]["model_version"],
                    FlightFeatures.model_validate(payload).model_dump(),
                    schema=VALUE_SCHEMA)  # fmt: skip

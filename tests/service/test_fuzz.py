@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from model.flight_delay import FlightFeatures
 from service.factory import create_app
-from service.schemas import FlightFeatures
 from tests.conftest import PAYLOAD, make_settings
 
 pytestmark = pytest.mark.slow  # subprocesses, many requests: not in `make test-fast`

@@ -53,7 +53,7 @@ def _record_thread(predictions) -> list[bool]:
     import asyncio
 
     on_loop: list[bool] = []
-    predict_many = predictions.predictor.predict_many
+    predict_many = predictions.model.predict_many
 
     def recording(rows):
         try:
@@ -63,7 +63,7 @@ def _record_thread(predictions) -> list[bool]:
             on_loop.append(False)
         return predict_many(rows)
 
-    predictions.predictor.predict_many = recording
+    predictions.model.predict_many = recording
     return on_loop
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from cache import CacheRecord, DynamoDBStore
 from model.artifact import manifest_path_for
-from service.cached_value import VALUE_SCHEMA
+from model.flight_delay import FlightDelay, FlightFeatures
 from service.ops.local import local_client
-from service.schemas import FlightFeatures
 from tests.conftest import PAYLOAD, instance
+
+VALUE_SCHEMA = FlightDelay.value_schema
 
 
 def put_record(app, endpoint: str, table: str, age: float, lives: float, ms: float) -> None:

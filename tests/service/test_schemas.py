@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from service.schemas import MAX_BATCH_ITEMS, BatchRequest, FlightFeatures
+from model.flight_delay import FlightDelay, FlightFeatures
+from service.schemas import MAX_BATCH_ITEMS, Bodies
 from tests.conftest import PAYLOAD
+
+BatchRequest = Bodies.of(FlightDelay).BatchRequest
 
 
 def fields_in_error(payload: dict) -> set[str]:

@@ -87,10 +87,13 @@ def test_the_client_cannot_choose_key_or_value(
     assert response.headers["x-cache"] == "MISS"
     items = make_client(endpoint_url=moto_endpoint).scan(TableName=table)["Items"]
     predictions = client.app.state.predictions
-    from service.schemas import FlightFeatures
+    from model.flight_delay import FlightFeatures
 
     assert [i[KEY_ATTR]["S"] for i in items] == [predictions.key(FlightFeatures(**PAYLOAD))]
-    assert response.json()["delay_probability"] == predictions.predictor.predict_many([PAYLOAD])[0]
+    assert (
+        response.json()["delay_probability"]
+        == predictions.model.predict_many([PAYLOAD])[0]["delay_probability"]
+    )
 
 
 @pytest.fixture

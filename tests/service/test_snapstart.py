@@ -15,9 +15,9 @@ import snapshot_restore_py
 from mangum import Mangum
 
 from cache import CacheRecord
+from model.flight_delay import FlightFeatures
 from service.factory import create_app
 from service.invocation import InstrumentedHandler
-from service.schemas import FlightFeatures
 from service.snapstart import register
 from stress_test.bench.events import LambdaContext, http_api_v2_event
 from tests.conftest import PAYLOAD, instance, make_settings

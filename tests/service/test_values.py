@@ -9,9 +9,19 @@ import orjson
 import pytest
 
 from cache.dynamodb import KEY_ATTR, TTL_ATTR
-from service.cached_value import VALUE_SCHEMA, is_valid, make_value
-from service.schemas import FlightFeatures
+from model.flight_delay import FlightDelay, FlightFeatures
 from tests.conftest import PAYLOAD, instance
+
+VALUE_SCHEMA = FlightDelay.value_schema
+
+
+def is_valid(value: object) -> bool:
+    return FlightDelay.is_valid(None, value)  # the check reads no instance state
+
+
+def make_value(probability: float, unknown: list[str]) -> dict:
+    return {"delay_probability": probability, "unknown": unknown}
+
 
 BAD_VALUES = [
     {},

@@ -1,0 +1,163 @@
+"""The model contract: what a model gives the service, in one small class.
+
+A model subclasses `Model`: it names itself, declares the schema of a request (a
+pydantic model: types, bounds, canonical form, an OpenAPI example) and of the value it
+computes for one (what the cache stores, and checks on every read), and computes values
+for a batch of validated rows. The server owns everything else: HTTP, keys, tiers,
+metrics, verifying the artifact. As with MLServer's `MLModel` or MLflow's
+`PythonModel`, `MODEL=package.module:Class` picks the model a process serves.
+
+Floats: `Real` is a finite float in one canonical form (`1` and `1.0` are one value,
+`-0.0` is `0.0`), so payloads that mean the same share a cache entry while any other
+difference changes the key; `Rounded(n)` also rounds a field to `n` decimals, trading
+exactness for hit rate (the answer then names the input it was computed for).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
+
+from model.artifact import ArtifactError, ModelArtifact
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DEFAULT_MODEL = "model.flight_delay:FlightDelay"
+
+
+class ModelError(ValueError):
+    """`MODEL` names nothing the service can serve; the message says why, in one line."""
+
+
+def _canonical(value: float) -> float:
+    return value + 0.0  # -0.0 + 0.0 is 0.0: one key for one number
+
+
+Real = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_canonical)]
+
+
+class Rounded:
+    """A field's quantisation: `Annotated[Real, Rounded(2)]` rounds to 2 decimals."""
+
+    def __init__(self, decimals: int) -> None:
+        self.decimals = decimals
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(
+            lambda v: _canonical(round(v, self.decimals)), handler(source)
+        )
+
+
+def rounded_fields(request: type[BaseModel]) -> tuple[str, ...]:
+    """The request fields a model quantises (answers then say what they were computed for)."""
+    return tuple(
+        name
+        for name, info in request.model_fields.items()
+        if any(isinstance(m, Rounded) for m in info.metadata)
+    )
+
+
+class Model:
+    """One model behind the cache. Subclasses set the class attributes and `predict_many`.
+
+    `name` must equal the artifact manifest's `model_name`; `value_schema` versions
+    the shape of `Value` (bump it when that changes: it is part of every key and
+    item); `extras` are `Value` fields answered after `model_version` and `cache`.
+    `train` and `payload` are optional: how to make an artifact, and the i-th of
+    many distinct realistic requests (what `warm`, `stress` and `bench` send).
+    """
+
+    name: ClassVar[str]
+    Request: ClassVar[type[BaseModel]]
+    Value: ClassVar[type[BaseModel]]
+    value_schema: ClassVar[int] = 1
+    extras: ClassVar[tuple[str, ...]] = ()
+    artifact_file: ClassVar[str]
+
+    def __init__(self, artifact: ModelArtifact) -> None:
+        self.artifact = artifact
+
+    def predict_many(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """One value per validated row, in order (may load the artifact's object)."""
+        raise NotImplementedError
+
+    def is_valid(self, value: Any) -> bool:
+        """Whether a value read from a tier is one this model computes: by default, a
+        strict validation against `Value` (override with a faster exact check)."""
+        try:
+            self.Value.model_validate(value, strict=True)
+        except ValidationError:
+            return False
+        return isinstance(value, dict) and value.keys() == self.Value.model_fields.keys()
+
+    @classmethod
+    def default_artifact(cls) -> Path:
+        return ARTIFACTS / cls.artifact_file
+
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        """The request schema's OpenAPI example (every model must give one)."""
+        return dict(cls.Request.model_config["json_schema_extra"]["example"])
+
+    @classmethod
+    def train(cls, out: Path) -> dict[str, Any]:
+        """Fit the model on its data and write the artifact and manifest at `out`."""
+        raise NotImplementedError(f"{cls.name} has no training of its own: drop in an artifact")
+
+    @staticmethod
+    def payload(i: int) -> dict[str, Any]:
+        """The i-th of many distinct realistic request bodies."""
+        raise NotImplementedError
+
+
+def model_class(spec: str) -> type[Model]:
+    """The `Model` subclass `spec` (`package.module:Class`) names."""
+    module_name, _, attribute = spec.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute or "")
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ModelError(
+            f"MODEL={spec!r} does not import ({type(exc).__name__}: {exc}); "
+            "give package.module:Class"
+        ) from None
+    if not (isinstance(found, type) and issubclass(found, Model)):
+        raise ModelError(f"MODEL={spec!r} is not a model (a subclass of model.contract.Model)")
+    try:
+        found.example()
+    except (AttributeError, KeyError, TypeError):
+        raise ModelError(
+            f"MODEL={spec!r}: its Request needs an OpenAPI example "
+            '(model_config = ConfigDict(json_schema_extra={"example": {...}}))'
+        ) from None
+    return found
+
+
+def load_model(spec: str, artifact_path: Path | None = None) -> Model:
+    """The model `spec` names on its verified artifact (its own default, or `artifact_path`);
+    `ModelError` naming MODEL when the artifact's manifest is another model's."""
+    cls = model_class(spec)
+    artifact = ModelArtifact(artifact_path or cls.default_artifact())
+    if artifact.name != cls.name:
+        raise ModelError(
+            f"MODEL={spec!r} serves {cls.name!r}, but the artifact {artifact.path} is "
+            f"{artifact.name!r}'s: set MODEL_PATH to a {cls.name} artifact"
+        )
+    return cls(artifact)
+
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "ArtifactError",
+    "Model",
+    "ModelError",
+    "Real",
+    "Rounded",
+    "load_model",
+    "model_class",
+    "rounded_fields",
+]

@@ -1,0 +1,50 @@
+"""`predcache train`: make the artifact of the model `MODEL` names (its own `train`).
+
+    predcache train [--out PATH] [--if-missing]      (MODEL=package.module:Class)
+
+The flight-delay model's trainer (`model.train`) takes its own options too
+(`--sample`, `--fit-on`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from model.contract import DEFAULT_MODEL, ModelError, model_class
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    spec = os.environ.get("MODEL") or DEFAULT_MODEL
+    try:
+        cls = model_class(spec)
+    except ModelError as exc:
+        print(f"predcache train: {exc}", file=sys.stderr)
+        return 1
+    parser = argparse.ArgumentParser(prog="predcache train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=cls.default_artifact(), help="artifact path")
+    parser.add_argument(
+        "--if-missing", action="store_true", help="do nothing when the artifact exists"
+    )
+    args, rest = parser.parse_known_args(argv)
+    if args.if_missing and args.out.exists():
+        return 0
+    if spec == DEFAULT_MODEL:
+        from model import train
+
+        train.main(["--out", str(args.out), *rest])
+        return 0
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    started = time.perf_counter()
+    manifest = cls.train(args.out)
+    print(
+        f"trained {manifest['model_name']} in {time.perf_counter() - started:.1f}s: "
+        f"metrics {manifest.get('metrics')}, model_version {manifest['model_version']} "
+        f"-> {args.out}"
+    )
+    return 0
