@@ -7,8 +7,8 @@ for a batch of validated rows. The server owns everything else: HTTP, keys, tier
 metrics, verifying the artifact. As with MLServer's `MLModel` or MLflow's
 `PythonModel`, `MODEL=package.module:Class` picks the model a process serves.
 
-Floats: `Real` is a finite float in one canonical form (`1` and `1.0` are one value,
-`-0.0` is `0.0`), so payloads that mean the same share a cache entry while any other
+Floats: `Real` is a finite JSON number in one canonical form (`1` and `1.0` are one
+value, `-0.0` is `0.0`; `"1.0"`, `true`, NaN and 1e400 are refused), so payloads that mean the same share a cache entry while any other
 difference changes the key; `Rounded(n)` also rounds a field to `n` decimals, trading
 exactness for hit rate (the answer then names the input it was computed for).
 """
@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, Strict, ValidationError
 
 from model.artifact import ArtifactError, ModelArtifact
 
@@ -36,7 +36,8 @@ def _canonical(value: float) -> float:
     return value + 0.0  # -0.0 + 0.0 is 0.0: one key for one number
 
 
-Real = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_canonical)]
+# A JSON number (not a string, not a boolean), finite, in one canonical form.
+Real = Annotated[float, Strict(), Field(allow_inf_nan=False), AfterValidator(_canonical)]
 
 
 class Rounded:

@@ -181,3 +181,20 @@ def test_make_serve_refuses_a_bad_setting_in_one_line() -> None:
     assert started.stderr.strip() == (
         "predcache: CACHE_MODE must be one of off, memory, tiered, got 'fast'"
     )
+
+
+@pytest.mark.parametrize(
+    ("model", "says"),
+    [
+        ("no_such_package.models:Mine", "MODEL='no_such_package.models:Mine' does not import"),
+        ("model.flight_delay:Nothing", "does not import"),
+        ("json:dumps", "MODEL='json:dumps' is not a model"),
+        ("model.iris:Iris", "but the artifact"),  # MODEL_PATH below is the flight model's
+    ],
+)
+def test_a_model_that_cannot_be_served_is_one_line_at_start(
+    model: str, says: str, artifact_path: Path
+) -> None:
+    started = _start(["-c", "import service.handler"], CACHE_MODE="memory", MODEL=model,
+                     MODEL_PATH=str(artifact_path))  # fmt: skip
+    assert says in _one_line(started)
