@@ -8,9 +8,10 @@ metrics, verifying the artifact. As with MLServer's `MLModel` or MLflow's
 `PythonModel`, `MODEL=package.module:Class` picks the model a process serves.
 
 Floats: `Real` is a finite JSON number in one canonical form (`1` and `1.0` are one
-value, `-0.0` is `0.0`; `"1.0"`, `true`, NaN and 1e400 are refused), so payloads that mean the same share a cache entry while any other
-difference changes the key; `Rounded(n)` also rounds a field to `n` decimals, trading
-exactness for hit rate (the answer then names the input it was computed for).
+value, `-0.0` is `0.0`; `"1.0"`, `true`, NaN and 1e400 are refused), so payloads that
+mean the same share a cache entry while any other difference changes the key;
+`Rounded(n)` also rounds a field to `n` decimals, trading exactness for hit rate (the
+answer then names the input it was computed for).
 """
 
 from __future__ import annotations
