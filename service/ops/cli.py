@@ -7,6 +7,7 @@ only names them, so `predcache --help` costs no imports and the Lambda never loa
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import NamedTuple
 
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     if job is None:
         print(f"predcache: unknown job {argv[0]!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    # As uvicorn does (--app-dir .): a model of your own (MODEL=mymodels.x:Y) imports
+    # from the folder you run the command in.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(1, os.getcwd())
     module, _, function = job.target.partition(":")
     result = getattr(importlib.import_module(module), function)(argv[1:])
     return result if isinstance(result, int) else 0

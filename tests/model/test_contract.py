@@ -167,3 +167,20 @@ def test_every_route_is_in_the_openapi_page_with_the_models_schema(
     body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["example"] == client.app.state.predictions.model.example()
     assert set(body["schema"]["properties"]) == set(model_class(spec).Request.model_fields)
+
+
+def test_no_code_outside_model_names_a_flight_field() -> None:
+    """The cache, the service, the tools and the deployment know models only through the
+    contract: a flight field named anywhere but in `model/` is a leak."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    word = re.compile(r"""["'](carrier|origin|dest|weekday|delay_probability)["']""")
+    leaks = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("cache", "service", "stress_test", "deploy")
+        for path in (root / folder).rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if word.search(line)
+    ]
+    assert leaks == []

@@ -1,0 +1,53 @@
+"""README's "Serve your own model", run as written: the spec file, its training, the one
+setting, the request; the first answer is a MISS, the next a HIT-L1."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.ops.processes import free_port, stop, wait_for_port
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def section(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_serve_your_own_model_as_the_readme_says(tmp_path: Path) -> None:
+    text = section("Serve your own model")
+    spec_file = re.search(r"Save this as\s+`([^`]+)`", text).group(1)
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    shell = re.search(r"```sh\n(.*?)```", text, re.S).group(1)
+    model = re.search(r"make serve MODEL=(\S+)", shell).group(1)
+    body = json.loads(re.search(r"-d '(\{.*?\})'", shell).group(1))
+    (tmp_path / spec_file).parent.mkdir(parents=True)
+    (tmp_path / spec_file).write_text(code)
+    artifact = tmp_path / "artifact.pkl"
+    env = {**os.environ, "MODEL": model, "MODEL_PATH": str(artifact), "LOG_LEVEL": "WARNING"}
+    predcache = str(Path(sys.executable).parent / "predcache")
+    subprocess.run([predcache, "train", "--out", str(artifact)], cwd=tmp_path, env=env,
+                   check=True, timeout=120)  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen([predcache, "serve", "--port", str(port), "--no-advertise"],
+                              cwd=tmp_path, env=env)  # fmt: skip
+    try:
+        wait_for_port("127.0.0.1", port, timeout=60)
+        url = f"http://127.0.0.1:{port}/predict"
+        first = httpx.post(url, json=body, timeout=30)
+        second = httpx.post(url, json=body, timeout=30)
+    finally:
+        stop(server)
+    assert first.status_code == 200, first.text
+    assert (first.json()["cache"], second.json()["cache"]) == ("MISS", "HIT-L1")
+    assert isinstance(first.json()["progression"], float)
