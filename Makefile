@@ -53,7 +53,11 @@ SLS := SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off SLS_DEPRECATION_DISAB
 TEMPLATE := .serverless/cloudformation-template-update-stack.json
 SNAPSTART_DIR := .serverless-snapstart
 SNAPSTART_PARAMS := --param=snapStart=true --param=modelPreload=1
-SLS_PARAMS = $(if $(filter 1,$(SNAPSTART)),$(SNAPSTART_PARAMS))
+SLS_PARAMS = $(if $(filter 1,$(SNAPSTART)),$(SNAPSTART_PARAMS)) $(MODEL_PARAMS)
+# MODEL=…: the function serves that model and the zip carries its artifact
+MODEL_STEM = $(shell $(BIN)/python -c 'from model.contract import model_class; \
+	print(model_class("$(MODEL)").default_artifact().stem)')
+MODEL_PARAMS = $(if $(MODEL),--param=model=$(MODEL) --param=modelArtifact=$(MODEL_STEM))
 STAMP := $(VENV)/.installed
 SERVE_STAMP := $(VENV)/.installed-serve
 SERVE_EXTRAS := .[train,local]
@@ -66,7 +70,7 @@ ARTIFACT := model/artifacts/flight_delay.pkl
 
 .PHONY: install model serve test test-fast lint bench bench-cold bench-peer warm offline stress simulate \
 	soak clean \
-	lambda-requirements package package-snapstart test-deploy deploy
+	lambda-requirements package package-snapstart package-model test-deploy deploy
 
 install: $(STAMP)
 
@@ -162,6 +166,7 @@ lambda-requirements: $(STAMP)
 # Build the Lambda zip and CloudFormation template offline (no AWS account needed);
 # SNAPSTART=1: with SnapStart (a published version and alias, the model in the snapshot).
 package: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
+	$(if $(MODEL),$(PREDCACHE) train --if-missing)
 	$(SLS) package --stage $(STAGE) --region $(REGION) $(SLS_PARAMS)
 	$(BIN)/python deploy/check_package.py .serverless/predcache.zip
 
@@ -171,15 +176,25 @@ package-snapstart: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
 	$(SLS) package --stage $(STAGE) --region $(REGION) $(SNAPSTART_PARAMS) --package $(SNAPSTART_DIR)
 	$(BIN)/python deploy/check_package.py $(SNAPSTART_DIR)/predcache.zip
 
+# The second model's package, beside the default one (for the deploy tests): the zip
+# carries model.iris and its artifact.
+package-model: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
+	MODEL=model.iris:Iris $(PREDCACHE) train --if-missing
+	$(SLS) package --stage $(STAGE) --region $(REGION) --package .serverless-model \
+		--param=model=model.iris:Iris --param=modelArtifact=iris
+	$(BIN)/python deploy/check_package.py .serverless-model/predcache.zip
+
 # The deployment checks: both variants packaged, size budget, cfn-lint, template, moto
 # stack and Lambda-stack tests.
 test-deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 	$(MAKE) --no-print-directory package-snapstart
+	$(MAKE) --no-print-directory package-model
 	$(MAKE) --no-print-directory package
 	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATE) $(SNAPSTART_DIR)/cloudformation-template-update-stack.json
 	$(BIN)/python -m pytest -m deploy $(PYTEST_ARGS)
 
 deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
+	$(if $(MODEL),$(PREDCACHE) train --if-missing)
 	$(SLS) deploy --stage $(STAGE) --region $(REGION) $(SLS_PARAMS)
 
 lint: $(STAMP)
@@ -187,4 +202,5 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) model/artifacts .pytest_cache .ruff_cache .serverless $(SNAPSTART_DIR) node_modules
+	rm -rf $(VENV) model/artifacts .pytest_cache .ruff_cache .serverless $(SNAPSTART_DIR) \
+		.serverless-model node_modules

@@ -29,8 +29,7 @@ REQUIRED = (
     "service/__pycache__/handler.cpython-312.pyc",  # the function's own bytecode
     "cache/tiered.py",
     "model/artifact.py",
-    "model/artifacts/flight_delay.pkl",
-    "model/artifacts/flight_delay.json",
+    "model/contract.py",
     "sklearn/__init__.py",
     "sklearn/__pycache__/__init__.cpython-312.pyc",  # the requirements' bytecode
     "fastapi/__init__.py",
@@ -42,6 +41,27 @@ FORBIDDEN_PREFIXES = ("service/ops/",)  # operator tools: warm, inspect, local s
 # What a request needs of the function's timeout besides L2: a cold miss imports
 # scikit-learn and loads the model (~2.9 s on the slow 2-core machine, docs/benchmarks.md).
 HEADROOM_SECONDS = 5.0
+
+
+def check_model(zip_path: Path, template_path: Path) -> list[str]:
+    """The zip carries the module and artifact of the model the function's MODEL names."""
+    from model.contract import DEFAULT_MODEL, model_class
+
+    problems = []
+    with zipfile.ZipFile(zip_path) as archive:
+        names = set(archive.namelist())
+    for resource in json.loads(template_path.read_text())["Resources"].values():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+        spec = variables.get("MODEL") or DEFAULT_MODEL
+        cls = model_class(spec)
+        artifact = f"model/artifacts/{cls.artifact_file}"
+        module = spec.partition(":")[0].replace(".", "/") + ".py"
+        print(f"MODEL={spec}: {module}, {artifact}")
+        needed = (module, artifact, artifact.removesuffix(".pkl") + ".json")
+        problems += [f"missing {name} (MODEL={spec})" for name in needed if name not in names]
+    return problems
 
 
 def check_timeouts(template_path: Path) -> list[str]:
@@ -102,6 +122,7 @@ def main() -> None:
     template = path.parent / "cloudformation-template-update-stack.json"
     if template.exists():
         problems += check_timeouts(template)
+        problems += check_model(path, template)
     for problem in problems:
         print(f"FAIL: {problem}")
     if problems:

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from cache.dynamodb import KEY_ATTR, TTL_ATTR
 from model.artifact import ModelArtifact
+from model.contract import model_class
 from service.factory import create_app
 from service.ops.template import template as serverless_yml
 from service.settings import Settings
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / ".serverless" / "cloudformation-template-update-stack.json"
 SNAPSTART_TEMPLATE = ROOT / ".serverless-snapstart" / "cloudformation-template-update-stack.json"
 ZIP = ROOT / ".serverless" / "predcache.zip"
+MODEL_ZIP = ROOT / ".serverless-model" / "predcache.zip"  # make package-model
 ARTIFACT = ROOT / "model" / "artifacts" / "flight_delay.pkl"
 
 
@@ -261,24 +263,35 @@ def test_package_fits_and_carries_the_trained_versions() -> None:
     assert "service/handler.py" in names and "service/factory.py" in names
 
 
+@pytest.mark.parametrize(
+    ("zip_path", "spec"),
+    [(ZIP, "model.flight_delay:FlightDelay"), (MODEL_ZIP, "model.iris:Iris")],
+    ids=["default", "MODEL=iris"],
+)
 def test_packaged_zip_answers_under_python_3_12(
-    tmp_path: Path, moto_endpoint: str, table: str
+    tmp_path: Path, moto_endpoint: str, table: str, zip_path: Path, spec: str
 ) -> None:
-    """Unzip the package and run its handler on the Lambda runtime's Python, twice: a
-    miss and a batch, then a new container whose first request is an L2 hit."""
+    """Unzip the package (`make package`, and `make package MODEL=model.iris:Iris`) and
+    run its handler on the Lambda runtime's Python, twice: a miss and a batch, then a
+    new container whose first request is an L2 hit."""
     python = runtime_python()
     if python is None:
         pytest.skip("no Python 3.12 on this machine")
+    if not zip_path.exists():
+        pytest.fail(f"no {zip_path}: run `make test-deploy`")
     task = tmp_path / "task"
-    with zipfile.ZipFile(ZIP) as archive:
+    with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(task)
     env = lambda_env(task, provided_packages(python)) | {
         "CACHE_TABLE": table,
         "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
         "EMIT_METRICS": "1",
+        "MODEL": spec,
     }
-    single = rest_v1_event(json.dumps(PAYLOAD))
-    batch = {"items": [PAYLOAD, {**PAYLOAD, "hour": 7}]}
+    cls = model_class(spec)
+    example, other = cls.example(), cls.payload(7)
+    single = rest_v1_event(json.dumps(example))
+    batch = {"items": [example, other]}
     runs = [[single, rest_v1_event(json.dumps(batch), "/predict/batch")], [single]]
     answers = []
     for events in runs:
@@ -290,7 +303,7 @@ def test_packaged_zip_answers_under_python_3_12(
     miss, batch_reply, hit = (json.loads(a["body"]) for a in answers)
     assert (miss["cache"], hit["cache"]) == ("MISS", "HIT-L2")
     assert batch_reply["cache"] == {"hit_l1": 1, "hit_l2": 0, "miss": 1}
-    assert 0 <= miss["value"]["delay_probability"] == hit["value"]["delay_probability"] <= 1
+    assert {**miss, "cache": None} == {**hit, "cache": None}
 
 
 def test_snapstart_publishes_a_version_that_api_gateway_invokes(template: dict) -> None:
