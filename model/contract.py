@@ -16,6 +16,7 @@ answer then names the input it was computed for).
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -117,6 +118,7 @@ class Model:
         raise NotImplementedError
 
 
+@functools.cache
 def model_class(spec: str) -> type[Model]:
     """The `Model` subclass `spec` (`package.module:Class`) names."""
     module_name, _, attribute = spec.partition(":")

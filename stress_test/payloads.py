@@ -9,21 +9,21 @@ from __future__ import annotations
 import os
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cache
 
-from model.contract import DEFAULT_MODEL, model_class
+from model.contract import DEFAULT_MODEL, Model, model_class
+
+
+def served_model() -> type[Model]:
+    """The model `MODEL` names (read at each call: a tool's environment decides)."""
+    return model_class(os.environ.get("MODEL") or DEFAULT_MODEL)
 
 
 def payload(i: int) -> dict:
     """The i-th distinct realistic request of the model `MODEL` names (by default the
     flight-delay model's enumeration: no repeats for i < 1.1 million)."""
-    return _source(os.environ.get("MODEL") or DEFAULT_MODEL)(i)
-
-
-@cache
-def _source(spec: str) -> Callable[[int], dict]:
-    return model_class(spec).payload
+    return served_model().payload(i)
 
 
 def unique_payloads(n: int, offset: int = 0) -> list[dict]:

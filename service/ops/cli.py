@@ -29,6 +29,9 @@ JOBS: dict[str, Job] = {
     "bench": Job("stress_test.bench.latency:main", "latency of L1 hit, L2 hit, miss, cache off"),
     "bench-cold": Job("stress_test.bench.cold:main", "first response of a fresh process"),
     "bench-peer": Job("stress_test.bench.peer:main", "against Powertools idempotency"),
+    "bench-rounding": Job(
+        "stress_test.bench.rounding:main", "hit rate and error of a model's float rounding"
+    ),
     "simulate": Job("stress_test.simulation.cli:main", "API Gateway + Lambda capacity model"),
 }
 
