@@ -7,7 +7,8 @@
 
 Each writer replaces its own section and leaves the others; the file is per
 machine (figures differ up to ~3.5x between machines of one kind), so it is not
-committed: `stress_test/measurements.json`, or the file `PREDCACHE_MEASUREMENTS` names.
+committed: `stress_test/measurements.json` (`measurements-<model name>.json` with another
+`MODEL`), or the file `PREDCACHE_MEASUREMENTS` names.
 Where neither exists, `REFERENCE` stands in: a committed set measured on one named
 machine (its `about` says which, when and at which commit), so a fresh clone can
 simulate at once; whatever this machine measures overrides it, section by section
@@ -25,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from model.contract import DEFAULT_MODEL, model_class
+
 DEFAULT = Path(__file__).resolve().parent / "measurements.json"
 REFERENCE = Path(__file__).resolve().parent / "reference_measurements.json"
 # The sections the reference set holds, and so can stand in for one by one.
@@ -37,8 +40,15 @@ WRITERS = {
 
 
 def default_path() -> Path:
-    """`PREDCACHE_MEASUREMENTS`, read at each call, or the file beside this module."""
-    return Path(os.environ.get("PREDCACHE_MEASUREMENTS") or DEFAULT)
+    """`PREDCACHE_MEASUREMENTS`, read at each call, or the file beside this module: one
+    per model (`measurements-<name>.json` for any but the default model's)."""
+    named = os.environ.get("PREDCACHE_MEASUREMENTS")
+    if named:
+        return Path(named)
+    spec = os.environ.get("MODEL") or DEFAULT_MODEL
+    if spec == DEFAULT_MODEL:
+        return DEFAULT
+    return DEFAULT.with_name(f"measurements-{model_class(spec).name}.json")
 
 
 class MissingMeasurements(FileNotFoundError):
@@ -49,7 +59,7 @@ def source(path: Path | None = None) -> Path:
     """The file to read: `path` if named, else this machine's, else the reference set."""
     if path is not None or "PREDCACHE_MEASUREMENTS" in os.environ:
         return path or default_path()
-    return DEFAULT if DEFAULT.exists() else REFERENCE
+    return default_path() if default_path().exists() else REFERENCE
 
 
 def load(path: Path | None = None) -> dict[str, Any]:
