@@ -184,3 +184,36 @@ def test_no_code_outside_model_names_a_flight_field() -> None:
         if word.search(line)
     ]
     assert leaks == []
+
+
+@pytest.mark.slow
+def test_warm_inspect_and_purge_serve_the_second_model_with_only_model_set(
+    artifacts: dict, moto_endpoint: str, table: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+) -> None:  # fmt: skip
+    import json
+
+    from service.ops import cli
+
+    spec = MODELS[1]
+    monkeypatch.setenv("MODEL", spec)
+    cls = model_class(spec)
+    rows = [cls.payload(i) for i in range(40)]
+    jsonl = tmp_path / "rows.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in rows[:20]) + "\n")
+    csv = tmp_path / "rows.csv"
+    csv.write_text(",".join(rows[0]) + "\n" + "".join(
+        ",".join(str(v) for v in r.values()) + "\n" for r in rows[20:]))  # fmt: skip
+    target = ["--endpoint", moto_endpoint, "--table", table, "--model-path", str(artifacts[spec])]
+    for path in (jsonl, csv):
+        assert cli.main(["warm", str(path), *target, "--json", "--no-progress"]) == 0
+        assert json.loads(capsys.readouterr().out)["written"] == 20
+    served = tiered(spec, artifacts, moto_endpoint, table)
+    assert {served.post("/predict", json=r).headers["x-cache"] for r in rows} == {"HIT-L2"}
+    assert served.app.state.predictions.artifact.loaded is False  # answered without the model
+    assert cli.main(["inspect", json.dumps(rows[0]), *target]) == 0
+    assert json.loads(capsys.readouterr().out)["l2"]["usable"] is True
+    assert cli.main(["purge", json.dumps(rows[0]), *target]) == 0
+    assert json.loads(capsys.readouterr().out)["purged"] is True
+    fresh = tiered(spec, artifacts, moto_endpoint, table)
+    assert fresh.post("/predict", json=rows[0]).headers["x-cache"] == "MISS"
