@@ -30,7 +30,7 @@ log = logging.getLogger("predcache.app")
 def _field(error: dict) -> str:
     if error["type"] == "json_invalid":  # loc holds a byte offset, not a field
         return "body"
-    return ".".join(str(p) for p in error["loc"] if p != "body") or "body"
+    return ".".join(str(p) for p in error["loc"] if p not in ("body", "query")) or "body"
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

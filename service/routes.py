@@ -14,7 +14,7 @@ from service.deps import get_settings
 from service.predictions import PredictionService
 from service.replies import ERROR_RESPONSES
 from service.responses import Answers
-from service.schemas import Bodies, Health, json_body, parse_body
+from service.schemas import Bodies, Health, json_body, parse_body, parse_query, query_parameters
 from service.settings import Settings
 
 _KEYED = {status: ERROR_RESPONSES[status] for status in (400, 401, 500)}
@@ -45,6 +45,23 @@ def build_router(predictions: PredictionService) -> APIRouter:
         # The body is parsed here, not declared as a parameter: pydantic reads the bytes
         # directly and no dependency is solved, keeping the hottest path near `GET /health`.
         item = parse_body(Request_, await request.body())
+        (lookup,), (row,) = await predictions.lookup([item], "/predict")
+        return answers.one(lookup, row)
+
+    @router.get(
+        "/predict",
+        response_model=bodies.Prediction,
+        responses=ERROR_RESPONSES,
+        openapi_extra={"parameters": query_parameters(Request_)},
+        description=(model.__doc__ or "").strip().split("\n\n")[0],
+    )
+    async def predict_get(request: Request) -> Response:
+        """The same answer as `POST /predict`, the request's fields as query parameters.
+
+        Same validation, key and entry as the POST (a GET after a POST is a hit), and an
+        HTTP cache in front (API Gateway's, keyed on these parameters) can keep it.
+        """
+        item = parse_query(Request_, request.query_params.multi_items())
         (lookup,), (row,) = await predictions.lookup([item], "/predict")
         return answers.one(lookup, row)
 

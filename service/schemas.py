@@ -6,9 +6,11 @@ around them are built here from its `Request` and `Value`, once per app.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+import orjson
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -44,6 +46,44 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
         return node
 
     return {"required": True, "content": {"application/json": {"schema": inline(schema)}}}
+
+
+def parse_query(model: type[M], pairs: list[tuple[str, str]]) -> M:
+    """`model` from a query string whose parameters are its fields: the same validation,
+    and so the same canonical form and key, as the JSON body of a POST. A number field's
+    text is read as a JSON number; a repeated parameter is refused (which one would count?)."""
+    values: dict[str, Any] = {}
+    errors = []
+    fields = model.model_fields
+    for name, raw in pairs:
+        if name in values:
+            message = "Given more than once"
+            errors.append({"type": "repeated", "loc": ("query", name), "msg": message})
+            continue
+        values[name] = raw
+        if name in fields and fields[name].annotation in (int, float):
+            with contextlib.suppress(orjson.JSONDecodeError):
+                number = orjson.loads(raw)
+                if isinstance(number, int | float) and not isinstance(number, bool):
+                    values[name] = number
+    if errors:
+        raise RequestValidationError(errors)
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_input=False)]
+        ) from None
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The OpenAPI parameters of a GET whose query string is `model`'s fields."""
+    schema = json_body(model)["content"]["application/json"]["schema"]
+    required = set(schema.get("required", ()))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": field}
+        for name, field in schema["properties"].items()
+    ]
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,8 @@ def load(path: Path | None = None) -> dict[str, Any]:
         about = _read(REFERENCE).get("about", {})
         mine = [s for s in REFERENCE_SECTIONS if s not in borrowed]
         print(
-            f"using the reference measurements ({about.get('machine')}, "
+            f"using the reference measurements ({about.get('model', 'flight-delay')} model, "
+            f"{about.get('machine')}, "
             f"{about.get('measured_on')}, commit {about.get('commit')}) for "
             + ", ".join(borrowed)
             + (f"; this machine's {path.name} for {', '.join(mine)}" if mine else "")

@@ -4,7 +4,9 @@ home of these shapes for the benches, the container harness and the tests."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 
@@ -29,13 +31,24 @@ def _text(body: Any) -> str | None:
     return orjson.dumps(body).decode()
 
 
-def http_api_v2_event(body: Any, path: str = "/predict", method: str = "POST") -> dict:
-    """An API Gateway HTTP API (v2) event."""
+Query = Sequence[tuple[str, str]]
+
+
+def http_api_v2_event(
+    body: Any, path: str = "/predict", method: str = "POST", *, query: Query = ()
+) -> dict:
+    """An API Gateway HTTP API (v2) event; `query` as the pairs a client sent."""
+    grouped: dict[str, list[str]] = {}
+    for name, value in query:
+        grouped.setdefault(name, []).append(value)
     return {
         "version": "2.0",
         "routeKey": f"{method} {path}",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": urlencode(list(query)),
+        **(
+            {"queryStringParameters": {k: ",".join(v) for k, v in grouped.items()}} if query else {}
+        ),
         "headers": {"content-type": "application/json", "host": "abc.execute-api.aws"},
         "requestContext": {
             "accountId": "123456789012",
@@ -59,10 +72,19 @@ def http_api_v2_event(body: Any, path: str = "/predict", method: str = "POST") -
 
 
 def rest_v1_event(
-    body: Any, path: str = "/predict", method: str = "POST", *, base64_body: bool = False
+    body: Any,
+    path: str = "/predict",
+    method: str = "POST",
+    *,
+    base64_body: bool = False,
+    query: Query = (),
 ) -> dict:
     """An API Gateway REST (v1) proxy event, as the deployed stack sends it (stage `prd`,
-    an API key); `base64_body` encodes the body as API Gateway does for binary types."""
+    an API key); `base64_body` encodes the body as API Gateway does for binary types;
+    `query` as the pairs a client sent."""
+    grouped: dict[str, list[str]] = {}
+    for name, value in query:
+        grouped.setdefault(name, []).append(value)
     text = _text(body)
     if base64_body and text is not None:
         text = base64.b64encode(text.encode()).decode()
@@ -72,8 +94,8 @@ def rest_v1_event(
         "httpMethod": method,
         "headers": {"content-type": "application/json"},
         "multiValueHeaders": {"content-type": ["application/json"]},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": {k: v[-1] for k, v in grouped.items()} or None,
+        "multiValueQueryStringParameters": grouped or None,
         "pathParameters": None,
         "stageVariables": None,
         "requestContext": {

@@ -62,7 +62,7 @@ def dynamodb_actions_in_code() -> set[str]:
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
-        and node.func.attr in ("_call", "_until_processed")  # every client call goes here
+        and node.func.attr in ("_call", "_chunks")  # every client call goes through these
         and isinstance(node.args[0], ast.Constant)
     }
     return {"dynamodb:" + "".join(p.title() for p in op.split("_")) for op in operations}
@@ -79,6 +79,7 @@ def test_routes_and_api_keys(template: dict) -> None:
         for v in resources_of(template, "AWS::ApiGateway::Method").values()
     }
     assert methods[(paths["predict"], "POST")]["ApiKeyRequired"] is True
+    assert methods[(paths["predict"], "GET")]["ApiKeyRequired"] is True
     assert methods[(paths["batch"], "POST")]["ApiKeyRequired"] is True
     assert methods[(paths["health"], "GET")]["ApiKeyRequired"] is False
     plan = next(iter(resources_of(template, "AWS::ApiGateway::UsagePlan").values()))

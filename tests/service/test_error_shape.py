@@ -18,7 +18,7 @@ def test_every_error_status_has_a_message(artifact_path: Path) -> None:
     answers = {
         401: app.post("/predict", json=PAYLOAD),
         404: app.get("/nowhere", headers=key),
-        405: app.get("/predict", headers=key),
+        405: app.delete("/predict", headers=key),
         413: app.post(
             "/predict",
             content=b"{" + b" " * 2000 + b"}",
