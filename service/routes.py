@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel
 
 from service.deps import get_settings
 from service.predictions import PredictionService
@@ -28,13 +29,17 @@ def build_router(predictions: PredictionService) -> APIRouter:
     router = APIRouter()
     Request_ = bodies.Request
 
-    @router.post(
-        "/predict",
-        response_model=bodies.Prediction,
-        responses=ERROR_RESPONSES,
-        openapi_extra={"requestBody": json_body(Request_)},
-        description=(model.__doc__ or "").strip().split("\n\n")[0],
-    )
+    one = {
+        "response_model": bodies.Prediction,
+        "responses": ERROR_RESPONSES,
+        "description": (model.__doc__ or "").strip().split("\n\n")[0],
+    }
+
+    async def answer(item: BaseModel) -> Response:
+        (lookup,), (row,) = await predictions.lookup([item], "/predict")
+        return answers.one(lookup, row)
+
+    @router.post("/predict", openapi_extra={"requestBody": json_body(Request_)}, **one)
     async def predict(request: Request) -> Response:
         """The model's answer for one request.
 
@@ -44,26 +49,16 @@ def build_router(predictions: PredictionService) -> APIRouter:
         """
         # The body is parsed here, not declared as a parameter: pydantic reads the bytes
         # directly and no dependency is solved, keeping the hottest path near `GET /health`.
-        item = parse_body(Request_, await request.body())
-        (lookup,), (row,) = await predictions.lookup([item], "/predict")
-        return answers.one(lookup, row)
+        return await answer(parse_body(Request_, await request.body()))
 
-    @router.get(
-        "/predict",
-        response_model=bodies.Prediction,
-        responses=ERROR_RESPONSES,
-        openapi_extra={"parameters": query_parameters(Request_)},
-        description=(model.__doc__ or "").strip().split("\n\n")[0],
-    )
+    @router.get("/predict", openapi_extra={"parameters": query_parameters(Request_)}, **one)
     async def predict_get(request: Request) -> Response:
         """The same answer as `POST /predict`, the request's fields as query parameters.
 
         Same validation, key and entry as the POST (a GET after a POST is a hit), and an
         HTTP cache in front (API Gateway's, keyed on these parameters) can keep it.
         """
-        item = parse_query(Request_, request.query_params.multi_items())
-        (lookup,), (row,) = await predictions.lookup([item], "/predict")
-        return answers.one(lookup, row)
+        return await answer(parse_query(Request_, request.query_params.multi_items()))
 
     @router.post(
         "/predict/batch",

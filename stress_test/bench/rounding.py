@@ -27,6 +27,8 @@ from stress_test.payloads import zipf_weights
 
 
 def numbers(value: object) -> list[float]:
+    """Every number in a JSON value, in a fixed order (keys sorted): what two answers
+    are compared by."""
     if isinstance(value, dict):
         return [n for key in sorted(value) for n in numbers(value[key])]
     if isinstance(value, list):

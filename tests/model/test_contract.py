@@ -17,6 +17,7 @@ from cache.dynamodb import KEY_ATTR
 from model.contract import Model, model_class
 from service.factory import create_app
 from stress_test.bench.cold import cold_start
+from stress_test.bench.rounding import numbers
 from tests.conftest import make_settings
 
 MODELS = ["model.flight_delay:FlightDelay", "model.iris:Iris"]
@@ -51,15 +52,6 @@ def serve(spec: str, artifacts: dict, **overrides: Any) -> TestClient:
 def tiered(spec: str, artifacts: dict, endpoint: str, table: str) -> TestClient:
     return serve(spec, artifacts, cache_mode="tiered", dynamodb_endpoint=endpoint,
                  cache_table=table)  # fmt: skip
-
-
-def numbers(value: Any) -> list[float]:
-    """Every number in a JSON value, in order."""
-    if isinstance(value, dict):
-        return [n for key in sorted(value) for n in numbers(value[key])]
-    if isinstance(value, list):
-        return [n for item in value for n in numbers(item)]
-    return [float(value)] if isinstance(value, int | float) and not isinstance(value, bool) else []
 
 
 def answer(body: dict) -> dict:

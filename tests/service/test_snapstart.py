@@ -40,9 +40,15 @@ def snapshotted(artifact_path: Path, moto_endpoint: str, table: str, tmp_path: P
     """A tiered container whose table holds the example's entry, registered, before its
     snapshot hook ran with the example as its preload file."""
     instance(artifact_path, moto_endpoint, table).post("/predict", json=PAYLOAD)  # into L2
+    return snapshot(artifact_path, moto_endpoint, table, tmp_path)
+
+
+def snapshot(artifact_path: Path, endpoint: str, table: str, tmp_path: Path):
+    """A container registered with the runtime's hooks, after its snapshot hook ran with
+    the example as its preload file."""
     preload = tmp_path / "hot.jsonl"
     preload.write_text(json.dumps(PAYLOAD) + "\n")
-    settings = make_settings(artifact_path, cache_mode="tiered", dynamodb_endpoint=moto_endpoint,
+    settings = make_settings(artifact_path, cache_mode="tiered", dynamodb_endpoint=endpoint,
                              cache_table=table, snapstart_preload_file=preload)  # fmt: skip
     app = create_app(settings, inline=True)
     handler = InstrumentedHandler(app, Mangum(app, lifespan="off"), time.perf_counter())
@@ -109,14 +115,7 @@ def test_preloaded_entries_stay_while_they_have_l2_life(
     record = cached.store.get(key)
     aged = dataclasses.replace(record, created_at=record.created_at - 600)
     cached.store.put(key, aged)
-    preload = tmp_path / "hot.jsonl"
-    preload.write_text(json.dumps(PAYLOAD) + "\n")
-    settings = make_settings(artifact_path, cache_mode="tiered", dynamodb_endpoint=moto_endpoint,
-                             cache_table=table, snapstart_preload_file=preload)  # fmt: skip
-    app = create_app(settings, inline=True)
-    handler = InstrumentedHandler(app, Mangum(app, lifespan="off"), time.perf_counter())
-    register(handler, settings)
-    run_hooks(snapshot_restore_py._before_snapshot_registry)
+    handler = snapshot(artifact_path, moto_endpoint, table, tmp_path)
     later(monkeypatch, restored_after)
     if restored_after > 86_400:  # the entry is past its L2 life: the table has a new one
         cached.store.put(key, dataclasses.replace(record, created_at=time.time()))
