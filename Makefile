@@ -26,7 +26,8 @@ SWEEP ?=
 VALIDATE ?=
 SIM_OUT ?= stress_test/reports/simulation
 MAX_REQUESTS ?= 500000
-# deployment (Serverless Framework v3 from package.json)
+# deployment (osls, the maintained Serverless Framework v3, from package.json)
+RUNTIME ?=
 STAGE ?= dev
 REGION ?= us-east-1
 SNAPSTART ?= 0
@@ -49,11 +50,17 @@ MODEL ?=
 BIN := $(VENV)/bin
 PREDCACHE := $(BIN)/predcache
 NPM_STAMP := node_modules/.installed
-SLS := SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off SLS_DEPRECATION_DISABLE='*' npx serverless
+SLS := SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off SLS_DEPRECATION_DISABLE='*' npx osls
 TEMPLATE := .serverless/cloudformation-template-update-stack.json
+TEMPLATES = $(TEMPLATE) $(SNAPSTART_DIR)/cloudformation-template-update-stack.json \
+	.serverless-model/cloudformation-template-update-stack.json
 SNAPSTART_DIR := .serverless-snapstart
 SNAPSTART_PARAMS := --param=snapStart=true --param=modelPreload=1
-SLS_PARAMS = $(if $(filter 1,$(SNAPSTART)),$(SNAPSTART_PARAMS)) $(MODEL_PARAMS)
+SLS_PARAMS = $(if $(filter 1,$(SNAPSTART)),$(SNAPSTART_PARAMS)) $(MODEL_PARAMS) $(BUILD_PARAMS)
+# every package: the runtime (RUNTIME=python3.13) and the requirements folder keyed on
+# what shapes it (deploy/requirements_cache.py), reused across packages
+BUILD_PARAMS = $(if $(RUNTIME),--param=runtime=$(RUNTIME)) \
+	--param=requirementsCache=$(shell $(BIN)/python deploy/requirements_cache.py)
 # MODEL=…: the function serves that model and the zip carries its artifact
 MODEL_STEM = $(shell $(BIN)/python -c 'from model.contract import model_class; \
 	print(model_class("$(MODEL)").default_artifact().stem)')
@@ -170,10 +177,11 @@ package: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
 	$(SLS) package --stage $(STAGE) --region $(REGION) $(SLS_PARAMS)
 	$(BIN)/python deploy/check_package.py .serverless/predcache.zip
 
-# The SnapStart variant, beside the default one (`serverless package --package DIR`
+# The SnapStart variant, beside the default one (`osls package --package DIR`
 # clears .serverless/, so this one is built first).
 package-snapstart: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
-	$(SLS) package --stage $(STAGE) --region $(REGION) $(SNAPSTART_PARAMS) --package $(SNAPSTART_DIR)
+	$(SLS) package --stage $(STAGE) --region $(REGION) $(SNAPSTART_PARAMS) $(BUILD_PARAMS) \
+		--package $(SNAPSTART_DIR)
 	$(BIN)/python deploy/check_package.py $(SNAPSTART_DIR)/predcache.zip
 
 # The second model's package, beside the default one (for the deploy tests): the zip
@@ -181,16 +189,20 @@ package-snapstart: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
 package-model: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
 	MODEL=model.iris:Iris $(PREDCACHE) train --if-missing
 	$(SLS) package --stage $(STAGE) --region $(REGION) --package .serverless-model \
-		--param=model=model.iris:Iris --param=modelArtifact=iris
+		--param=model=model.iris:Iris --param=modelArtifact=iris $(BUILD_PARAMS)
 	$(BIN)/python deploy/check_package.py .serverless-model/predcache.zip
 
-# The deployment checks: both variants packaged, size budget, cfn-lint, template, moto
-# stack and Lambda-stack tests.
+# The deployment checks: every variant packaged, size budget, cfn-lint, checkov (a
+# security scan: deploy/checkov.yaml skips each exception with its reason), template,
+# moto stack and Lambda-stack tests.
 test-deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 	$(MAKE) --no-print-directory package-snapstart
 	$(MAKE) --no-print-directory package-model
 	$(MAKE) --no-print-directory package
-	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATE) $(SNAPSTART_DIR)/cloudformation-template-update-stack.json
+	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATES)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv tool run --quiet --from checkov==3.3.30 checkov --config-file deploy/checkov.yaml \
+		$(addprefix -f ,$(TEMPLATES))
 	$(BIN)/python -m pytest -m deploy $(PYTEST_ARGS)
 
 deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements

@@ -13,12 +13,13 @@
 // zip, so the bytecode of single-file modules (typing_extensions, threadpoolctl, ...)
 // is added afterwards, with the fixed date Serverless gives every entry.
 //
-//   requirements (rewritten on each package): unchecked-hash .pyc, no source read
+//   requirements (a folder keyed on their exact contents, deploy/requirements_cache.py):
+//     unchecked-hash .pyc, no source read
 //   the function's own code (a working tree): checked-hash .pyc, never served stale
 const { execFileSync } = require('child_process');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
+const { findInterpreter } = require('./runtime');
 
 const OWN_CODE = ['cache', 'model', 'service'];
 const ADD_TOP_LEVEL = `
@@ -29,30 +30,6 @@ with zipfile.ZipFile(sys.argv[1], "a", zipfile.ZIP_DEFLATED) as archive:
         entry.external_attr = 0o644 << 16
         archive.writestr(entry, pyc.read_bytes(), zipfile.ZIP_DEFLATED)
 `;
-
-function pyenvCandidates(binary) {
-  const versions = path.join(os.homedir(), '.pyenv', 'versions');
-  const wanted = binary.replace(/^python/, '');
-  if (!fs.existsSync(versions)) return [];
-  return fs
-    .readdirSync(versions)
-    .filter((v) => v === wanted || v.startsWith(`${wanted}.`))
-    .sort()
-    .reverse()
-    .map((v) => path.join(versions, v, 'bin', binary));
-}
-
-function findInterpreter(binary) {
-  for (const candidate of [binary, ...pyenvCandidates(binary)]) {
-    try {
-      const version = execFileSync(candidate, ['--version'], { stdio: 'pipe' }).toString();
-      if (version.startsWith(`Python ${binary.replace(/^python/, '')}`)) return candidate;
-    } catch (error) {
-      // not installed, or a pyenv shim for another version: try the next one
-    }
-  }
-  return null;
-}
 
 class Bytecode {
   constructor(serverless) {

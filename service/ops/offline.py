@@ -73,7 +73,7 @@ def offline_stack(
             endpoint = stack.enter_context(embedded_table(offline_table_name()))
             env |= local_env(endpoint)
         command = [
-            "npx", "serverless", "offline", "start", "--stage", OFFLINE_STAGE,
+            "npx", "osls", "offline", "start", "--stage", OFFLINE_STAGE,
             "--host", "127.0.0.1", "--httpPort", str(port), "--lambdaPort", str(free_port()),
             "--noPrependStageInUrl", "--terminateIdleLambdaTime", str(idle_seconds),
         ]  # fmt: skip

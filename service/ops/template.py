@@ -49,9 +49,20 @@ def memory_mb() -> int:
     return int(template()["provider"]["memorySize"])
 
 
+def runtime() -> str:
+    """The function's Lambda runtime, e.g. "python3.12": `RUNTIME` (what `make package
+    RUNTIME=` passes on), else the template's default."""
+    import os
+
+    declared = str(template()["provider"]["runtime"])
+    if declared.startswith("${param:"):
+        declared = template()["params"]["default"][declared.removeprefix("${param:")[:-1]]
+    return os.environ.get("RUNTIME") or declared
+
+
 def runtime_version() -> str:
     """The Python version of the function's Lambda runtime, e.g. "3.12"."""
-    return str(template()["provider"]["runtime"]).removeprefix("python")
+    return runtime().removeprefix("python")
 
 
 def table_properties() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The packaged deployment: the template serverless generated, in moto, and the zip.
 
-Run by `make test-deploy` after `serverless package` (pytest -m deploy).
+Run by `make test-deploy` after `osls package` (pytest -m deploy).
 """
 
 from __future__ import annotations
@@ -327,20 +327,29 @@ def test_snapstart_publishes_a_version_that_api_gateway_invokes(template: dict) 
 
 @pytest.mark.parametrize(
     ("params", "says"),
-    [(["--param=snapStart=true", "--param=modelPreload=0"], "needs MODEL_PRELOAD=1")],
+    [
+        (["--param=snapStart=true", "--param=modelPreload=0"], "needs MODEL_PRELOAD=1"),
+        (["--param=runtime=python3.11"], "runtime python3.11 is not supported: use one of"),
+        (["--param=runtime=python3.13", "no-interpreter"], "`pyenv install 3.13`"),
+    ],
 )
-def test_snapstart_without_the_model_in_the_snapshot_is_refused(
+def test_a_package_that_cannot_work_is_refused_in_one_line(
     tmp_path: Path, params: list[str], says: str
 ) -> None:
-    """In a copy of the project's deployment files (`serverless package` clears the
-    `.serverless/` of the folder it runs in, where the other tests read theirs)."""
+    """SnapStart without the model in the snapshot, an unsupported runtime, a runtime
+    whose interpreter this machine lacks (no pyenv, nothing on PATH): in a copy of the
+    project's deployment files (`osls package` clears the `.serverless/` of the folder
+    it runs in, where the other tests read theirs)."""
     for name in ("serverless.yml", "package.json", "deploy"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
     (tmp_path / "node_modules").symlink_to(ROOT / "node_modules")
     env = {**os.environ, "SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off",
            "SLS_DEPRECATION_DISABLE": "*"}  # fmt: skip
+    if "no-interpreter" in params:
+        params = [p for p in params if p != "no-interpreter"]
+        env |= {"HOME": str(tmp_path), "PATH": str(Path(shutil.which("node")).parent)}
     done = subprocess.run(
-        ["npx", "serverless", "package", *params],
+        ["npx", "osls", "package", *params],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode != 0

@@ -1,0 +1,42 @@
+"""Where `make package` keeps the Lambda zip's installed requirements between packages.
+
+    python deploy/requirements_cache.py   ->  .predcache/requirements/<key>
+
+serverless-python-requirements' static cache is keyed on the requirements file
+alone, yet what it caches is already slimmed by `slimPatterns` and fetched for one
+platform and Python version: a changed pattern would be served the old folder. The
+key here covers the requirements, every option of the plugin, and the runtime, so a
+folder is reused only for the package it was built for (and `make test-deploy`'s
+three packages install once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from service.ops.template import runtime, template  # noqa: E402
+
+REQUIREMENTS = ROOT / "deploy" / "requirements-lambda.txt"
+
+
+def cache_key(requirements: bytes, options: dict, runtime_name: str) -> str:
+    shaping = {k: v for k, v in options.items() if k != "cacheLocation"}
+    digest = hashlib.sha256(requirements)
+    digest.update(json.dumps([shaping, runtime_name], sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def main() -> None:
+    options = template()["custom"]["pythonRequirements"]
+    key = cache_key(REQUIREMENTS.read_bytes(), options, runtime())
+    print(ROOT / ".predcache" / "requirements" / key)
+
+
+if __name__ == "__main__":
+    main()
