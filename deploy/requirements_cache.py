@@ -1,6 +1,6 @@
 """Where `make package` keeps the Lambda zip's installed requirements between packages.
 
-    python deploy/requirements_cache.py   ->  .predcache/requirements/<key>
+    python deploy/requirements_cache.py [RUNTIME]  ->  .predcache/requirements/<key>
 
 serverless-python-requirements' static cache is keyed on the requirements file
 alone, yet what it caches is already slimmed by `slimPatterns` and fetched for one
@@ -33,8 +33,11 @@ def cache_key(requirements: bytes, options: dict, runtime_name: str) -> str:
 
 
 def main() -> None:
+    """RUNTIME as given (make passes its own: `$(shell)` does not see make's command-line
+    variables), else the template's default."""
     options = template()["custom"]["pythonRequirements"]
-    key = cache_key(REQUIREMENTS.read_bytes(), options, runtime())
+    chosen = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] else runtime()
+    key = cache_key(REQUIREMENTS.read_bytes(), options, chosen)
     print(ROOT / ".predcache" / "requirements" / key)
 
 

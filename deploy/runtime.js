@@ -6,7 +6,8 @@
 // whose interpreter is not on this machine (packaging compiles the zip's bytecode with
 // it), stops `make package` with one line. The requirements are fetched as wheels for
 // the same Python version (`--python-version`, added to the requirements plugin's pip
-// arguments here, so the version is written once: provider.runtime).
+// arguments here, so the version is written once: provider.runtime), and the zip takes
+// the function's bytecode for that version.
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
@@ -55,8 +56,13 @@ class Runtime {
       const version = runtime.replace(/^python/, '');
       throw new Error(`packaging for ${runtime} needs its interpreter on this machine: install it, e.g. \`pyenv install ${version}\``);
     }
+    const version = runtime.replace(/^python/, '');
     const pip = this.serverless.service.custom.pythonRequirements.pipCmdExtraArgs;
-    pip.push(`--python-version ${runtime.replace(/^python/, '')}`);
+    pip.push(`--python-version ${version}`);
+    // the function's own bytecode, for this runtime only (not a dev venv's)
+    const tag = `cpython-${version.replace('.', '')}`;
+    // after the leading "!**", before the exclusions that follow (later patterns win)
+    this.serverless.service.package.patterns.splice(1, 0, `{cache,model,service}/**/__pycache__/*.${tag}.pyc`);
   }
 }
 
