@@ -24,12 +24,44 @@ from tests.table_proxy import TableProxy
 
 pytestmark = pytest.mark.slow
 BUDGET = 0.3  # the default L2_BUDGET_SECONDS
-SLACK = 0.5  # a loaded 2-core machine
+SLACK = 0.75  # a loaded 2-core machine; the previous main took 1.8 s and more here
+
+
+@pytest.fixture(scope="module")
+def moto_process(aws_module_env: None) -> Iterator[str]:
+    """moto in a child process, as in AWS the table is elsewhere: its CPU (and the work
+    of calls the app abandoned at the budget) does not share this process's GIL."""
+    from service.ops.local import dynamodb_server
+
+    with dynamodb_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def aws_module_env() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                            "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+            patch.setenv(name, value)
+        yield
 
 
 @pytest.fixture
-def proxy(moto_endpoint: str) -> Iterator[TableProxy]:
-    proxy = TableProxy(moto_endpoint)
+def table(moto_process: str) -> str:
+    """A fresh cache table on the child-process moto."""
+    import uuid
+
+    from service.ops.local import local_client
+    from service.ops.template import create_table
+
+    name = f"degraded-{uuid.uuid4().hex[:8]}"
+    create_table(local_client(moto_process, timeout=5), name)
+    return name
+
+
+@pytest.fixture
+def proxy(moto_process: str) -> Iterator[TableProxy]:
+    proxy = TableProxy(moto_process)
     yield proxy
     proxy.close()
 
