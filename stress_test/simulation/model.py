@@ -546,7 +546,17 @@ def result_of(world: World) -> dict[str, Any]:
     }
 
 
+# Refusals API Gateway still bills its request fee for: the request reached the
+# integration (a Lambda throttle, a function or integration timeout). Usage-plan and
+# account throttles (429) are not billed (API Gateway pricing page's FAQ on what is
+# charged, as quoted in shared/NOTES.md 2026-12-01: check the live page).
+BILLED_REFUSALS = (THROTTLE_500, TIMEOUT_502, INTEGRATION_504)
+
+
 def _costs(world: World, total: int) -> dict[str, Any]:
+    """Cost per million answered requests (SnapStart restores included), and a month at
+    this run's mix: answered requests at that cost plus the request fee of the refusals
+    AWS bills, not the offered rate times an answered request's cost."""
     config = world.config
     invocations = max(1, len(world.billed))
     mean_billed = sum(world.billed) / invocations
@@ -554,22 +564,30 @@ def _costs(world: World, total: int) -> dict[str, Any]:
     reads = (world.items[Outcome.HIT_L2] + world.items[Outcome.MISS]) / max(1, total)
     writes = world.items[Outcome.MISS] / max(1, total)
     log_bytes = FUNCTION_LOG_BYTES + PLATFORM_LOG_BYTES
-    per_million = {
-        arch: cost_per_million(
+    answered = max(1, len(world.latency))
+    restore_usd = usd("lambda_snapstart_restore_gb", world.restores * config.memory_mb / 1024)
+    restore_per_million = restore_usd * 1e6 / answered
+    per_million = {}
+    for arch in ARCHITECTURES:
+        costs = cost_per_million(
             mean_billed, config.memory_mb, reads if tiered else 0.0,
             writes if tiered else 0.0, log_bytes, arch,
-        )
-        for arch in ARCHITECTURES
-    }  # fmt: skip
+        )  # fmt: skip
+        costs["snapstart_restores"] = round(restore_per_million, 4)
+        costs["total"] = round(costs["total"] + restore_per_million, 4)
+        per_million[arch] = costs
+    billed_refused = sum(world.refused[status.field] for status in BILLED_REFUSALS)
+    refused_fee = usd("api_gateway_rest_request", billed_refused)
+    run_usd = per_million["x86_64"]["total"] * len(world.latency) / 1e6 + refused_fee
+    month = per_month(run_usd * 1e6 / max(1, world.requests), world.requests / config.duration)
     rps = world.requests / config.duration
-    month = per_month(per_million["x86_64"]["total"], rps)
-    restore_usd = usd("lambda_snapstart_restore_gb", world.restores * config.memory_mb / 1024)
     return {
         "snapstart_restores": world.restores,
-        "snapstart_restore_usd_per_million": round(restore_usd * 1e6 / max(1, world.requests), 4),
+        "snapstart_restore_usd_per_million": round(restore_per_million, 4),
         "billed_ms_mean": round(mean_billed, 3),
         "cost_per_million_requests_usd": per_million["x86_64"],
         "cost_per_million_requests_usd_arm64": per_million["arm64"],
+        "refused_requests_billed": billed_refused,
         "monthly_usd_at_this_rate": round(month, 2),
         "usage_plan_quota_days": round(config.limits.plan_quota_per_month / (rps * 86_400), 2)
         if rps

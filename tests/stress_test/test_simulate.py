@@ -250,8 +250,27 @@ def test_snapstart_restores_instead_of_init_and_model_load(times: sim.Times) -> 
     restored = sim.simulate(replace(config, restore_ms=300), times)
     assert restored["containers_loading_model"] == 0 and restored["snapstart_restores"] > 0
     assert restored["snapstart_restore_usd_per_million"] > 0
+    costs = restored["cost_per_million_requests_usd"]  # restores are in the price
+    assert costs["snapstart_restores"] == restored["snapstart_restore_usd_per_million"]
+    parts = sum(v for k, v in costs.items() if k not in ("total", "prices_as_of", "region"))
+    assert costs["total"] == pytest.approx(parts, abs=1e-3)
     assert sum(restored["refused"].values()) < sum(cold["refused"].values())
     assert restored["latency_ms"]["p99"] < cold["latency_ms"]["p99"]
+
+
+def test_a_month_costs_what_is_answered_not_what_is_offered(times: sim.Times) -> None:
+    """90 % refused by the usage plan (429s, not billed): the month is the answered
+    requests at their cost, not the offered rate at an answered request's cost."""
+    from service.ops.prices import per_month
+
+    config = sim.Config(scenario="hot", mode="memory", rate=200, duration=20,
+                        limits=limits(plan_rate=20, plan_burst=20))  # fmt: skip
+    run = sim.simulate(config, times)
+    total = run["cost_per_million_requests_usd"]["total"]
+    assert run["refused"]["usage_plan_429"] > 0.8 * 200 * 20 and run["refused_requests_billed"] == 0
+    answered_rps = (200 * 20 - sum(run["refused"].values())) / 20
+    assert run["monthly_usd_at_this_rate"] == pytest.approx(per_month(total, answered_rps), 0.02)
+    assert run["monthly_usd_at_this_rate"] < 0.2 * per_month(total, 200)
 
 
 def test_a_partial_machine_file_is_completed_from_the_reference_set(
