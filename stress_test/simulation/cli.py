@@ -129,6 +129,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "containers started, reused, reaped and model loads must agree within one",
     )  # fmt: skip
     parser.add_argument("--measurements", type=Path, help=f"default: {default_path()}")
+    parser.add_argument(
+        "--init-ms",
+        type=float,
+        default=0.0,
+        help="a container's init instead of the measured one (0: measured)",
+    )
+    parser.add_argument(
+        "--model-load-ms", type=float, default=0.0, help="a first miss's model load (0: measured)"
+    )
     parser.add_argument("--out", type=Path, help="folder for simulation.json and report.html")
     return parser.parse_args(argv)
 
@@ -171,7 +180,36 @@ COLUMNS = (  # (header, width, the row's figure)
     ("p99 ms", 8, lambda r: f"{(r['latency_ms'] or {}).get('p99', float('nan')):.1f}"),
     ("$/1M", 7, lambda r: f"{r['cost_per_million_requests_usd']['total']:.2f}"),
     ("$/month", 10, lambda r: f"{r['monthly_usd_at_this_rate']:,.0f}"),
+    ("refused x0.5-x2", 16,
+     lambda r: "-".join(str(v["refused"]) for v in r["sensitivity"].values())),
 )  # fmt: skip
+
+
+def _overridden(times: Times, args: argparse.Namespace) -> Times:
+    """The measured cold-start times, or the ones given (`--init-ms`, `--model-load-ms`)."""
+    return replace(
+        times,
+        init_ms=args.init_ms or times.init_ms,
+        model_load_ms=args.model_load_ms or times.model_load_ms,
+    )
+
+
+SCALES = (0.5, 2.0)  # the range each row is printed with
+
+
+def sensitivity(config: Config, times: Times) -> dict[str, dict[str, Any]]:
+    """The run again with init, model load and restore times scaled by 0.5 and by 2: how
+    far its refusals and p99 rest on what one machine measured."""
+    ranges = {}
+    for scale in SCALES:
+        scaled = replace(times, init_ms=times.init_ms * scale,
+                         model_load_ms=times.model_load_ms * scale)  # fmt: skip
+        run = simulate(replace(config, restore_ms=config.restore_ms * scale), scaled)
+        ranges[f"x{scale:g}"] = {
+            "refused": sum(run["refused"].values()),
+            "p99_ms": (run["latency_ms"] or {}).get("p99"),
+        }
+    return ranges
 
 
 def _print_rows(rows: list[dict[str, Any]], sweep: str) -> None:
@@ -230,8 +268,11 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             rows = []
             for config in _configs(args):
-                times = Times.measured(data, config.mode, path, stack_of(config, data))
+                times = _overridden(
+                    Times.measured(data, config.mode, path, stack_of(config, data)), args
+                )
                 row = simulate(config, times)
+                row["sensitivity"] = sensitivity(config, times)
                 row["config"] = config_row(config)
                 rows.append(row)
             _print_rows(rows, args.sweep)

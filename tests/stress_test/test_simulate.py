@@ -290,3 +290,25 @@ def test_a_partial_machine_file_is_completed_from_the_reference_set(
     err = capsys.readouterr().err
     assert "reference measurements" in err and "for bench_cold" in err
     assert "this machine's measurements.json for bench" in err and "make bench-cold" in err
+
+
+def test_each_row_carries_its_range_over_the_cold_start_inputs(measurements: Path, capsys) -> None:
+    """Init, model load and restore times x0.5 and x2: a standing-start burst refuses
+    more the slower a cold start is, and the row says how far its answer rests on them;
+    `--init-ms` and `--model-load-ms` replace the measured ones."""
+    from stress_test.simulation.cli import sensitivity
+
+    config = sim.Config(scenario="hot", mode="memory", rate=1_111, duration=20,
+                        limits=limits(plan_rate=2_000, plan_burst=4_000))  # fmt: skip
+    times = sim.Times.measured(json.loads(measurements.read_text()), "memory", measurements)
+    base = sum(sim.simulate(config, times)["refused"].values())
+    ranges = sensitivity(config, times)
+    assert ranges["x0.5"]["refused"] <= base <= ranges["x2"]["refused"]
+    assert ranges["x0.5"]["refused"] < ranges["x2"]["refused"]
+    args = ["--rate", "1111", "--duration", "20", "--modes", "memory", "--plan-rate", "2000",
+            "--plan-burst", "4000", "--measurements", str(measurements)]  # fmt: skip
+    assert simulate_main(args) == 0
+    measured = capsys.readouterr().out
+    assert simulate_main([*args, "--init-ms", "1", "--model-load-ms", "1"]) == 0
+    instant = capsys.readouterr().out
+    assert "refused x0.5-x2" in measured and measured != instant
