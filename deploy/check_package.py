@@ -20,7 +20,7 @@ from pathlib import Path
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
 # Our own budget, well under Lambda's, so that a new dependency is a decision. 183.8 MB
-# on 2026-12-01, 28 MB of it the bytecode deploy/bytecode.js compiles (a zip without
+# on 2026-12-01, 28 MB of it the bytecode deploy/assemble.js compiles (a zip without
 # it makes a cold miss 2.8x slower, docs/deploy.md); deploy/trace_package.py shows
 # what the function opens (173.0 MB) and the largest files it never does.
 PACKAGE_BUDGET = 190_000_000

@@ -107,7 +107,7 @@ def report(results: dict[str, list[dict]], runs: int, ratios: list[tuple]) -> No
 
 
 def _compile_own_code() -> None:
-    """Bytecode for the project's modules, as the package ships it (deploy/bytecode.js):
+    """Bytecode for the project's modules, as the package ships it (deploy/assemble.js):
     in a shell with PYTHONDONTWRITEBYTECODE set, every probe would compile them."""
     import cache
     import model

@@ -48,7 +48,7 @@ print(json.dumps({"pandas": "pandas" in sys.modules, "opened": sorted(files), "c
 
 def runtime_python() -> str | None:
     """A Python of the Lambda runtime's version (PATH's, then pyenv's, newest first:
-    the order deploy/bytecode.js looks in), or None."""
+    the order deploy/runtime.js looks in), or None."""
     versions = Path.home() / ".pyenv" / "versions"
     installed = [*versions.glob(RUNTIME_VERSION), *versions.glob(f"{RUNTIME_VERSION}.*")]
     pyenv = [str(v / "bin" / f"python{RUNTIME_VERSION}") for v in sorted(installed, reverse=True)]

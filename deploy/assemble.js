@@ -1,0 +1,78 @@
+'use strict';
+
+// Assembles the Lambda zip: the function's code and the requirements, with bytecode.
+//
+// Bytecode: a new Lambda environment starts from the zip, and Python cannot keep
+// bytecode in the function's code directory (only /tmp is scratch space): a zip without
+// .pyc files makes every new container compile each module it imports. On the unzipped
+// package under python3.12 with writes off (`predcache bench-cold --package`,
+// docs/benchmarks.md) that is most of a cold start. So the function's Python is compiled
+// with the runtime's own interpreter. The .py files stay: tracebacks keep their source
+// lines, and libraries that read their own source (anyio's lazy imports) still work.
+//   requirements (a folder keyed on their exact contents, deploy/requirements_cache.py):
+//     unchecked-hash .pyc, no source read
+//   the function's own code (a working tree): checked-hash .pyc, never served stale
+//
+// Requirements: serverless-python-requirements installs and slims them into its cached
+// folder (it runs before this plugin) and would then re-zip all ~175 MB into every
+// package with JSZip (34 of a package's 41 s). Instead deploy/lambda_zip.py zips the
+// folder once, beside it, and each package is that zip plus the function's own entries.
+// The plugin's folder link is moved aside before it injects, so it injects nothing, and
+// removed once the zip is whole.
+const { execFileSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+const { findInterpreter } = require('./runtime');
+
+const OWN_CODE = ['cache', 'model', 'service'];
+const LAMBDA_ZIP = path.join(__dirname, 'lambda_zip.py');
+
+class Assemble {
+  constructor(serverless) {
+    this.serverless = serverless;
+    this.hooks = {
+      'before:package:createDeploymentArtifacts': () => this.prepare(),
+      'after:package:createDeploymentArtifacts': () => this.merge(),
+    };
+  }
+
+  python() {
+    const binary = this.serverless.service.provider.runtime; // e.g. python3.12
+    const python = findInterpreter(binary);
+    if (!python) {
+      throw new this.serverless.classes.Error(
+        `packaging compiles the function's Python with ${binary} (the Lambda runtime's): install it, e.g. \`pyenv install ${binary.replace(/^python/, '')}\``
+      );
+    }
+    return python;
+  }
+
+  run(args) {
+    return execFileSync(this.python(), args, { cwd: this.serverless.serviceDir, stdio: ['ignore', 'pipe', 'inherit'] })
+      .toString()
+      .trim();
+  }
+
+  prepare() {
+    const root = this.serverless.serviceDir;
+    const link = path.join(root, '.serverless', 'requirements');
+    this.run(['-m', 'compileall', '-q', '-j', '0', '--invalidation-mode', 'checked-hash', ...OWN_CODE]);
+    this.requirementsZip = null;
+    this.aside = `${link}.zipped`;
+    fs.rmSync(this.aside, { recursive: true, force: true });
+    if (fs.existsSync(link)) {
+      this.requirementsZip = this.run([LAMBDA_ZIP, 'requirements', fs.realpathSync(link)]);
+      fs.renameSync(link, this.aside);
+    }
+    this.serverless.cli.log(`Bytecode: compiled with ${this.python()}`);
+  }
+
+  merge() {
+    const artifact = this.serverless.service.package.artifact;
+    if (!artifact || !this.requirementsZip) return;
+    this.run([LAMBDA_ZIP, 'merge', this.requirementsZip, artifact]);
+    fs.rmSync(this.aside, { recursive: true, force: true }); // not copied by `--package DIR`
+  }
+}
+
+module.exports = Assemble;
