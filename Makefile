@@ -26,11 +26,21 @@ SWEEP ?=
 VALIDATE ?=
 SIM_OUT ?= stress_test/reports/simulation
 MAX_REQUESTS ?= 500000
+# make simulate also prints, per front door, the original burst (50,000 in 45 s, hot)
+DOORS ?= rest,http,url
 # deployment (osls, the maintained Serverless Framework v3, from package.json)
 RUNTIME ?=
 STAGE ?= dev
 REGION ?= us-east-1
 SNAPSTART ?= 0
+# the front door (deploy/front.js, docs/deploy.md): FRONT=rest|http|url, API_CACHE=1 (L0)
+# with API_CACHE_TTL and API_CACHE_SIZE, APP_API_KEYS, URL_AUTH; unset: serverless.yml's
+FRONT ?=
+API_CACHE ?=
+API_CACHE_TTL ?=
+API_CACHE_SIZE ?=
+APP_API_KEYS ?=
+URL_AUTH ?=
 PYTEST_ARGS ?=
 REQUESTS ?= 300
 RUNS ?= 7
@@ -52,11 +62,22 @@ PREDCACHE := $(BIN)/predcache
 NPM_STAMP := node_modules/.installed
 SLS := SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off SLS_DEPRECATION_DISABLE='*' npx osls
 TEMPLATE := .serverless/cloudformation-template-update-stack.json
-TEMPLATES = $(TEMPLATE) $(SNAPSTART_DIR)/cloudformation-template-update-stack.json \
-	.serverless-model/cloudformation-template-update-stack.json
-SNAPSTART_DIR := .serverless-snapstart
 SNAPSTART_PARAMS := --param=snapStart=true --param=modelPreload=1
-SLS_PARAMS = $(if $(filter 1,$(SNAPSTART)),$(SNAPSTART_PARAMS)) $(MODEL_PARAMS) $(BUILD_PARAMS)
+FRONT_PARAMS = $(if $(FRONT),--param=front=$(FRONT)) $(if $(API_CACHE),--param=apiCache=$(API_CACHE)) \
+	$(if $(API_CACHE_TTL),--param=apiCacheTtl=$(API_CACHE_TTL)) \
+	$(if $(API_CACHE_SIZE),--param=apiCacheSize=$(API_CACHE_SIZE)) \
+	$(if $(APP_API_KEYS),--param=appApiKeys=$(APP_API_KEYS)) $(if $(URL_AUTH),--param=urlAuth=$(URL_AUTH))
+SLS_PARAMS = $(if $(filter 1,$(SNAPSTART)),$(SNAPSTART_PARAMS)) $(MODEL_PARAMS) $(FRONT_PARAMS) \
+	$(BUILD_PARAMS)
+# make test-deploy's packages beside the default one, each in .serverless-<variant>/
+# (`make package-<variant>`): SnapStart, the second model, each front door, L0
+VARIANTS := snapstart model l0 http url
+VARIANT_snapstart := $(SNAPSTART_PARAMS)
+VARIANT_model := --param=model=model.iris:Iris --param=modelArtifact=iris
+VARIANT_l0 := --param=apiCache=true
+VARIANT_http := --param=front=http --param=appApiKeys=test-deploy-key
+VARIANT_url := --param=front=url --param=appApiKeys=test-deploy-key
+TEMPLATES = $(TEMPLATE) $(foreach v,$(VARIANTS),.serverless-$(v)/cloudformation-template-update-stack.json)
 # every package: the runtime (RUNTIME=python3.13) and the requirements folder keyed on
 # what shapes it (deploy/requirements_cache.py), reused across packages
 BUILD_PARAMS = $(if $(RUNTIME),--param=runtime=$(RUNTIME)) \
@@ -77,7 +98,7 @@ ARTIFACT := model/artifacts/flight_delay.pkl
 
 .PHONY: install model serve test test-fast lint bench bench-cold bench-peer warm offline stress simulate \
 	soak clean \
-	lambda-requirements package package-snapstart package-model test-deploy deploy
+	lambda-requirements package $(addprefix package-,$(VARIANTS)) test-deploy deploy
 
 install: $(STAMP)
 
@@ -126,7 +147,7 @@ offline: $(STAMP) $(ARTIFACT)
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
 		{ echo "make offline needs Node.js 18+ and npm: apt-get install nodejs npm"; exit 1; }
 	@$(MAKE) --no-print-directory $(NPM_STAMP)
-	$(PREDCACHE) offline --port $(OFFLINE_PORT)
+	$(PREDCACHE) offline --port $(OFFLINE_PORT) $(if $(FRONT),--front $(FRONT))
 
 # Locust, one headless run per cache mode -> stress_test/reports/<timestamp>/
 stress: $(STAMP) $(ARTIFACT)
@@ -144,6 +165,9 @@ simulate: $(STAMP)
 		$(if $(RATE),--rate $(RATE) --ramp $(RAMP),--users $(USERS) --spawn-rate $(SPAWN_RATE)) \
 		--concurrency-limit $(CONCURRENCY_LIMIT) $(if $(SWEEP),--sweep $(SWEEP)) \
 		$(if $(VALIDATE),--validate $(VALIDATE)) --out $(SIM_OUT)
+	$(if $(DOORS),@echo "per front door: the original burst, 50,000 requests in 45 s (hot, tiered)")
+	$(if $(DOORS),$(PREDCACHE) simulate --scenario hot --modes tiered --rate 1111.1 --duration 45 \
+		--sweep front=$(DOORS) --out $(SIM_OUT)/doors)
 
 # Per-request latency of L1 hit, L2 hit, miss and cache off, side by side.
 bench: $(STAMP) $(ARTIFACT)
@@ -177,27 +201,20 @@ package: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
 	$(SLS) package --stage $(STAGE) --region $(REGION) $(SLS_PARAMS)
 	$(BIN)/python deploy/check_package.py .serverless/predcache.zip
 
-# The SnapStart variant, beside the default one (`osls package --package DIR`
-# clears .serverless/, so this one is built first).
-package-snapstart: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
-	$(SLS) package --stage $(STAGE) --region $(REGION) $(SNAPSTART_PARAMS) $(BUILD_PARAMS) \
-		--package $(SNAPSTART_DIR)
-	$(BIN)/python deploy/check_package.py $(SNAPSTART_DIR)/predcache.zip
-
-# The second model's package, beside the default one (for the deploy tests): the zip
-# carries model.iris and its artifact.
-package-model: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
-	MODEL=model.iris:Iris $(PREDCACHE) train --if-missing
-	$(SLS) package --stage $(STAGE) --region $(REGION) --package .serverless-model \
-		--param=model=model.iris:Iris --param=modelArtifact=iris $(BUILD_PARAMS)
-	$(BIN)/python deploy/check_package.py .serverless-model/predcache.zip
+# A variant beside the default package (`osls package --package DIR` clears .serverless/,
+# so make test-deploy builds these first); package-model: the zip carries model.iris and
+# its artifact.
+$(addprefix package-,$(VARIANTS)): package-%: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
+	$(if $(filter model,$*),MODEL=model.iris:Iris $(PREDCACHE) train --if-missing)
+	$(SLS) package --stage $(STAGE) --region $(REGION) $(VARIANT_$*) $(BUILD_PARAMS) \
+		--package .serverless-$*
+	$(BIN)/python deploy/check_package.py .serverless-$*/predcache.zip
 
 # The deployment checks: every variant packaged, size budget, cfn-lint, checkov (a
 # security scan: deploy/checkov.yaml skips each exception with its reason), template,
 # moto stack and Lambda-stack tests.
 test-deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
-	$(MAKE) --no-print-directory package-snapstart
-	$(MAKE) --no-print-directory package-model
+	$(foreach v,$(VARIANTS),$(MAKE) --no-print-directory package-$(v) &&) true
 	$(MAKE) --no-print-directory package
 	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATES)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
@@ -214,5 +231,5 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) model/artifacts .pytest_cache .ruff_cache .serverless $(SNAPSTART_DIR) \
-		.serverless-model node_modules
+	rm -rf $(VENV) model/artifacts .pytest_cache .ruff_cache .serverless \
+		$(addprefix .serverless-,$(VARIANTS)) node_modules

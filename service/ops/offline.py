@@ -1,10 +1,13 @@
 """`predcache offline` (`make offline`): the real `serverless.yml` on 127.0.0.1 through
 serverless-offline.
 
-    predcache offline [--port 3000] [--idle-seconds 60]       (CACHE_MODE=off|memory|tiered)
+    predcache offline [--port 3000] [--idle-seconds 60] [--front rest|http]
+                                                              (CACHE_MODE=off|memory|tiered)
 
 API Gateway's REST routes with `private: true` enforced (send `x-api-key:
-predcache-local-key-0123456789`, the `offline` stage's fixed key), and the handler
+predcache-local-key-0123456789`, the `offline` stage's fixed key), or with `--front
+http` an HTTP API's routes (payload 2.0), where the app checks that key itself (HTTP
+APIs have no API keys; serverless-offline has no function URLs), and the handler
 `service/handler.handler` in serverless-offline's own Lambda pool: one Python
 process per container, one request at a time each, a new container when all are
 busy, idle ones reaped. With `CACHE_MODE=tiered` an embedded moto DynamoDB starts
@@ -32,6 +35,7 @@ from service.ops.processes import free_port, stop, wait_for_port
 from service.ops.template import OFFLINE_STAGE, ROOT, offline_api_key, offline_table_name
 
 IDLE_SECONDS = 60  # containers idle this long are reaped (serverless-offline's default)
+FRONTS = ("rest", "http")  # the doors serverless-offline serves (deploy/front.js has three)
 
 
 class OfflineError(RuntimeError):
@@ -56,7 +60,7 @@ class Stack:
 
 @contextlib.contextmanager
 def offline_stack(
-    port: int, mode: str, log: Any, idle_seconds: int = IDLE_SECONDS
+    port: int, mode: str, log: Any, idle_seconds: int = IDLE_SECONDS, front: str = "rest"
 ) -> Iterator[Stack]:
     """serverless-offline (and moto for `tiered`) for the block.
 
@@ -76,6 +80,7 @@ def offline_stack(
             "npx", "osls", "offline", "start", "--stage", OFFLINE_STAGE,
             "--host", "127.0.0.1", "--httpPort", str(port), "--lambdaPort", str(free_port()),
             "--noPrependStageInUrl", "--terminateIdleLambdaTime", str(idle_seconds),
+            f"--param=front={front}",
         ]  # fmt: skip
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -122,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         default=IDLE_SECONDS,
         help="an idle container (Python process) is reaped after this",
     )
+    parser.add_argument(
+        "--front", choices=FRONTS, default="rest",
+        help="the front door: API Gateway's REST API (API keys) or an HTTP API (the app's keys)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     from service.settings import Settings, SettingsError
 
@@ -132,10 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        with offline_stack(args.port, mode, None, args.idle_seconds) as stack:
+        with offline_stack(args.port, mode, None, args.idle_seconds, args.front) as stack:
             print(
-                f"predcache offline ({mode}) on {stack.url}: POST /predict, /predict/batch "
-                f"with x-api-key: {offline_api_key()}; GET /health",
+                f"predcache offline ({mode}, {args.front} door) on {stack.url}: POST /predict, "
+                f"GET /predict?…, POST /predict/batch with x-api-key: {offline_api_key()}; "
+                "GET /health",
                 file=sys.stderr,
                 flush=True,
             )

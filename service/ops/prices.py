@@ -37,6 +37,27 @@ PRICES: dict[str, Price] = {
         3.50 / 1e6, "REST API request (first 333 M a month)",
         "https://aws.amazon.com/api-gateway/pricing/",
     ),
+    "api_gateway_http_request": Price(
+        1.00 / 1e6, "HTTP API request (first 300 M a month, per 512 KB)",
+        "https://aws.amazon.com/api-gateway/pricing/",
+    ),
+    "api_gateway_cache_hour_0.5": Price(
+        0.020, "hour of a 0.5 GB REST API cache (L0)", "https://aws.amazon.com/api-gateway/pricing/"
+    ),
+    "api_gateway_cache_hour_1.6": Price(
+        0.038, "hour of a 1.6 GB REST API cache (L0)", "https://aws.amazon.com/api-gateway/pricing/"
+    ),
+    "api_gateway_cache_hour_6.1": Price(
+        0.200, "hour of a 6.1 GB REST API cache (L0)", "https://aws.amazon.com/api-gateway/pricing/"
+    ),
+    "lambda_provisioned_gb_second": Price(
+        0.0000041667, "GB-second of provisioned concurrency kept ready (x86_64)",
+        "https://aws.amazon.com/lambda/pricing/",
+    ),
+    "lambda_provisioned_duration_gb_second": Price(
+        0.0000097222, "GB-second of duration on provisioned concurrency (x86_64)",
+        "https://aws.amazon.com/lambda/pricing/",
+    ),
     "dynamodb_write_unit": Price(
         0.625 / 1e6, "on-demand write request unit (1 KB)",
         "https://aws.amazon.com/dynamodb/pricing/on-demand/",
@@ -87,15 +108,21 @@ def cost_per_million(
     writes: float,
     log_bytes: float,
     arch: str = "x86_64",
+    fee: str | None = "api_gateway_rest_request",
+    invocations: float = 1.0,
 ) -> dict[str, Any]:
     """USD per million requests, from per-request means: billed ms (init included),
-    DynamoDB read and write items, bytes of log (the function's and Lambda's own)."""
+    DynamoDB read and write items, bytes of log (the function's and Lambda's own), and
+    Lambda invocations (fewer than one when a cache in front answers some). `fee`: the
+    front door's request fee (`PRICES` name; part `api_gateway_rest`, `…_http`), None
+    for a door without one."""
     million = 1e6
     gb_seconds = billed_ms / 1000 * memory_mb / 1024 * million
+    door = {fee.removesuffix("_request"): usd(fee, million)} if fee else {}
     parts = {
         "lambda_compute": usd(ARCHITECTURES[arch], gb_seconds),
-        "lambda_requests": usd("lambda_request", million),
-        "api_gateway_rest": usd("api_gateway_rest_request", million),
+        "lambda_requests": usd("lambda_request", invocations * million),
+        **door,
         "dynamodb_reads": usd("dynamodb_read_unit", reads * READ_UNITS_PER_LOOKUP * million),
         "dynamodb_writes": usd("dynamodb_write_unit", writes * million),
         "cloudwatch_logs": usd("cloudwatch_logs_gb", log_bytes * million / 1e9),

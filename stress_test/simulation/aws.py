@@ -20,6 +20,18 @@ LAMBDA_LIFECYCLE = "https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-
 LAMBDA_MEMORY = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html"
 APIGW_THROTTLING = "https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html"
 APIGW_QUOTAS = "https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html"
+APIGW_HTTP_QUOTAS = (
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html"
+)
+APIGW_GATEWAY_RESPONSES = "https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html"
+LAMBDA_URLS = "https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html"
+LAMBDA_PROVISIONED = "https://docs.aws.amazon.com/lambda/latest/dg/provisioned-concurrency.html"
+DYNAMODB_PARTITIONS = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html"
+)
+DYNAMODB_ON_DEMAND = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode.html"
+)
 
 
 class Status(NamedTuple):
@@ -35,12 +47,42 @@ class Status(NamedTuple):
 
 
 PLAN_429 = Status(429, "usage_plan", "429 plan")
+ROUTE_429 = Status(429, "http_route", "429 route")  # an HTTP API stage's route throttle
 QUOTA_429 = Status(429, "usage_plan_quota", "429 quota")
 ACCOUNT_429 = Status(429, "apigw_account", "429 acct")
+# A Lambda throttle (Lambda's own 429) as each door answers it: REST maps it to a gateway
+# response, which serverless.yml (deploy/front.js) answers 503 with Retry-After; an HTTP
+# API answers its fixed 500; a function URL passes Lambda's 429 on.
+THROTTLE_503 = Status(503, "lambda_throttle", "503 lambda")
 THROTTLE_500 = Status(500, "lambda_throttle", "500 lambda")
+THROTTLE_429 = Status(429, "lambda_throttle", "429 lambda")
 TIMEOUT_502 = Status(502, "function_timeout", "502 timeout")
 INTEGRATION_504 = Status(504, "integration_timeout", "504 gw")
-REFUSALS = (PLAN_429, QUOTA_429, ACCOUNT_429, THROTTLE_500, TIMEOUT_502, INTEGRATION_504)
+REFUSALS = (PLAN_429, ROUTE_429, QUOTA_429, ACCOUNT_429, THROTTLE_503, THROTTLE_500,
+            THROTTLE_429, TIMEOUT_502, INTEGRATION_504)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Door:
+    """What stands between a client and the function, and how it answers a refusal."""
+
+    name: str
+    fee: str | None  # its request fee in service/ops/prices.py, None: no fee
+    plan: Status | None  # the throttle on plan_rate/plan_burst (usage plan, route), or none
+    account_throttle: bool  # API Gateway's per-Region account throttle applies
+    integration_timeout: bool  # API Gateway's (integration_timeout_s) applies, else the function's
+    lambda_throttle: Status
+    l0: bool  # has API Gateway's cache
+    source: str
+
+
+DOORS = {
+    "rest": Door("rest", "api_gateway_rest_request", PLAN_429, True, True, THROTTLE_503, True,
+                 APIGW_GATEWAY_RESPONSES),
+    "http": Door("http", "api_gateway_http_request", ROUTE_429, True, True, THROTTLE_500, False,
+                 APIGW_HTTP_QUOTAS),
+    "url": Door("url", None, None, False, False, THROTTLE_429, False, LAMBDA_URLS),
+}  # fmt: skip
 
 
 def _template() -> dict:
@@ -70,8 +112,13 @@ class AwsLimits:
     function_timeout_s: float = field(
         default_factory=lambda: float(_template()["provider"]["timeout"])
     )
-    integration_timeout_s: float = 29.0
+    integration_timeout_s: float = 29.0  # REST's default; an HTTP API's is 30 s
     init_limit_s: float = 10.0
+    # DynamoDB on demand: a new table's first throughput, and one partition's ceiling
+    table_read_units_per_s: float = 12_000.0
+    table_write_units_per_s: float = 4_000.0
+    partition_read_units_per_s: float = 3_000.0
+    partition_write_units_per_s: float = 1_000.0
 
     @property
     def concurrency(self) -> int:
@@ -86,20 +133,33 @@ class Limit(NamedTuple):
     source: str
 
 
+THROTTLED = "503 rest, 500 http, 429 url"  # what a Lambda throttle answers on each door
 LIMITS = (
     Limit("plan_rate / plan_burst", "1,000/s, 2,000 (serverless.yml)", "429", APIGW_THROTTLING),
     Limit("plan_quota_per_month", "10,000,000 (serverless.yml)", "429", APIGW_THROTTLING),
     Limit("account_rate / account_burst", "10,000/s, 5,000 (per Region, all APIs)", "429",
           APIGW_QUOTAS),
-    Limit("account_concurrency", "1,000 (new accounts may get less)", "500", LAMBDA_QUOTAS),
-    Limit("reserved_concurrency", "none", "500", LAMBDA_SCALING),
+    Limit("account_concurrency", "1,000 (new accounts may get less)", THROTTLED, LAMBDA_QUOTAS),
+    Limit("reserved_concurrency", "none", THROTTLED, LAMBDA_SCALING),
     Limit("scaling_bucket / scaling_refill_per_s",
-          "1,000 environments per 10 s per function, refilled continuously", "500",
+          "1,000 environments per 10 s per function, refilled continuously", THROTTLED,
           LAMBDA_SCALING),
-    Limit("requests_per_concurrency", "10 requests/s per unit of concurrency", "500",
+    Limit("requests_per_concurrency", "10 requests/s per unit of concurrency", THROTTLED,
           LAMBDA_QUOTAS),
     Limit("function_timeout_s", "15 s (serverless.yml)", "502", LAMBDA_ERRORS),
     Limit("integration_timeout_s", "29 s (REST API default)", "504", APIGW_QUOTAS),
     Limit("init_limit_s", "10 s, then init is retried inside the first invocation", "502 if "
           "that exceeds the timeout", LAMBDA_LIFECYCLE),
+    Limit("http door: route throttle", "the usage plan's 1,000/s, 2,000 (deploy/front.js)",
+          "429", APIGW_HTTP_QUOTAS),
+    Limit("http door: integration timeout", "30 s (simulated at integration_timeout_s)", "504",
+          APIGW_HTTP_QUOTAS),
+    Limit("url door: throttle", "Lambda's concurrency only (reserved concurrency to cap it)",
+          "429", LAMBDA_URLS),
+    Limit("table_read_units_per_s / table_write_units_per_s",
+          "12,000 / 4,000 a second on a new on-demand table", "none: a throttled read is a "
+          "miss, a throttled write is skipped", DYNAMODB_ON_DEMAND),
+    Limit("partition_read_units_per_s / partition_write_units_per_s",
+          "3,000 / 1,000 a second per partition (one hot key stays on one)", "none, as above",
+          DYNAMODB_PARTITIONS),
 )  # fmt: skip

@@ -23,7 +23,7 @@ from typing import Any
 from cache.outcome import Outcome
 from stress_test.measurements import MissingMeasurements, default_path, load, source
 from stress_test.scenarios import Options
-from stress_test.simulation.aws import REFUSALS, AwsLimits
+from stress_test.simulation.aws import DOORS, REFUSALS, AwsLimits
 from stress_test.simulation.model import ROUTING, Config, SimulationError, Times, simulate, stack_of
 from stress_test.simulation.validation import FROM_THE_RUN, validate_run
 
@@ -36,7 +36,8 @@ ALIASES = {  # earlier flag names, still accepted
 SWEEPABLE = {
     "l1_max_items": int, "l1_ttl": float, "cache_ttl": float, "memory_mb": int,
     "idle_seconds": float, "max_lifetime_s": float, "account_concurrency": int,
-    "reserved_concurrency": int, "routing": str,
+    "reserved_concurrency": int, "routing": str, "front": str, "l0_ttl": float,
+    "provisioned": int, "restore_ms": float, "warm": lambda v: v.lower() in ("1", "true", "yes"),
 }  # fmt: skip
 SKIPPED = ("scenario", "mode", "options", "seed", "limits")
 HELP = {  # one line per generated flag (Config's and AwsLimits' fields)
@@ -54,6 +55,12 @@ HELP = {  # one line per generated flag (Config's and AwsLimits' fields)
     "cpu_scaling": "below 1,769 MB, CPU-bound times stretch by the memory's CPU share",
     "refused_rtt_ms": "a refusal's round trip before a closed-loop user retries",
     "restore_ms": "SnapStart: a new environment resumes in this long, the model loaded",
+    "front": "the front door: rest (API keys, usage plan, L0), http (HTTP API) or url "
+    "(function URL): its throttles, statuses and request fee",
+    "l0_ttl": "rest: API Gateway's cache on GET /predict for this many seconds (0: off)",
+    "l0_size_gb": "L0's cache size in GB, which sets its hourly price",
+    "provisioned": "environments kept initialised with the model loaded (provisioned "
+    "concurrency; not with SnapStart)",
     "l1_max_items": "L1 size bound (L1_MAX_ITEMS)",
     "l1_ttl": "L1 lifetime, seconds (L1_TTL_SECONDS)",
     "cache_ttl": "L2 lifetime, seconds (CACHE_TTL_SECONDS)",
@@ -74,6 +81,10 @@ HELP = {  # one line per generated flag (Config's and AwsLimits' fields)
     "function_timeout_s": "the function's timeout (serverless.yml; 502 past it)",
     "integration_timeout_s": "API Gateway's integration timeout (504 past it)",
     "init_limit_s": "Lambda's init phase limit, then init is retried in the first invocation",
+    "table_read_units_per_s": "DynamoDB: a new on-demand table's read units a second",
+    "table_write_units_per_s": "DynamoDB: a new on-demand table's write units a second",
+    "partition_read_units_per_s": "DynamoDB: one partition's (one key's) read units a second",
+    "partition_write_units_per_s": "DynamoDB: one partition's write units a second",
 }
 
 
@@ -104,8 +115,10 @@ def _add_fields(parser: argparse.ArgumentParser, instance: Any, skipped: tuple =
         described = {"default": value, "help": HELP[f.name]}
         if isinstance(value, bool):
             parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **described)
-        elif f.name in ("stack", "routing"):
-            choices = ("lambda", "local") if f.name == "stack" else ROUTING
+        elif f.name in ("stack", "routing", "front"):
+            choices = {"stack": ("lambda", "local"), "routing": ROUTING, "front": tuple(DOORS)}[
+                f.name
+            ]
             parser.add_argument(*flags, choices=choices, **described)
         else:
             parser.add_argument(*flags, type=type(value), dest=f.name, **described)
@@ -122,6 +135,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     _add_fields(parser, Config(), SKIPPED)
     _add_fields(parser.add_argument_group("AWS limits (docs/capacity.md)"), AwsLimits())
     parser.add_argument("--sweep", default="", help="name=v1,v2,…: one row per value")
+    parser.add_argument(
+        "--levers", action="store_true",
+        help="one row per front door and capacity lever (as deployed, ramp, warm, SnapStart, "
+        "provisioned concurrency, L0): the same requests, each lever alone",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sensitivity", action=argparse.BooleanOptionalAction, default=True,
+        help="run each row again with init, model load and restore x0.5 and x2",
+    )  # fmt: skip
     parser.add_argument("--validate", type=Path, help="a stress run's summary.json to reproduce")
     parser.add_argument(
         "--pool-conformance", action="store_true",
@@ -142,13 +164,42 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# Each lever alone, as `--levers` applies it to every door: what it changes in a run.
+# A ramp sends the same requests over `duration` (the rate x1.5, reached after 2/3 of
+# it); SnapStart's restore time is not published (500 ms assumed, ours measured
+# 154 ms); provisioned concurrency is sized to this burst's warm peak (~40) with room.
+LEVERS: dict[str, dict[str, Any]] = {
+    "as deployed": {},
+    "ramp": {"ramp": 2 / 3, "rate": 1.5},  # fractions of duration and of the rate
+    "warm": {"warm": True},
+    "SnapStart": {"restore_ms": 500.0},
+    "provisioned 100": {"provisioned": 100},
+    "L0 300 s": {"l0_ttl": 300.0},
+}
+
+
+def lever_configs(base: Config) -> list[tuple[str, Config]]:
+    """(lever, config) for every door and lever the door can take."""
+    rows = []
+    for door in DOORS:
+        for lever, change in LEVERS.items():
+            if "l0_ttl" in change and not DOORS[door].l0:
+                continue
+            if "ramp" in change:  # fractions of this run's duration and rate
+                change = {"ramp": change["ramp"] * base.duration,
+                          "rate": change["rate"] * base.rate}  # fmt: skip
+            rows.append((lever, replace(base, front=door, **change)))
+    return rows
+
+
 def _swept(config: Config, name: str, value: Any) -> Config:
     if name in {f.name for f in fields(AwsLimits)}:
         return replace(config, limits=replace(config.limits, **{name: value}))
     return replace(config, **{name: value})
 
 
-def _configs(args: argparse.Namespace) -> list[Config]:
+def _configs(args: argparse.Namespace) -> list[tuple[str, Config]]:
+    """(lever, config) per run; the lever is "" outside `--levers`."""
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     limits = AwsLimits(**{f.name: getattr(args, f.name) for f in fields(AwsLimits)})
     base = Config(
@@ -158,17 +209,23 @@ def _configs(args: argparse.Namespace) -> list[Config]:
         limits=limits,
         **{f.name: getattr(args, f.name) for f in fields(Config) if f.name not in SKIPPED},
     )
-    configs = [replace(base, mode=mode) for mode in modes]
-    if args.sweep:
+    configs = [("", replace(base, mode=mode)) for mode in modes]
+    if args.levers:
+        if not base.rate:
+            raise SimulationError("--levers needs an open-loop --rate")
+        configs = [pair for _, c in configs for pair in lever_configs(c)]
+    elif args.sweep:
         name, values = parse_sweep(args.sweep)
-        configs = [_swept(c, name, v) for c in configs for v in values]
-    for config in configs:
+        configs = [("", _swept(c, name, v)) for _, c in configs for v in values]
+    for _, config in configs:
         config.check()
     return configs
 
 
 COLUMNS = (  # (header, width, the row's figure)
+    ("door", 5, lambda r: r["front"]),
     ("req/s", 9, lambda r: f"{r['rps']:.1f}"),
+    ("L0", 6, lambda r: f"{r['l0_hit_rate'] or 0:.3f}"),
     *((o.field, 7, lambda r, o=o: f"{r['hit_rate'][o] or 0:.3f}") for o in Outcome),
     ("steady miss", 11, lambda r: f"{r['steady_hit_rate'][Outcome.MISS] or 0:.4f}"),
     ("D(N)/N", 7, lambda r: f"{r['first_sightings'] or 0:.4f}"),
@@ -216,11 +273,15 @@ def _print_rows(rows: list[dict[str, Any]], sweep: str) -> None:
     """One line per run: answers by tier, refusals by status and source, cost."""
     name = sweep.partition("=")[0].replace("-", "_") if sweep else ""
     name = "account_concurrency" if name == "concurrency_limit" else name
-    lead = f"{'mode':8} " + (f"{name:>14} " if name else "")
-    print(lead + " ".join(f"{head:>{width}}" for head, width, _ in COLUMNS))
+    if not rows[0].get("sensitivity"):
+        rows = [{**row, "sensitivity": {"-": {"refused": "-"}}} for row in rows]
+    lead = f"{'mode':8} " + (f"{name:>15} " if name else "")
+    labels = {s.label for s in REFUSALS if not any(r["refused"][s.field] for r in rows)}
+    columns = [c for c in COLUMNS if c[0] not in labels]  # refusal columns no row has
+    print(lead + " ".join(f"{head:>{width}}" for head, width, _ in columns))
     for row in rows:
-        lead = f"{row['cache_mode']:8} " + (f"{row['config'][name]!s:>14} " if name else "")
-        print(lead + " ".join(f"{figure(row):>{width}}" for _, width, figure in COLUMNS))
+        lead = f"{row['cache_mode']:8} " + (f"{row['config'][name]!s:>15} " if name else "")
+        print(lead + " ".join(f"{figure(row):>{width}}" for _, width, figure in columns))
 
 
 def config_row(config: Config) -> dict[str, Any]:
@@ -267,15 +328,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             started = time.perf_counter()
             rows = []
-            for config in _configs(args):
+            for lever, config in _configs(args):
                 times = _overridden(
                     Times.measured(data, config.mode, path, stack_of(config, data)), args
                 )
                 row = simulate(config, times)
-                row["sensitivity"] = sensitivity(config, times)
-                row["config"] = config_row(config)
+                row["sensitivity"] = sensitivity(config, times) if args.sensitivity else {}
+                row["config"] = config_row(config) | ({"lever": lever} if lever else {})
                 rows.append(row)
-            _print_rows(rows, args.sweep)
+            _print_rows(rows, "lever=" if args.levers else args.sweep)
             print(f"(simulated in {time.perf_counter() - started:.1f} s)", file=sys.stderr)
             result = {"runs": rows, "measurements": data}
     except (SimulationError, MissingMeasurements) as exc:

@@ -28,6 +28,7 @@ from cache.outcome import Outcome
 from service.ops.prices import (
     ARCHITECTURES,
     PLATFORM_LOG_BYTES,
+    PRICES,
     cost_per_million,
     per_month,
     usd,
@@ -40,13 +41,14 @@ from stress_test.measurements import need
 from stress_test.scenarios import SCENARIOS, Options, Scenario
 from stress_test.simulation.aws import (
     ACCOUNT_429,
+    DOORS,
     INTEGRATION_504,
     PLAN_429,
     QUOTA_429,
     REFUSALS,
-    THROTTLE_500,
     TIMEOUT_502,
     AwsLimits,
+    Door,
     Status,
 )
 
@@ -54,6 +56,10 @@ _DEFAULTS = Settings()  # what a deployment runs unless told otherwise
 # AWS does not publish how long an idle execution environment is kept. Public
 # measurements mostly see 5 to 15 minutes; 10 minutes is the middle of that.
 AWS_IDLE_SECONDS = 600
+L0_TTL_MAX = 3_600  # API Gateway's longest cache TTL (deploy/front.js)
+# AWS publishes no latency for an answer from its cache: assumed, a gateway round trip
+L0_HIT_MS = 5.0
+CACHE_SIZES = tuple(p.rsplit("_", 1)[1] for p in PRICES if p.startswith("api_gateway_cache_hour_"))
 SIM_EVENTS_PER_SECOND = 60_000  # this simulator's speed on a 2-core machine, roughly
 Z99 = 2.326  # the 99th percentile of a standard normal
 # What the function prints per request: one EMF line with the container's facts
@@ -93,6 +99,10 @@ class Config:
     cpu_scaling: bool = True  # below ONE_VCPU_MB, CPU-bound times stretch by the share
     refused_rtt_ms: float = 10.0  # a refusal's round trip, before a closed-loop user retries
     restore_ms: float = 0.0  # SnapStart: a new environment resumes in this long, model loaded
+    front: str = "rest"  # the front door (aws.DOORS)
+    l0_ttl: float = 0.0  # rest: API Gateway's cache on GET /predict for this long; 0: off
+    l0_size_gb: str = "0.5"  # its size, which sets its hourly price
+    provisioned: int = 0  # environments kept initialised, model loaded (not with SnapStart)
     l1_max_items: int = _DEFAULTS.l1_max_items
     l1_ttl: float = float(_DEFAULTS.l1_ttl_seconds)
     cache_ttl: float = float(_DEFAULTS.cache_ttl_seconds)
@@ -116,10 +126,32 @@ class Config:
                      "l1_max_items", "l1_ttl", "cache_ttl", "memory_mb"):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise SimulationError(f"{name.replace('_', '-')} must be positive")
-        for name in ("spawn_rate", "ramp", "refused_rtt_ms", "restore_ms"):
+        for name in ("spawn_rate", "ramp", "refused_rtt_ms", "restore_ms", "l0_ttl",
+                     "provisioned"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise SimulationError(f"{name.replace('_', '-')} must not be negative")
+        self._check_front()
         _check_limits(self.limits)
+        if self.provisioned > self.limits.concurrency:
+            raise SimulationError("--provisioned exceeds the function's concurrency")
+
+    def _check_front(self) -> None:
+        """The door, its cache and provisioned concurrency: what AWS would refuse."""
+        if self.front not in DOORS:
+            raise SimulationError(f"unknown front door {self.front!r}: one of {tuple(DOORS)}")
+        if self.l0_ttl and not DOORS[self.front].l0:
+            raise SimulationError(f"--l0-ttl: the {self.front} door has no cache (rest has)")
+        if self.l0_ttl > L0_TTL_MAX:
+            raise SimulationError(f"--l0-ttl {self.l0_ttl:g}: AWS allows at most {L0_TTL_MAX} s")
+        if self.l0_ttl and f"api_gateway_cache_hour_{self.l0_size_gb}" not in PRICES:
+            raise SimulationError(f"--l0-size-gb {self.l0_size_gb}: priced sizes are "
+                                  f"{', '.join(CACHE_SIZES)}")  # fmt: skip
+        if self.provisioned and self.restore_ms:
+            raise SimulationError("provisioned concurrency cannot be combined with SnapStart")
+
+    @property
+    def door(self) -> Door:
+        return DOORS[self.front]
 
     @property
     def cpu_share(self) -> float:
@@ -179,14 +211,16 @@ class Times:
 
 
 class ExecutionEnvironment:
-    __slots__ = ("born", "idle_since", "l1", "loaded", "number")
+    __slots__ = ("born", "idle_since", "l1", "loaded", "number", "provisioned")
 
-    def __init__(self, config: Config, env: Any, number: int = 0) -> None:
+    def __init__(
+        self, config: Config, env: Any, number: int = 0, provisioned: bool = False
+    ) -> None:
         from cachetools import TTLCache
 
         self.number = number
         self.l1 = TTLCache(config.l1_max_items, config.l1_ttl, timer=lambda: env.now)
-        self.loaded = False
+        self.loaded = self.provisioned = provisioned  # initialised ahead, model preloaded
         self.born = self.idle_since = env.now
 
 
@@ -219,6 +253,8 @@ class Pool:
         self.scaling = TokenBucket(limits.scaling_refill_per_s, limits.scaling_bucket)
         self.idle: Any = [] if config.routing == "lowest" else deque()
         self.busy = self.started = self.reused = self.reaped = self.recycled = self.peak = 0
+        for number in range(config.provisioned):  # ready before the first request
+            self._park(ExecutionEnvironment(config, env, -number - 1, provisioned=True))
 
     def take(self) -> tuple[ExecutionEnvironment | None, bool]:
         """An environment and whether it is new (cold); None when Lambda throttles."""
@@ -243,10 +279,14 @@ class Pool:
         """Back to idle; a reset (timed out) or too old environment is retired instead."""
         self.busy -= 1
         now = self.env.now
-        if reset or now - environment.born >= self.config.max_lifetime_s:
+        old = now - environment.born >= self.config.max_lifetime_s
+        if (reset or old) and not environment.provisioned:  # AWS keeps provisioned ones ready
             self.recycled += not reset
             return
         environment.idle_since = now
+        self._park(environment)
+
+    def _park(self, environment: ExecutionEnvironment) -> None:
         if self.config.routing == "lowest":
             heapq.heappush(self.idle, (environment.number, environment))
         else:
@@ -258,7 +298,8 @@ class Pool:
             yield self.env.timeout(self.config.reap_every_s)
             limit = self.env.now - self.config.idle_seconds
             entries = list(self.idle)
-            kept = [e for e in entries if self._of(e).idle_since > limit]
+            kept = [e for e in entries
+                    if self._of(e).idle_since > limit or self._of(e).provisioned]  # fmt: skip
             if len(kept) < len(entries):
                 self.reaped += len(entries) - len(kept)
                 if self.config.routing == "lowest":
@@ -288,7 +329,18 @@ class World:
         self.invoke_rate = TokenBucket(invoke_rate, invoke_rate)
         self.pool = Pool(config, self.env)
         self.admitted = 0  # requests the usage plan let through: what its quota counts
+        self.l0: dict[tuple, float] = {}  # payload -> expiry, at API Gateway (rest door)
+        self.l0_hits = 0
         self.l2: dict[tuple, float] = {}  # payload -> expiry
+        # DynamoDB: the table's throughput and each key's partition; lookups of items
+        # under 4 KB, eventually consistent, take half a read unit, a write one unit
+        self.table_reads = TokenBucket(2 * limits.table_read_units_per_s,
+                                       2 * limits.table_read_units_per_s)  # fmt: skip
+        self.table_writes = TokenBucket(limits.table_write_units_per_s,
+                                        limits.table_write_units_per_s)  # fmt: skip
+        self.partition_reads: dict[tuple, TokenBucket] = {}
+        self.l2_throttled: Counter[str] = Counter()  # read | write
+        self.billed_provisioned: list[float] = []  # ms billed on provisioned environments
         self.items: Counter[str] = Counter()
         self.steady: Counter[str] = Counter()  # outcomes in the second half of the run
         self.refused: Counter[str] = Counter()  # by `Status.field`
@@ -300,34 +352,49 @@ class World:
         self.billed: list[float] = []
         self.container: ExecutionEnvironment | None = None  # local stack: its one process
 
-    def _refusal(self) -> Status | None:
-        """What API Gateway and Lambda's invoke limits answer before any environment."""
-        now, limits = self.env.now, self.config.limits
-        if self.admitted >= limits.plan_quota_per_month:
+    def _gateway_refusal(self) -> Status | None:
+        """What the front door answers before its cache or the function: the usage plan
+        (rest) or route throttle (http), the plan's quota, the account's throttle."""
+        now, limits, door = self.env.now, self.config.limits, self.config.door
+        if door.plan is PLAN_429 and self.admitted >= limits.plan_quota_per_month:
             return QUOTA_429
-        if not self.plan.take(now):
-            return PLAN_429
+        if door.plan and not self.plan.take(now):
+            return door.plan
         self.admitted += 1
-        if not self.account.take(now):
+        if door.account_throttle and not self.account.take(now):
             return ACCOUNT_429
-        if not self.invoke_rate.take(now):
-            return THROTTLE_500
         return None
+
+    def _l0_hit(self, key: tuple) -> bool:
+        return bool(self.config.l0_ttl) and self.l0.get(key, -1.0) > self.env.now
 
     def _outcome(self, environment: ExecutionEnvironment, key: tuple) -> str:
         mode, now = self.config.mode, self.env.now
         if mode != "off" and key in environment.l1:
             return Outcome.HIT_L1
-        if mode == "tiered" and self.l2.get(key, -1.0) > now:
+        if mode == "tiered" and self._l2_read(key) and self.l2.get(key, -1.0) > now:
             environment.l1[key] = True
             return Outcome.HIT_L2
         return Outcome.MISS
+
+    def _l2_read(self, key: tuple) -> bool:
+        """Whether DynamoDB serves the lookup: a throttled one is a miss to the app."""
+        now, limits = self.env.now, self.config.limits
+        per_key = 2 * limits.partition_read_units_per_s
+        partition = self.partition_reads.setdefault(key, TokenBucket(per_key, per_key))
+        if self.table_reads.take(now) and partition.take(now):
+            return True
+        self.l2_throttled["read"] += 1
+        return False
 
     def _store(self, environment: ExecutionEnvironment, key: tuple) -> None:
         if self.config.mode != "off":
             environment.l1[key] = True
         if self.config.mode == "tiered":
-            self.l2[key] = self.env.now + self.config.cache_ttl
+            if self.table_writes.take(self.env.now):
+                self.l2[key] = self.env.now + self.config.cache_ttl
+            else:  # throttled: the answer goes out, the item is not written
+                self.l2_throttled["write"] += 1
 
     def request(self, payload: dict) -> Any:
         """One request, end to end; returns its latency in ms, or None if refused."""
@@ -338,21 +405,33 @@ class World:
         self.steady_requests += steady
         if self.config.stack == "local":
             return (yield from self._local(key))
-        refusal = self._refusal()
+        door, started = self.config.door, self.env.now
+        refusal = self._gateway_refusal()
+        if refusal is None and self._l0_hit(key):  # answered by API Gateway's cache
+            self.l0_hits += 1
+            yield self.env.timeout(L0_HIT_MS / 1000)
+            self.latency.append(L0_HIT_MS)
+            return L0_HIT_MS
+        if refusal is None and not self.invoke_rate.take(self.env.now):
+            refusal = door.lambda_throttle
         environment, cold = (None, False) if refusal else self.pool.take()
         if environment is None:
-            self.refused[(refusal or THROTTLE_500).field] += 1
+            self.refused[(refusal or door.lambda_throttle).field] += 1
             self.steady_refused += steady
             return None
-        started = self.env.now
         work = self.env.process(self._invoke(environment, key, cold))
-        yield work | self.env.timeout(self.config.limits.integration_timeout_s)
+        if door.integration_timeout:
+            yield work | self.env.timeout(self.config.limits.integration_timeout_s)
+        else:  # a function URL waits for the function
+            yield work
         if not work.triggered:  # API Gateway gives up; the function runs on to its timeout
             self.refused[INTEGRATION_504.field] += 1
             return None
         if work.value is TIMEOUT_502:
             self.refused[TIMEOUT_502.field] += 1
             return None
+        if self.config.l0_ttl and not self._l0_hit(key):  # API Gateway keeps the answer
+            self.l0[key] = self.env.now + self.config.l0_ttl
         yield self.env.timeout(self.times.overhead_ms.get(work.value, 0.0) / 1000)
         total = (self.env.now - started) * 1000
         self.latency.append(total)
@@ -391,16 +470,19 @@ class World:
         budget_ms = self.config.limits.function_timeout_s * 1000
         if load_ms + service > budget_ms:  # stopped at the timeout; the environment is reset
             yield self.env.timeout(max(0.0, budget_ms - load_ms) / 1000)
-            self.billed.append(budget_ms + math.ceil(init_ms))
+            self._bill(environment, budget_ms + math.ceil(init_ms))
             self.pool.release(environment, reset=True)
             return TIMEOUT_502
         yield self.env.timeout(service / 1000)
         if outcome == Outcome.MISS:
             self._store(environment, key)
         self._count(outcome)
-        self.billed.append(math.ceil(load_ms + service) + math.ceil(init_ms))  # INIT billed
+        self._bill(environment, math.ceil(load_ms + service) + math.ceil(init_ms))  # INIT billed
         self.pool.release(environment)
         return outcome
+
+    def _bill(self, environment: ExecutionEnvironment, ms: float) -> None:
+        (self.billed_provisioned if environment.provisioned else self.billed).append(ms)
 
     def _count(self, outcome: str) -> None:
         self.items[outcome] += 1
@@ -510,7 +592,7 @@ def result_of(world: World) -> dict[str, Any]:
     latency, and cost; hit rates also over the steady second half, beside the share of
     first sightings D(N)/N, which is what a cold shared cache must miss."""
     config, pool = world.config, world.pool
-    total = sum(world.items.values())
+    total = sum(world.items.values())  # answered by the function
     settled = config.duration / 2
     hours = (config.duration - settled) / 3600
     late = Counter(kind for kind, at in world.events if at >= settled)
@@ -521,7 +603,8 @@ def result_of(world: World) -> dict[str, Any]:
         "stack": config.stack,
         "requests": world.requests,
         "answered": total,
-        "ok_200": {o.field: world.items[o] for o in Outcome},
+        "front": config.front,
+        "ok_200": {o.field: world.items[o] for o in Outcome} | {"hit_l0": world.l0_hits},
         "refused": {status.field: world.refused[status.field] for status in REFUSALS},
         "rps": round(world.requests / config.duration, 1),
         "containers_started": world.ready if config.stack == "lambda" else pool.started,
@@ -534,6 +617,18 @@ def result_of(world: World) -> dict[str, Any]:
         "cold_starts_per_hour": round(late["cold"] / hours, 1),
         "model_loads_per_hour": round(late["model"] / hours, 1),
         "hit_rate": {o: round(world.items[o] / total, 4) if total else None for o in Outcome},
+        # of all answers, the share API Gateway's cache gave (no Lambda, no concurrency)
+        "l0_hit_rate": round(world.l0_hits / len(world.latency), 4) if world.latency else None,
+        "provisioned_concurrency": config.provisioned,
+        "dynamodb_throttled": dict(world.l2_throttled),
+        # `warm` writes the pool into a new on-demand table at its initial write rate
+        "warm_fill_seconds": round(
+            len(Scenario(config.scenario, config.options).pool)
+            / config.limits.table_write_units_per_s,
+            1,
+        )
+        if config.warm
+        else None,
         "steady_hit_rate": {
             o: round(world.steady[o] / steady, 4) if steady else None for o in Outcome
         },
@@ -546,51 +641,65 @@ def result_of(world: World) -> dict[str, Any]:
     }
 
 
-# Refusals API Gateway still bills its request fee for: the request reached the
-# integration (a Lambda throttle, a function or integration timeout). Usage-plan and
-# account throttles (429) are not billed (API Gateway pricing page's FAQ on what is
-# charged, as quoted in shared/NOTES.md 2026-12-01: check the live page).
-BILLED_REFUSALS = (THROTTLE_500, TIMEOUT_502, INTEGRATION_504)
+# Refusals a door still bills its request fee for: the request reached the integration
+# (a Lambda throttle, a function or integration timeout). Usage-plan, route and account
+# throttles (429) are not billed (API Gateway pricing page's FAQ on what is charged, as
+# quoted in shared/NOTES.md 2026-12-01: check the live page); a function URL has no fee.
+BILLED_REFUSALS = tuple(s for s in REFUSALS if s.source in
+                        ("lambda_throttle", "function_timeout", "integration_timeout"))  # fmt: skip
 
 
 def _costs(world: World, total: int) -> dict[str, Any]:
-    """Cost per million answered requests (SnapStart restores included), and a month at
-    this run's mix: answered requests at that cost plus the request fee of the refusals
-    AWS bills, not the offered rate times an answered request's cost."""
-    config = world.config
-    invocations = max(1, len(world.billed))
-    mean_billed = sum(world.billed) / invocations
+    """Cost per million answered requests (the door's fee, SnapStart restores, L0's
+    hours and provisioned concurrency included; answers from L0 invoke nothing), and a
+    month at this run's mix: answered requests at that cost plus the request fee of the
+    refusals AWS bills, not the offered rate times an answered request's cost."""
+    config, door = world.config, world.config.door
+    invocations = len(world.billed) + len(world.billed_provisioned)
+    answered = max(1, len(world.latency))  # by the function and by L0
     tiered = config.mode == "tiered"
-    reads = (world.items[Outcome.HIT_L2] + world.items[Outcome.MISS]) / max(1, total)
-    writes = world.items[Outcome.MISS] / max(1, total)
-    log_bytes = FUNCTION_LOG_BYTES + PLATFORM_LOG_BYTES
-    answered = max(1, len(world.latency))
-    restore_usd = usd("lambda_snapstart_restore_gb", world.restores * config.memory_mb / 1024)
-    restore_per_million = restore_usd * 1e6 / answered
+    reads = (world.items[Outcome.HIT_L2] + world.items[Outcome.MISS]) / answered
+    writes = world.items[Outcome.MISS] / answered
+    log_bytes = (FUNCTION_LOG_BYTES + PLATFORM_LOG_BYTES) * invocations / answered
+    gb = config.memory_mb / 1024
+    extras = {  # USD of the whole run, spread over its answers below
+        "snapstart_restores": usd("lambda_snapstart_restore_gb", world.restores * gb),
+        "lambda_provisioned": usd("lambda_provisioned_gb_second",
+                                  config.provisioned * gb * config.duration)
+        + usd("lambda_provisioned_duration_gb_second", sum(world.billed_provisioned) / 1000 * gb),
+        "api_gateway_cache": usd(f"api_gateway_cache_hour_{config.l0_size_gb}",
+                                 config.duration / 3600) if config.l0_ttl else 0.0,
+    }  # fmt: skip
+    extra_per_million = {name: value * 1e6 / answered for name, value in extras.items()}
     per_million = {}
     for arch in ARCHITECTURES:
         costs = cost_per_million(
-            mean_billed, config.memory_mb, reads if tiered else 0.0,
-            writes if tiered else 0.0, log_bytes, arch,
+            sum(world.billed) / answered, config.memory_mb, reads if tiered else 0.0,
+            writes if tiered else 0.0, log_bytes, arch, door.fee,
+            invocations / answered,
         )  # fmt: skip
-        costs["snapstart_restores"] = round(restore_per_million, 4)
-        costs["total"] = round(costs["total"] + restore_per_million, 4)
+        for name, value in extra_per_million.items():
+            if value or name == "snapstart_restores":
+                costs[name] = round(value, 4)
+        costs["total"] = round(costs["total"] + sum(extra_per_million.values()), 4)
         per_million[arch] = costs
     billed_refused = sum(world.refused[status.field] for status in BILLED_REFUSALS)
-    refused_fee = usd("api_gateway_rest_request", billed_refused)
+    refused_fee = usd(door.fee, billed_refused) if door.fee else 0.0
     run_usd = per_million["x86_64"]["total"] * len(world.latency) / 1e6 + refused_fee
     month = per_month(run_usd * 1e6 / max(1, world.requests), world.requests / config.duration)
     rps = world.requests / config.duration
     return {
         "snapstart_restores": world.restores,
-        "snapstart_restore_usd_per_million": round(restore_per_million, 4),
-        "billed_ms_mean": round(mean_billed, 3),
+        "snapstart_restore_usd_per_million": round(extra_per_million["snapstart_restores"], 4),
+        "billed_ms_mean": round(
+            sum(world.billed + world.billed_provisioned) / max(1, invocations), 3
+        ),
         "cost_per_million_requests_usd": per_million["x86_64"],
         "cost_per_million_requests_usd_arm64": per_million["arm64"],
-        "refused_requests_billed": billed_refused,
+        "refused_requests_billed": billed_refused if door.fee else 0,
         "monthly_usd_at_this_rate": round(month, 2),
         "usage_plan_quota_days": round(config.limits.plan_quota_per_month / (rps * 86_400), 2)
-        if rps
+        if rps and door.plan is PLAN_429
         else None,
     }
 

@@ -331,6 +331,16 @@ def test_snapstart_publishes_a_version_that_api_gateway_invokes(template: dict) 
         (["--param=snapStart=true", "--param=modelPreload=0"], "needs MODEL_PRELOAD=1"),
         (["--param=runtime=python3.11"], "runtime python3.11 is not supported: use one of"),
         (["--param=runtime=python3.13", "no-interpreter"], "`pyenv install 3.13`"),
+        (["--param=front=alb"], "front=alb is not a door: use one of rest, http, url"),
+        (
+            ["--param=front=http", "--param=appApiKeys=k", "--param=apiCache=true"],
+            "API_CACHE=1 is API Gateway's REST cache: front=http has none",
+        ),
+        (
+            ["--param=apiCache=true", "--param=apiCacheTtl=3601"],
+            "API_CACHE_TTL=3601: a whole number of seconds, 1 to 3600",
+        ),
+        (["--param=front=url"], "front=url has no API keys or usage plans: give the app its keys"),
     ],
 )
 def test_a_package_that_cannot_work_is_refused_in_one_line(

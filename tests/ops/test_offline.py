@@ -81,3 +81,22 @@ def test_offline_stack_keys_containers_and_a_warm_cold_start(
     assert view["hit_rate"]["MISS"] == 0
     assert time.monotonic() - started < 60  # the stack stopped by itself, well bounded
     capsys.readouterr()
+
+
+def test_offline_http_door_checks_the_apps_key_and_answers_get(aws_env: None) -> None:
+    """`make offline FRONT=http`: an HTTP API's routes (payload 2.0) in front, nothing
+    there checks a key, so the app does (401, where API Gateway's REST API says 403)."""
+    if missing_tools():
+        pytest.fail(missing_tools())
+    payload = unique_payloads(1, offset=160_000)[0]
+    with offline_stack(free_port(), "memory", None, front="http") as stack:
+        assert post(stack.url, payload, key=None)[0] == 401
+        status, posted = post(stack.url, payload)
+        query = "&".join(f"{name}={value}" for name, value in payload.items())
+        request = urllib.request.Request(
+            f"{stack.url}/predict?{query}", headers={"x-api-key": API_KEY}
+        )
+        with urllib.request.urlopen(request, timeout=20) as response:
+            got = json.loads(response.read())
+    assert status == 200 and posted["cache"] == "MISS"
+    assert {**got, "cache": None} == {**posted, "cache": None}

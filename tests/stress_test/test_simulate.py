@@ -51,14 +51,19 @@ def limits(**overrides: object) -> AwsLimits:
     return replace(AwsLimits(), **overrides)
 
 
-def test_a_lambda_throttle_reaches_the_client_as_500_not_429(times: sim.Times) -> None:
+@pytest.mark.parametrize(("front", "status"), [("rest", 503), ("http", 500), ("url", 429)])
+def test_a_lambda_throttle_reaches_the_client_as_each_door_answers_it(
+    times: sim.Times, front: str, status: int
+) -> None:
     """Ten containers, each paying init and the model load: a burst of 300/s is refused
-    by Lambda, which API Gateway's REST proxy answers with 500."""
+    by Lambda; REST's gateway response answers 503 (deploy/front.js), an HTTP API its
+    fixed 500, a function URL Lambda's own 429."""
     config = sim.Config(scenario="hot", mode="off", rate=300, duration=10, cpu_scaling=False,
-                        limits=limits(account_concurrency=10))  # fmt: skip
+                        front=front, limits=limits(account_concurrency=10))  # fmt: skip
     result = sim.simulate(config, times)
-    assert result["refused"]["lambda_throttle_500"] > 0
-    assert result["refused"]["usage_plan_429"] == 0 and result["peak_concurrent_containers"] == 10
+    assert result["refused"][f"lambda_throttle_{status}"] > 0
+    others = {k: v for k, v in result["refused"].items() if k != f"lambda_throttle_{status}"}
+    assert not any(others.values()) and result["peak_concurrent_containers"] == 10
     assert sum(sim.simulate(replace(config, limits=AwsLimits()), times)["refused"].values()) == 0
 
 
@@ -80,18 +85,18 @@ def test_the_scaling_rate_limits_a_standing_start_whatever_the_account_limit(
     config = sim.Config(scenario="unique", mode="off", rate=3_000, duration=4, limits=burst)
     result = sim.simulate(config, times)
     assert result["containers_started"] <= 1_000 + 4 * 100 + 1
-    assert result["refused"]["lambda_throttle_500"] > 0
+    assert result["refused"]["lambda_throttle_503"] > 0
     unbounded = replace(burst, scaling_bucket=10**6, scaling_refill_per_s=10**6)
     assert sim.simulate(replace(config, limits=unbounded), times)["containers_started"] > 1_500
 
 
 def test_ten_requests_a_second_per_unit_of_concurrency(times: sim.Times) -> None:
-    """A limit of 10 caps invocations at 100/s: at 1,000/s about 90 % are refused (500)."""
+    """A limit of 10 caps invocations at 100/s: at 1,000/s about 90 % are refused (503)."""
     config = sim.Config(scenario="hot", mode="memory", rate=1_000, duration=20,
                         limits=limits(account_concurrency=10, plan_rate=10_000,
                                       plan_burst=10_000))  # fmt: skip
     result = sim.simulate(config, times)
-    refused = result["refused"]["lambda_throttle_500"] / result["requests"]
+    refused = result["refused"]["lambda_throttle_503"] / result["requests"]
     assert 0.86 <= refused <= 0.92
 
 
@@ -312,3 +317,78 @@ def test_each_row_carries_its_range_over_the_cold_start_inputs(measurements: Pat
     assert simulate_main([*args, "--init-ms", "1", "--model-load-ms", "1"]) == 0
     instant = capsys.readouterr().out
     assert "refused x0.5-x2" in measured and measured != instant
+
+
+def test_l0_answers_repeats_without_lambda_but_inside_the_gateways_throttle_and_fee(
+    times: sim.Times,
+) -> None:
+    """API Gateway's cache (rest): a payload answered once is answered again at the
+    gateway for its TTL, with no invocation; the usage plan still counts it, and it
+    still pays the REST request fee, plus the cache's hours."""
+    config = sim.Config(scenario="hot", mode="tiered", rate=200, duration=20,
+                        options=Options(hot_k=50))  # fmt: skip
+    plain, cached = sim.simulate(config, times), sim.simulate(replace(config, l0_ttl=300), times)
+    assert cached["l0_hit_rate"] > 0.8 and cached["ok_200"]["hit_l0"] > 0
+    assert cached["answered"] < 0.2 * plain["answered"]  # `answered`: by the function
+    costs = cached["cost_per_million_requests_usd"]
+    assert costs["api_gateway_rest"] == 3.5 and costs["api_gateway_cache"] > 0
+    plain_costs = plain["cost_per_million_requests_usd"]
+    assert costs["lambda_requests"] < 0.2 * plain_costs["lambda_requests"]
+    throttled = limits(plan_rate=50, plan_burst=50)
+    refused = [sim.simulate(replace(c, limits=throttled), times)["refused"]["usage_plan_429"]
+               for c in (config, replace(config, l0_ttl=300))]  # fmt: skip
+    assert refused[1] == pytest.approx(refused[0], rel=0.05)  # L0 sits behind the plan
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"front": "http", "l0_ttl": 60}, "the http door has no cache"),
+        ({"l0_ttl": 3601}, "at most 3600 s"),
+        ({"front": "alb"}, "unknown front door"),
+        ({"provisioned": 10, "restore_ms": 500}, "cannot be combined with SnapStart"),
+    ],
+)
+def test_what_aws_would_refuse_the_simulation_refuses(change: dict, says: str) -> None:
+    with pytest.raises(sim.SimulationError, match=says):
+        sim.Config(scenario="hot", rate=10, **change).check()
+
+
+def test_provisioned_environments_take_a_burst_without_cold_starts(times: sim.Times) -> None:
+    config = sim.Config(scenario="hot", mode="tiered", rate=300, duration=10, warm=True)
+    cold, ready = sim.simulate(config, times), sim.simulate(replace(config, provisioned=50), times)
+    assert cold["containers_started"] > 10 and ready["containers_started"] == 0
+    assert ready["latency_ms"]["p99"] < cold["latency_ms"]["p99"]
+    assert ready["cost_per_million_requests_usd"]["lambda_provisioned"] > 0
+
+
+def test_door_fees(times: sim.Times) -> None:
+    config = sim.Config(scenario="hot", mode="tiered", rate=50, duration=5)
+    fees = {door: sim.simulate(replace(config, front=door), times)["cost_per_million_requests_usd"]
+            for door in ("rest", "http", "url")}  # fmt: skip
+    assert (fees["rest"]["api_gateway_rest"], fees["http"]["api_gateway_http"]) == (3.5, 1.0)
+    assert not [part for part in fees["url"] if part.startswith("api_gateway")]
+
+
+def test_a_throttled_table_is_a_miss_not_a_refusal(times: sim.Times) -> None:
+    """DynamoDB past a partition's read units: the app's lookup fails, it computes."""
+    config = sim.Config(scenario="hot", mode="tiered", rate=300, duration=10, warm=True,
+                        options=Options(hot_k=5))  # fmt: skip
+    tight = sim.simulate(replace(config, limits=limits(partition_read_units_per_s=5)), times)
+    assert tight["dynamodb_throttled"]["read"] > 0
+    assert tight["hit_rate"]["MISS"] > sim.simulate(config, times)["hit_rate"]["MISS"]
+    assert sum(tight["refused"].values()) == 0
+
+
+def test_levers_prints_each_door_with_each_lever_it_can_take(
+    measurements: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    args = ["--rate", "300", "--duration", "6", "--modes", "tiered", "--levers", "--no-sensitivity",
+            "--measurements", str(measurements), "--out", str(tmp_path)]  # fmt: skip
+    assert simulate_main(args) == 0
+    runs = json.loads((tmp_path / "simulation.json").read_text())["runs"]
+    pairs = {(r["front"], r["config"]["lever"]) for r in runs}
+    assert ("rest", "L0 300 s") in pairs and ("http", "L0 300 s") not in pairs
+    assert {f for f, _ in pairs} == {"rest", "http", "url"} and len(pairs) == 16
+    printed = capsys.readouterr().out
+    assert "provisioned 100" in printed and "SnapStart" in printed
