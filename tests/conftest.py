@@ -52,14 +52,25 @@ def make_settings(artifact_path: Path, **overrides: object) -> Settings:
     return Settings(**(values | overrides))
 
 
+L2_TIMES = ("l2_timeout_seconds", "l2_budget_seconds", "l2_slow_call_seconds")
+# what a deployment runs with: the fault and degraded-table tests pass these to instance()
+DEPLOYED_L2 = {name: getattr(Settings(), name) for name in L2_TIMES}
+
+
 def instance(artifact_path: Path, endpoint: str, table: str, **overrides) -> TestClient:
-    """One service instance (its own L1) on a DynamoDB endpoint and table."""
+    """One service instance (its own L1) on a DynamoDB endpoint and table, with the L2
+    budgets servers on an embedded moto get (moto's CPU on two shared cores is not a
+    degraded table); tests of a slow or failing table pass `DEPLOYED_L2`."""
+    from service.ops.local import EMBEDDED_L2_ENV
+
+    embedded = Settings.from_env(EMBEDDED_L2_ENV)
+    budgets = {name: getattr(embedded, name) for name in L2_TIMES}
     settings = make_settings(
         artifact_path,
         cache_mode="tiered",
         dynamodb_endpoint=endpoint,
         cache_table=table,
-        **overrides,
+        **(budgets | overrides),
     )
     return TestClient(create_app(settings))
 

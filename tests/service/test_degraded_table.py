@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from service.factory import create_app
 from stress_test.payloads import unique_payloads
-from tests.conftest import instance, make_settings
+from tests.conftest import DEPLOYED_L2, instance, make_settings
 from tests.table_proxy import TableProxy
 
 pytestmark = pytest.mark.slow
@@ -82,7 +82,7 @@ def timed(client: TestClient, path: str, body: dict) -> tuple[dict, float]:
 
 
 def tiered(artifact_path: Path, proxy: TableProxy, table: str) -> TestClient:
-    client = instance(artifact_path, proxy.url, table)
+    client = instance(artifact_path, proxy.url, table, **DEPLOYED_L2)
     assert client.app.state.settings.l2_budget_seconds == BUDGET
     client.post("/predict", json=unique_payloads(1)[0])  # loaded, before any fault
     return client

@@ -22,7 +22,7 @@ from cache.dynamodb import KEY_ATTR
 from model.flight_delay import FlightDelay, FlightFeatures
 from service.factory import create_app
 from stress_test.payloads import unique_payloads
-from tests.conftest import instance, make_settings
+from tests.conftest import DEPLOYED_L2, instance, make_settings
 from tests.dynamo import Faults, silent_endpoint
 
 VALUE_SCHEMA = FlightDelay.value_schema
@@ -30,7 +30,7 @@ VALUE_SCHEMA = FlightDelay.value_schema
 pytestmark = pytest.mark.slow  # subprocesses, many requests: not in `make test-fast`
 
 BOUND_S = 2.0
-FAULTY = {"l2_timeout_seconds": 0.2, "l2_max_attempts": 2}
+FAULTY = DEPLOYED_L2 | {"l2_timeout_seconds": 0.2, "l2_max_attempts": 2}
 
 
 class Clock:
@@ -130,7 +130,7 @@ def test_circuit_opens_then_recovers(
     body = client.post("/predict", json=payloads[4]).json()
     assert body["delay_probability"] == truth(payloads[4])
     assert client.get("/stats").json()["l2_circuit"] == "closed"
-    fresh = instance(artifact_path, moto_endpoint, table)
+    fresh = instance(artifact_path, moto_endpoint, table, **DEPLOYED_L2)
     assert fresh.post("/predict", json=payloads[4]).headers["x-cache"] == "HIT-L2"
 
 
@@ -230,7 +230,7 @@ def test_hung_table_with_the_defaults_costs_each_request_under_half_a_second(
     the breaker opens and L2 costs nothing."""
     payloads = unique_payloads(8, offset=90_000)
     with silent_endpoint() as silent:
-        client = instance(artifact_path, silent, "hung")
+        client = instance(artifact_path, silent, "hung", **DEPLOYED_L2)
         times = []
         for payload in payloads:
             started = time.perf_counter()
