@@ -625,7 +625,7 @@ def result_of(world: World) -> dict[str, Any]:
         "warm_fill_seconds": round(
             len(Scenario(config.scenario, config.options).pool)
             / config.limits.table_write_units_per_s,
-            1,
+            2,
         )
         if config.warm
         else None,
