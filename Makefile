@@ -115,6 +115,11 @@ $(SERVE_STAMP): pyproject.toml
 $(STAMP): $(SERVE_STAMP)
 	@echo "predcache: adding the test and load-run tools to $(VENV) (first run only)"
 	$(call INSTALL,$(DEV_EXTRAS))
+	@# uv leaves bytecode to the first import, which never writes it where
+	@# PYTHONDONTWRITEBYTECODE is set (CI machines here): then every one of the tests'
+	@# Python processes compiles scikit-learn, boto3 and moto again (~4 s each); a file
+	@# that does not compile (a package's Python 2 test data) is left to import time
+	$(BIN)/python -m compileall -q -j 0 $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') > /dev/null || true
 	@touch $@
 
 model: $(ARTIFACT)
