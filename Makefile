@@ -221,10 +221,11 @@ $(addprefix package-,$(VARIANTS)): package-%: $(STAMP) $(ARTIFACT) $(NPM_STAMP) 
 test-deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 	$(foreach v,$(VARIANTS),$(MAKE) --no-print-directory package-$(v) &&) true
 	$(MAKE) --no-print-directory package
-	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATES)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
+	@# cfn-lint and checkov side by side (nothing timed runs beside them)
+	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATES) & lint=$$!; \
 	$(BIN)/uv tool run --quiet --from checkov==3.3.30 checkov --config-file deploy/checkov.yaml \
-		$(addprefix -f ,$(TEMPLATES))
+		$(addprefix -f ,$(TEMPLATES)); scan=$$?; wait $$lint && exit $$scan
 	$(BIN)/python -m pytest -m deploy $(PYTEST_ARGS)
 
 deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements

@@ -325,42 +325,60 @@ def test_snapstart_publishes_a_version_that_api_gateway_invokes(template: dict) 
     assert default["Environment"]["Variables"]["MODEL_PRELOAD"] == "0"
 
 
-@pytest.mark.parametrize(
-    ("params", "says"),
-    [
-        (["--param=snapStart=true", "--param=modelPreload=0"], "needs MODEL_PRELOAD=1"),
-        (["--param=runtime=python3.11"], "runtime python3.11 is not supported: use one of"),
-        (["--param=runtime=python3.13", "no-interpreter"], "`pyenv install 3.13`"),
-        (["--param=front=alb"], "front=alb is not a door: use one of rest, http, url"),
-        (
-            ["--param=front=http", "--param=appApiKeys=k", "--param=apiCache=true"],
-            "API_CACHE=1 is API Gateway's REST cache: front=http has none",
-        ),
-        (
-            ["--param=apiCache=true", "--param=apiCacheTtl=3601"],
-            "API_CACHE_TTL=3601: a whole number of seconds, 1 to 3600",
-        ),
-        (["--param=front=url"], "front=url has no API keys or usage plans: give the app its keys"),
-    ],
-)
-def test_a_package_that_cannot_work_is_refused_in_one_line(
-    tmp_path: Path, params: list[str], says: str
-) -> None:
-    """SnapStart without the model in the snapshot, an unsupported runtime, a runtime
-    whose interpreter this machine lacks (no pyenv, nothing on PATH): in a copy of the
-    project's deployment files (`osls package` clears the `.serverless/` of the folder
-    it runs in, where the other tests read theirs)."""
+REFUSALS = [  # (what `osls package` is given, what its one line says)
+    (["--param=snapStart=true", "--param=modelPreload=0"], "needs MODEL_PRELOAD=1"),
+    (["--param=runtime=python3.11"], "runtime python3.11 is not supported: use one of"),
+    (["--param=runtime=python3.13", "no-interpreter"], "`pyenv install 3.13`"),
+    (["--param=front=alb"], "front=alb is not a door: use one of rest, http, url"),
+    (
+        ["--param=front=http", "--param=appApiKeys=k", "--param=apiCache=true"],
+        "API_CACHE=1 is API Gateway's REST cache: front=http has none",
+    ),
+    (
+        ["--param=apiCache=true", "--param=apiCacheTtl=3601"],
+        "API_CACHE_TTL=3601: a whole number of seconds, 1 to 3600",
+    ),
+    (["--param=front=url"], "front=url has no API keys or usage plans: give the app its keys"),
+]
+
+
+def refused_package(folder: Path, params: list[str]) -> subprocess.CompletedProcess:
+    """`osls package` in a copy of the project's deployment files (`osls package`
+    clears the `.serverless/` of the folder it runs in, where the other tests read
+    theirs); "no-interpreter": without pyenv or any Python on PATH."""
+    folder.mkdir()
     for name in ("serverless.yml", "package.json", "deploy"):
-        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
-    (tmp_path / "node_modules").symlink_to(ROOT / "node_modules")
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, folder / name)
+    (folder / "node_modules").symlink_to(ROOT / "node_modules")
     env = {**os.environ, "SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off",
            "SLS_DEPRECATION_DISABLE": "*"}  # fmt: skip
     if "no-interpreter" in params:
         params = [p for p in params if p != "no-interpreter"]
-        env |= {"HOME": str(tmp_path), "PATH": str(Path(shutil.which("node")).parent)}
-    done = subprocess.run(
+        env |= {"HOME": str(folder), "PATH": str(Path(shutil.which("node")).parent)}
+    return subprocess.run(
         ["npx", "osls", "package", *params],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        cwd=folder, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory: pytest.TempPathFactory) -> list[subprocess.CompletedProcess]:
+    """Every case at once: each is a Node process that stops early (~2 s)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = tmp_path_factory.mktemp("refusals")
+    with ThreadPoolExecutor(len(REFUSALS)) as pool:
+        return list(pool.map(lambda i: refused_package(root / str(i), REFUSALS[i][0]),
+                             range(len(REFUSALS))))  # fmt: skip
+
+
+@pytest.mark.parametrize("case", range(len(REFUSALS)), ids=[says for _, says in REFUSALS])
+def test_a_package_that_cannot_work_is_refused_in_one_line(
+    refusals: list[subprocess.CompletedProcess], case: int
+) -> None:
+    """SnapStart without the model in the snapshot, an unsupported runtime, a runtime
+    whose interpreter this machine lacks, an unknown front door, L0 off the REST door,
+    an L0 TTL past AWS's maximum, a door without keys."""
+    done, says = refusals[case], REFUSALS[case][1]
     assert done.returncode != 0
     assert says in done.stdout + done.stderr
