@@ -170,9 +170,10 @@ simulate: $(STAMP)
 		$(if $(RATE),--rate $(RATE) --ramp $(RAMP),--users $(USERS) --spawn-rate $(SPAWN_RATE)) \
 		--concurrency-limit $(CONCURRENCY_LIMIT) $(if $(SWEEP),--sweep $(SWEEP)) \
 		$(if $(VALIDATE),--validate $(VALIDATE)) --out $(SIM_OUT)
-	$(if $(DOORS),@echo "per front door: the original burst, 50,000 requests in 45 s (hot, tiered)")
-	$(if $(DOORS),$(PREDCACHE) simulate --scenario hot --modes tiered --rate 1111.1 --duration 45 \
-		--sweep front=$(DOORS) --out $(SIM_OUT)/doors)
+	@if [ -n "$(DOORS)" ]; then \
+		echo "per front door: the original burst, 50,000 requests in 45 s (hot, tiered)"; \
+		$(PREDCACHE) simulate --scenario hot --modes tiered --rate 1111.1 --duration 45 \
+			--sweep front=$(DOORS) --out $(SIM_OUT)/doors; fi
 
 # Per-request latency of L1 hit, L2 hit, miss and cache off, side by side.
 bench: $(STAMP) $(ARTIFACT)

@@ -66,3 +66,17 @@ def test_every_option_of_every_job_says_what_it_does(
         if not action.help and not isinstance(action, argparse._HelpAction)
     ]
     assert silent == [], f"predcache {job}: options without help"
+
+
+@pytest.mark.parametrize(
+    "target", [*MAKE_TARGETS, "package", "package-l0", "test-deploy", "deploy"]
+)
+def test_every_make_recipe_is_valid_shell(target: str) -> None:
+    """What `make -n` would run parses as shell (a comma inside `$(if …)` once split an
+    echo's quotes in two, and only a full `make simulate` showed it)."""
+    root = Path(__file__).resolve().parents[2]
+    dry = subprocess.run(["make", "-n", "--no-print-directory", target], cwd=root,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    parsed = subprocess.run(["sh", "-n"], input=dry.stdout, capture_output=True, text=True)
+    assert parsed.returncode == 0, parsed.stderr
