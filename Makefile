@@ -76,7 +76,7 @@ VARIANT_snapstart := $(SNAPSTART_PARAMS)
 VARIANT_model := --param=model=model.iris:Iris --param=modelArtifact=iris
 VARIANT_l0 := --param=apiCache=true
 VARIANT_http := --param=front=http --param=appApiKeys=test-deploy-key
-VARIANT_url := --param=front=url --param=appApiKeys=test-deploy-key
+VARIANT_url := --param=front=url --param=urlAuth=aws_iam # IAM: no app keys needed
 TEMPLATES = $(TEMPLATE) $(foreach v,$(VARIANTS),.serverless-$(v)/cloudformation-template-update-stack.json)
 # every package: the runtime (RUNTIME=python3.13) and the requirements folder keyed on
 # what shapes it (deploy/requirements_cache.py), reused across packages

@@ -26,7 +26,7 @@ const path = require('path');
 const DOORS = ['rest', 'http', 'url'];
 const TTL_MAX = 3600; // API Gateway's maximum cache TTL
 const CACHE_SIZES = ['0.5', '1.6', '6.1', '13.5', '28.4', '58.2', '118', '237']; // GB
-const URL_AUTH = { none: 'NONE', aws_iam: 'AWS_IAM' };
+const URL_AUTHS = ['none', 'aws_iam'];
 const L0_METHOD = 'ApiGatewayMethodPredictGet';
 const L0_PATH = '/~1predict'; // a MethodSetting's resource path: "/" written "~1"
 // gateway responses: what API Gateway answers itself, in the app's error shape
@@ -73,7 +73,7 @@ class Front {
     if (!CACHE_SIZES.includes(String(o.apiCacheSize))) {
       this.fail(`API_CACHE_SIZE=${o.apiCacheSize} GB: API Gateway offers ${CACHE_SIZES.join(', ')}`);
     }
-    if (!(o.urlAuth in URL_AUTH)) this.fail(`urlAuth=${o.urlAuth}: use none or aws_iam`);
+    if (!URL_AUTHS.includes(o.urlAuth)) this.fail(`URL_AUTH=${o.urlAuth}: use ${URL_AUTHS.join(' or ')}`);
     const keyed = o.door === 'rest' || (o.door === 'url' && o.urlAuth === 'aws_iam');
     if (!keyed && !String(o.appApiKeys || '').trim()) {
       this.fail(`front=${o.door} has no API keys or usage plans: give the app its keys (APP_API_KEYS=k1,k2, or an \${ssm:...} in serverless.yml)`);
@@ -87,7 +87,9 @@ class Front {
     const { service } = this.serverless;
     const fn = service.getFunction('api');
     if (o.door === 'rest') return;
-    service.provider.environment = { ...service.provider.environment, API_KEYS: o.appApiKeys };
+    if (String(o.appApiKeys || '').trim()) {  // the app refuses an API_KEYS naming no key
+      service.provider.environment = { ...service.provider.environment, API_KEYS: o.appApiKeys };
+    }
     if (service.provider.apiGateway) {
       this.throttle = service.provider.apiGateway.usagePlan.throttle;
       delete service.provider.apiGateway.apiKeys;

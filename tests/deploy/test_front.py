@@ -144,11 +144,14 @@ def test_the_http_door_serves_the_same_routes_with_the_apps_keys_and_the_plans_t
                      "ThrottlingRateLimit": throttle["rateLimit"]}  # fmt: skip
 
 
-def test_the_url_door_is_a_function_url_with_the_apps_keys() -> None:
+def test_the_url_door_is_a_function_url_behind_iam_without_app_keys() -> None:
+    """`make test-deploy` packages the url door with URL_AUTH=aws_iam and no keys: the
+    function must not get an API_KEYS naming no key (the app would refuse to start);
+    the app-keys path is the http door's, checked above."""
     template = packaged("-url")
     (url,) = resources_of(template, "AWS::Lambda::Url").values()
-    assert url["Properties"]["AuthType"] == "NONE"
+    assert url["Properties"]["AuthType"] == "AWS_IAM"
     kinds = {v["Type"] for v in template["Resources"].values()}
     assert not [kind for kind in kinds if kind.startswith("AWS::ApiGateway")]
     function = template["Resources"]["ApiLambdaFunction"]["Properties"]
-    assert function["Environment"]["Variables"]["API_KEYS"] == "test-deploy-key"
+    assert "API_KEYS" not in function["Environment"]["Variables"]
