@@ -117,7 +117,7 @@ $(STAMP): $(SERVE_STAMP)
 	$(call INSTALL,$(DEV_EXTRAS))
 	@# uv leaves bytecode to the first import, which never writes it where
 	@# PYTHONDONTWRITEBYTECODE is set (CI machines here): then every one of the tests'
-	@# Python processes compiles scikit-learn, boto3 and moto again (~4 s each); a file
+	@# Python processes compiles scikit-learn, boto3 and moto again (docs/deploy.md); a file
 	@# that does not compile (a package's Python 2 test data) is left to import time
 	$(BIN)/python -m compileall -q -j 0 $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') > /dev/null || true
 	@touch $@

@@ -15,7 +15,7 @@
 //
 // Requirements: serverless-python-requirements installs and slims them into its cached
 // folder (it runs before this plugin) and would then re-zip all ~175 MB into every
-// package with JSZip (34 of a package's 41 s). Instead deploy/lambda_zip.py zips the
+// package with JSZip (most of a package's time: docs/deploy.md). Instead deploy/lambda_zip.py zips the
 // folder once, beside it, and each package is that zip plus the function's own entries.
 // The plugin's folder link is moved aside before it injects, so it injects nothing, and
 // removed once the zip is whole.

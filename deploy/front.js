@@ -6,7 +6,7 @@
 //
 //   rest  REST API (the default): API keys and a usage plan (429 past its throttle),
 //         gateway responses in the app's error shape, optionally L0 on GET /predict.
-//   http  HTTP API: $1.00 per million requests instead of $3.50, no API keys or usage
+//   http  HTTP API: a lower request fee (docs/deploy.md's table), no API keys or usage
 //         plans (the app's API_KEYS check is the auth), the plan's throttle set as the
 //         stage's route throttle.
 //   url   Lambda function URL: no request fee, auth by the app's API_KEYS or AWS_IAM,

@@ -9,7 +9,7 @@ folder is keyed on its exact contents, deploy/requirements_cache.py) and zips it
 beside itself; `merge` puts the function's own zip (osls writes it: code, model
 artifact) on top of a copy of that zip. Compressing the ~175 MB of requirements is
 most of a package's time (serverless-python-requirements re-zipped them with JSZip in
-every package: 34 s of 41 s on 2026-12-01), so it is done once per folder.
+every package: docs/deploy.md), so it is done once per folder.
 """
 
 from __future__ import annotations
