@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -168,13 +169,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 # A ramp sends the same requests over `duration` (the rate x1.5, reached after 2/3 of
 # it); SnapStart's restore time is not published (500 ms assumed, ours measured
 # 154 ms); provisioned concurrency is sized to this burst's warm peak (~40) with room.
-LEVERS: dict[str, dict[str, Any]] = {
-    "as deployed": {},
-    "ramp": {"ramp": 2 / 3, "rate": 1.5},  # fractions of duration and of the rate
-    "warm": {"warm": True},
-    "SnapStart": {"restore_ms": 500.0},
-    "provisioned 100": {"provisioned": 100},
-    "L0 300 s": {"l0_ttl": 300.0},
+LEVERS: dict[str, Callable[[Config], dict[str, Any]]] = {  # a run -> what the lever changes
+    "as deployed": lambda base: {},
+    "ramp": lambda base: {"ramp": base.duration * 2 / 3, "rate": base.rate * 1.5},
+    "warm": lambda base: {"warm": True},
+    "SnapStart": lambda base: {"restore_ms": 500.0},
+    "provisioned 100": lambda base: {"provisioned": 100},
+    "L0 300 s": lambda base: {"l0_ttl": 300.0},
 }
 
 
@@ -183,12 +184,9 @@ def lever_configs(base: Config) -> list[tuple[str, Config]]:
     rows = []
     for door in DOORS:
         for lever, change in LEVERS.items():
-            if "l0_ttl" in change and not DOORS[door].l0:
-                continue
-            if "ramp" in change:  # fractions of this run's duration and rate
-                change = {"ramp": change["ramp"] * base.duration,
-                          "rate": change["rate"] * base.rate}  # fmt: skip
-            rows.append((lever, replace(base, front=door, **change)))
+            config = replace(base, front=door, **change(base))
+            if not config.l0_ttl or DOORS[door].l0:
+                rows.append((lever, config))
     return rows
 
 
@@ -238,7 +236,7 @@ COLUMNS = (  # (header, width, the row's figure)
     ("$/1M", 7, lambda r: f"{r['cost_per_million_requests_usd']['total']:.2f}"),
     ("$/month", 10, lambda r: f"{r['monthly_usd_at_this_rate']:,.0f}"),
     ("refused x0.5-x2", 16,
-     lambda r: "-".join(str(v["refused"]) for v in r["sensitivity"].values())),
+     lambda r: "-".join(str(v["refused"]) for v in r["sensitivity"].values()) or "-"),
 )  # fmt: skip
 
 
@@ -273,8 +271,6 @@ def _print_rows(rows: list[dict[str, Any]], sweep: str) -> None:
     """One line per run: answers by tier, refusals by status and source, cost."""
     name = sweep.partition("=")[0].replace("-", "_") if sweep else ""
     name = "account_concurrency" if name == "concurrency_limit" else name
-    if not rows[0].get("sensitivity"):
-        rows = [{**row, "sensitivity": {"-": {"refused": "-"}}} for row in rows]
     lead = f"{'mode':8} " + (f"{name:>15} " if name else "")
     labels = {s.label for s in REFUSALS if not any(r["refused"][s.field] for r in rows)}
     columns = [c for c in COLUMNS if c[0] not in labels]  # refusal columns no row has
