@@ -60,7 +60,8 @@ MODEL ?=
 BIN := $(VENV)/bin
 PREDCACHE := $(BIN)/predcache
 NPM_STAMP := node_modules/.installed
-SLS := SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off SLS_DEPRECATION_DISABLE='*' npx osls
+SLS := SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off SLS_DEPRECATION_DISABLE='*' node_modules/.bin/osls
+CHECKOV = $(BIN)/uv tool run --quiet --from checkov==3.3.30 checkov
 TEMPLATE := .serverless/cloudformation-template-update-stack.json
 SNAPSTART_PARAMS := --param=snapStart=true --param=modelPreload=1
 FRONT_PARAMS = $(if $(FRONT),--param=front=$(FRONT)) $(if $(API_CACHE),--param=apiCache=$(API_CACHE)) \
@@ -98,7 +99,7 @@ ARTIFACT := model/artifacts/flight_delay.pkl
 
 .PHONY: install model serve test test-fast lint bench bench-cold bench-peer warm offline stress simulate \
 	soak clean \
-	lambda-requirements package $(addprefix package-,$(VARIANTS)) test-deploy deploy
+	lambda-requirements package $(addprefix package-,$(VARIANTS)) packages checkov-fetch test-deploy deploy
 
 install: $(STAMP)
 
@@ -218,16 +219,26 @@ $(addprefix package-,$(VARIANTS)): package-%: $(STAMP) $(ARTIFACT) $(NPM_STAMP) 
 
 # The deployment checks: every variant packaged, size budget, cfn-lint, checkov (a
 # security scan: deploy/checkov.yaml skips each exception with its reason), template,
-# moto stack and Lambda-stack tests.
+# moto stack and Lambda-stack tests. The tests run on two workers (their xdist_group
+# marks): the serverless-offline stacks on one, one after another (mostly idle, and
+# their container counts depend on timing), the packages' checks on the other.
 test-deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
-	$(foreach v,$(VARIANTS),$(MAKE) --no-print-directory package-$(v) &&) true
-	$(MAKE) --no-print-directory package
-	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
+	$(MAKE) --no-print-directory -j2 packages checkov-fetch
 	@# cfn-lint and checkov side by side (nothing timed runs beside them)
 	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATES) & lint=$$!; \
-	$(BIN)/uv tool run --quiet --from checkov==3.3.30 checkov --config-file deploy/checkov.yaml \
-		$(addprefix -f ,$(TEMPLATES)); scan=$$?; wait $$lint && exit $$scan
-	$(BIN)/python -m pytest -m deploy $(PYTEST_ARGS)
+	$(CHECKOV) --config-file deploy/checkov.yaml $(addprefix -f ,$(TEMPLATES)); \
+		scan=$$?; wait $$lint && exit $$scan
+	$(BIN)/python -m pytest -m deploy -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# every package of make test-deploy, one after another (they share .serverless/requirements)
+packages: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
+	$(foreach v,$(VARIANTS),$(MAKE) --no-print-directory package-$(v) &&) true
+	$(MAKE) --no-print-directory package
+
+# checkov in uv's tool cache, fetched beside the packaging on a machine's first run
+checkov-fetch: $(STAMP)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
+	$(CHECKOV) --version > /dev/null
 
 deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
 	$(if $(MODEL),$(PREDCACHE) train --if-missing)

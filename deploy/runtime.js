@@ -27,8 +27,16 @@ function pyenvCandidates(binary) {
     .map((v) => path.join(versions, v, 'bin', binary));
 }
 
-// The interpreter of `binary` (python3.12): PATH's, then pyenv's, newest first.
+const found = new Map(); // binary -> interpreter: asked once per package, not per use
+
+// The interpreter of `binary` (python3.12): PATH's, then pyenv's, newest first. Asking
+// a pyenv shim runs its shell scripts (~0.15 s), and a package asks several times.
 function findInterpreter(binary) {
+  if (!found.has(binary)) found.set(binary, probe(binary));
+  return found.get(binary);
+}
+
+function probe(binary) {
   for (const candidate of [binary, ...pyenvCandidates(binary)]) {
     try {
       const version = execFileSync(candidate, ['--version'], { stdio: 'pipe' }).toString();
