@@ -99,7 +99,8 @@ ARTIFACT := model/artifacts/flight_delay.pkl
 
 .PHONY: install model serve test test-fast lint bench bench-cold bench-peer warm offline stress simulate \
 	soak clean \
-	lambda-requirements package $(addprefix package-,$(VARIANTS)) packages checkov-fetch test-deploy deploy
+	lambda-requirements package $(addprefix package-,$(VARIANTS)) packages checkov-fetch scan \
+	test-packages test-offline-stack test-deploy deploy
 
 install: $(STAMP)
 
@@ -219,16 +220,15 @@ $(addprefix package-,$(VARIANTS)): package-%: $(STAMP) $(ARTIFACT) $(NPM_STAMP) 
 
 # The deployment checks: every variant packaged, size budget, cfn-lint, checkov (a
 # security scan: deploy/checkov.yaml skips each exception with its reason), template,
-# moto stack and Lambda-stack tests. The tests run on two workers (their xdist_group
-# marks): the serverless-offline stacks on one, one after another (mostly idle, and
-# their container counts depend on timing), the packages' checks on the other.
+# moto stack and Lambda-stack tests. The checks on serverless-offline's stack (mostly
+# idle, and they need no package) run beside the rest; each part's output is printed
+# when it ends.
 test-deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
-	$(MAKE) --no-print-directory -j2 packages checkov-fetch
-	@# cfn-lint and checkov side by side (nothing timed runs beside them)
-	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATES) & lint=$$!; \
-	$(CHECKOV) --config-file deploy/checkov.yaml $(addprefix -f ,$(TEMPLATES)); \
-		scan=$$?; wait $$lint && exit $$scan
-	$(BIN)/python -m pytest -m deploy -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-packages test-offline-stack
+
+# the packages, their templates scanned, then the tests of what they hold
+test-packages: scan
+	$(BIN)/python -m pytest -m 'deploy and not offline_stack' $(PYTEST_ARGS)
 
 # every package of make test-deploy, one after another (they share .serverless/requirements)
 packages: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
@@ -239,6 +239,16 @@ packages: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 checkov-fetch: $(STAMP)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
 	$(CHECKOV) --version > /dev/null
+
+# every package's template through cfn-lint and checkov, side by side
+scan: packages checkov-fetch
+	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATES) & lint=$$!; \
+	$(CHECKOV) --config-file deploy/checkov.yaml $(addprefix -f ,$(TEMPLATES)); \
+		scan=$$?; wait $$lint && exit $$scan
+
+# the checks on serverless-offline's stack (make offline's), without any package
+test-offline-stack: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
+	$(BIN)/python -m pytest -m 'deploy and offline_stack' $(PYTEST_ARGS)
 
 deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
 	$(if $(MODEL),$(PREDCACHE) train --if-missing)

@@ -13,7 +13,7 @@ import pytest
 from model.contract import DEFAULT_MODEL, model_class
 from service.ops.template import template as serverless_yml
 
-pytestmark = [pytest.mark.deploy, pytest.mark.xdist_group("packages")]  # make test-deploy
+pytestmark = pytest.mark.deploy
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy"))
 

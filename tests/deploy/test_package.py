@@ -34,7 +34,7 @@ from stress_test.bench.lambda_runtime import (
 )
 from tests.conftest import PAYLOAD
 
-pytestmark = [pytest.mark.deploy, pytest.mark.xdist_group("packages")]  # make test-deploy
+pytestmark = pytest.mark.deploy
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / ".serverless" / "cloudformation-template-update-stack.json"
 SNAPSTART_TEMPLATE = ROOT / ".serverless-snapstart" / "cloudformation-template-update-stack.json"

@@ -23,8 +23,7 @@ from service.ops.template import offline_api_key, offline_table_name
 from stress_test.lambda_view import lambda_view, read_lines
 from stress_test.payloads import unique_payloads
 
-# make test-deploy runs the serverless-offline stacks on one worker, one at a time
-pytestmark = [pytest.mark.deploy, pytest.mark.xdist_group("offline-stack")]
+pytestmark = [pytest.mark.deploy, pytest.mark.offline_stack]
 API_KEY = offline_api_key()
 
 

@@ -10,9 +10,7 @@ from stress_test.measurements import REFERENCE, load
 from stress_test.simulation.conformance import FIGURES, TOLERANCE, conformance
 from stress_test.simulation.model import Times
 
-# needs Node.js and serverless-offline (make test-deploy); its worker runs the
-# serverless-offline stacks one at a time: the container counts depend on timing
-pytestmark = [pytest.mark.deploy, pytest.mark.xdist_group("offline-stack")]
+pytestmark = [pytest.mark.deploy, pytest.mark.offline_stack]  # Node.js, serverless-offline
 
 
 def test_pool_and_second_wave_agree_with_the_lambda_stack() -> None:
