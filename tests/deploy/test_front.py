@@ -12,6 +12,7 @@ import pytest
 
 from model.contract import DEFAULT_MODEL, model_class
 from service.ops.template import template as serverless_yml
+from tests.deploy.cfn import resources_of
 
 pytestmark = pytest.mark.deploy
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,10 +28,6 @@ def packaged(variant: str) -> dict:
             f"no {path.parent.name} template: run `make test-deploy` (it packages each door)"
         )
     return json.loads(path.read_text())
-
-
-def resources_of(template: dict, kind: str) -> dict[str, dict]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
 def l0_method(template: dict) -> dict:

@@ -33,6 +33,7 @@ from stress_test.bench.lambda_runtime import (
     runtime_python,
 )
 from tests.conftest import PAYLOAD
+from tests.deploy.cfn import resources_of
 
 pytestmark = pytest.mark.deploy
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,10 +49,6 @@ def template() -> dict:
     if not TEMPLATE.exists():
         pytest.fail("no packaged template: run `make package` (make test-deploy does)")
     return json.loads(TEMPLATE.read_text())
-
-
-def resources_of(template: dict, kind: str) -> dict[str, dict]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
 def dynamodb_actions_in_code() -> set[str]:
