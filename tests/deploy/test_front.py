@@ -12,6 +12,7 @@ import pytest
 
 from model.contract import DEFAULT_MODEL, model_class
 from service.ops.template import template as serverless_yml
+from stress_test.simulation.aws import DOORS, INTEGRATION_504, QUOTA_429
 from tests.deploy.cfn import resources_of
 
 pytestmark = pytest.mark.deploy
@@ -101,15 +102,20 @@ def test_invalidating_an_l0_entry_needs_authorization(aws_env: None) -> None:
 
 
 def test_the_rest_door_answers_its_own_refusals_in_the_apps_shape_with_retry_after() -> None:
+    """With the statuses the simulation's `rest` door counts (`predcache simulate`), so
+    the two cannot drift apart."""
     responses = {
         r["Properties"]["ResponseType"]: r["Properties"]
         for r in resources_of(packaged(""), "AWS::ApiGateway::GatewayResponse").values()
     }
-    retryable = [("THROTTLED", "429"), ("QUOTA_EXCEEDED", "429"), ("DEFAULT_5XX", "503"),
-                 ("INTEGRATION_FAILURE", "503"), ("INTEGRATION_TIMEOUT", "504")]  # fmt: skip
-    for kind, status in retryable:
+    rest = DOORS["rest"]
+    throttle = rest.lambda_throttle
+    retryable = [("THROTTLED", rest.plan), ("QUOTA_EXCEEDED", QUOTA_429),
+                 ("DEFAULT_5XX", throttle), ("INTEGRATION_FAILURE", throttle),
+                 ("INTEGRATION_TIMEOUT", INTEGRATION_504)]  # fmt: skip
+    for kind, simulated in retryable:
         response = responses[kind]
-        assert response["StatusCode"] == status, kind
+        assert response["StatusCode"] == str(simulated.code), kind
         assert "gatewayresponse.header.Retry-After" in response["ResponseParameters"], kind
     for response in responses.values():
         body = response["ResponseTemplates"]["application/json"]
