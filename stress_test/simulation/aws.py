@@ -51,8 +51,9 @@ ROUTE_429 = Status(429, "http_route", "429 route")  # an HTTP API stage's route 
 QUOTA_429 = Status(429, "usage_plan_quota", "429 quota")
 ACCOUNT_429 = Status(429, "apigw_account", "429 acct")
 # A Lambda throttle (Lambda's own 429) as each door answers it: REST maps it to a gateway
-# response, which serverless.yml (deploy/front.js) answers 503 with Retry-After; an HTTP
-# API answers its fixed 500; a function URL passes Lambda's 429 on.
+# response, which deploy/front.js answers 503 with Retry-After (tests/deploy/test_front.py
+# holds the packaged template to these statuses); an HTTP API answers its fixed 500; a
+# function URL passes Lambda's 429 on.
 THROTTLE_503 = Status(503, "lambda_throttle", "503 lambda")
 THROTTLE_500 = Status(500, "lambda_throttle", "500 lambda")
 THROTTLE_429 = Status(429, "lambda_throttle", "429 lambda")
