@@ -30,7 +30,7 @@ function pyenvCandidates(binary) {
 const found = new Map(); // binary -> interpreter: asked once per package, not per use
 
 // The interpreter of `binary` (python3.12): PATH's, then pyenv's, newest first. Asking
-// a pyenv shim runs its shell scripts (~0.15 s), and a package asks several times.
+// a pyenv shim runs its shell scripts, and a package asks several times (docs/deploy.md).
 function findInterpreter(binary) {
   if (!found.has(binary)) found.set(binary, probe(binary));
   return found.get(binary);
