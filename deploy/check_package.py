@@ -1,28 +1,35 @@
-"""Check the packaged Lambda zip: unzipped size under Lambda's limit, contents complete.
+"""Check the packaged Lambda zip: it fits, it is complete, and it answers.
 
     python deploy/check_package.py [.serverless/predcache.zip]
 
 Prints the unzipped size and the largest top-level entries; exits non-zero when the
 size exceeds the budget (or Lambda's 262,144,000 bytes), a required file is missing
-(bytecode for python3.12 included) or a forbidden one (pandas, tests, operator tools)
-is present, or when the function's L2 budget (`L2_BUDGET_SECONDS`, from the packaged
+(bytecode for the runtime included) or a forbidden one (pandas, tests, operator tools)
+is present, when the function's L2 budget (`L2_BUDGET_SECONDS`, from the packaged
 template's environment or the service's default) does not leave the rest of a request
-room within the function's timeout.
+room within the function's timeout, or when the unzipped package, run on the runtime's
+Python with the function's environment (deploy/package_runs.py), does not answer the
+model's own example `MISS`, then `HIT-L1` with the same value, then `HIT-L2` from a
+fresh container. `package OK` only then; otherwise one line per failure, naming what
+failed (the missing module, the refused value), and the zip is removed, so nothing
+half-built is left to deploy.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import zipfile
 from collections import Counter
 from pathlib import Path
 
+from package_runs import PackageRunError, container, example_events, function, log_error
+
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
-# Our own budget, well under Lambda's, so that a new dependency is a decision. 183.8 MB
-# on 2026-12-01, 28 MB of it the bytecode deploy/assemble.js compiles (a zip without
-# it makes a cold miss 2.8x slower, docs/deploy.md); deploy/trace_package.py shows
-# what the function opens (173.0 MB) and the largest files it never does.
+# Our own budget for the flight model's zip, well under Lambda's, so that a new
+# dependency is a decision (its size and what the bytecode adds: docs/deploy.md);
+# `deploy/shape_package.py --report` shows the largest files the function never opens.
 PACKAGE_BUDGET = 190_000_000
 REQUIRED = (
     "service/handler.py",
@@ -134,6 +141,62 @@ def check(zip_path: Path) -> list[str]:
     return problems
 
 
+def the_function(template_path: Path) -> dict:
+    resources = json.loads(template_path.read_text())["Resources"]
+    (function_,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    door = "rest" if any(r["Type"] == "AWS::ApiGateway::RestApi" for r in resources.values()) \
+        else "http"  # an HTTP API's or a function URL's event (v2)  # fmt: skip
+    return function_["Properties"] | {"door": door}
+
+
+def _value(body: dict) -> dict:
+    """An answer less what differs between a miss and a hit."""
+    return {k: v for k, v in body.items() if k not in ("cache", "age_s")}
+
+
+def check_answers(zip_path: Path, template_path: Path) -> list[str]:
+    """The unzipped package, with the function's environment, answers the model's own
+    example: MISS, HIT-L1 with the same value, then HIT-L2 from a fresh container (as
+    far as its CACHE_MODE keeps values)."""
+    from model.contract import DEFAULT_MODEL
+
+    properties = the_function(template_path)
+    variables = properties.get("Environment", {}).get("Variables", {})
+    env = {k: v for k, v in variables.items() if isinstance(v, str)}
+    spec = env.get("MODEL") or DEFAULT_MODEL
+    key = (env.get("API_KEYS") or "").split(",")[0].strip() or None
+    mode = env.get("CACHE_MODE", "tiered")
+    wanted = {"off": ("MISS", "MISS", "MISS"), "memory": ("MISS", "HIT-L1", "MISS")}.get(
+        mode, ("MISS", "HIT-L1", "HIT-L2"))  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="predcache-check-") as scratch:
+        task = Path(scratch) / "task"
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(task)
+        try:
+            with function([task], env, properties["Runtime"]) as (python, run_env):
+                one = example_events(spec, properties["door"], key)["one"]
+                first, facts = container(python, task, run_env, [one, one])
+                fresh, fresh_facts = container(python, task, run_env, [one])
+        except PackageRunError as exc:
+            return [f"MODEL={spec}: {exc}"]
+    answers = [*zip(first, [facts, facts], strict=True), (fresh[0], fresh_facts)]
+    seen = []
+    for (reply, logged), expected in zip(answers, wanted, strict=True):
+        body = json.loads(reply["body"])
+        if reply["status"] != 200 or body.get("cache") != expected:
+            cause = log_error(logged)
+            return [f"MODEL={spec}: the packaged function answered its example "
+                    f"{reply['status']} {body.get('cache') or body.get('message')!r} where "
+                    f"{expected} was due{': ' + cause if cause else ''}"]  # fmt: skip
+        seen.append(expected)
+        if _value(body) != _value(json.loads(first[0]["body"])):
+            return [f"MODEL={spec}: the packaged function's {expected} answer differs from "
+                    f"its MISS: {reply['body'][:200]}"]  # fmt: skip
+    print(f"MODEL={spec}: the unzipped package on {properties['Runtime']} answered its "
+          f"example {', '.join(seen)}")  # fmt: skip
+    return []
+
+
 def main() -> None:
     path = Path(sys.argv[1] if len(sys.argv) > 1 else ".serverless/predcache.zip")
     problems = check(path)
@@ -141,10 +204,13 @@ def main() -> None:
     if template.exists():
         problems += check_timeouts(template)
         problems += check_model(path, template)
+        if not problems:
+            problems += check_answers(path, template)
     for problem in problems:
         print(f"FAIL: {problem}")
     if problems:
-        raise SystemExit(1)
+        path.unlink()
+        raise SystemExit(f"{path} removed: it must not be deployed")
     print("package OK")
 
 

@@ -22,6 +22,7 @@ const { execFileSync } = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
+const { venvPython } = require('./runtime');
 
 const DOORS = ['rest', 'http', 'url'];
 const TTL_MAX = 3600; // API Gateway's maximum cache TTL
@@ -174,8 +175,7 @@ class Front {
   }
 
   python() {
-    const venv = path.join(this.serverless.serviceDir, '.venv', 'bin', 'python');
-    return process.env.PREDCACHE_PYTHON || (fs.existsSync(venv) ? venv : 'python3');
+    return venvPython(this.serverless.serviceDir);
   }
 }
 

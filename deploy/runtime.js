@@ -67,12 +67,22 @@ class Runtime {
     const version = runtime.replace(/^python/, '');
     const pip = this.serverless.service.custom.pythonRequirements.pipCmdExtraArgs;
     pip.push(`--python-version ${version}`);
-    // the function's own bytecode, for this runtime only (not a dev venv's)
-    const tag = `cpython-${version.replace('.', '')}`;
-    // after the leading "!**", before the exclusions that follow (later patterns win)
-    this.serverless.service.package.patterns.splice(1, 0, `{cache,model,service}/**/__pycache__/*.${tag}.pyc`);
   }
+}
+
+// The predcache venv's Python (what `make` set up), for the plugins' questions about
+// the model and the packaged zip: PREDCACHE_PYTHON, else the checkout's .venv.
+function venvPython(serviceDir) {
+  const venv = path.join(serviceDir, '.venv', 'bin', 'python');
+  return process.env.PREDCACHE_PYTHON || (fs.existsSync(venv) ? venv : 'python3');
+}
+
+// The bytecode tag of a runtime: cpython-312 for python3.12.
+function cacheTag(runtime) {
+  return `cpython-${runtime.replace(/^python/, '').replace('.', '')}`;
 }
 
 module.exports = Runtime;
 module.exports.findInterpreter = findInterpreter;
+module.exports.venvPython = venvPython;
+module.exports.cacheTag = cacheTag;

@@ -73,6 +73,11 @@ class Model:
     item); `extras` are `Value` fields answered after `model_version` and `cache`.
     `train` and `payload` are optional: how to make an artifact, and the i-th of
     many distinct realistic requests (what `warm`, `stress` and `bench` send).
+    `requirements` are what `predict_many` needs beyond predcache's own dependencies
+    (PEP 508 strings, e.g. `"onnxruntime>=1.20"`): every job that loads the model
+    installs them, and `make package` ships them. Import them where they are used
+    (in `predict_many`, `train`), not at the module's top: the module must import
+    without them, and a cache hit never pays for them.
     """
 
     name: ClassVar[str]
@@ -81,6 +86,7 @@ class Model:
     value_schema: ClassVar[int] = 1
     extras: ClassVar[tuple[str, ...]] = ()
     artifact_file: ClassVar[str]
+    requirements: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, artifact: ModelArtifact) -> None:
         self.artifact = artifact

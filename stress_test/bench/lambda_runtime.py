@@ -20,13 +20,17 @@ from service.ops.template import runtime_version
 RUNTIME_VERSION = runtime_version()  # serverless.yml's provider.runtime, e.g. "3.12"
 # What the runtime provides and the zip leaves out, at the versions this project runs.
 PROVIDED = ("botocore", "jmespath", "urllib3", "python-dateutil", "six")
-RUNTIME_DIR = Path(".predcache") / f"lambda-runtime-{RUNTIME_VERSION}"
+RUNTIME_DIRS = Path(".predcache")
 # One cold container: answer the events (argv[1], a JSON list; "hooks" runs SnapStart's
 # before-snapshot then after-restore hooks), one JSON reply per line, then its facts:
 # the modules it imported from TASK without bytecode (each compiled at import, as on
-# every cold start in Lambda), whether pandas came in, every file it imported or mapped.
+# every cold start in Lambda), whether pandas came in, every file it imported, mapped or
+# opened (an audit hook sees each `open`, data files included).
 CONTAINER = """
 import importlib.util, json, os, sys
+seen = set()
+sys.addaudithook(lambda event, args: event == "open" and isinstance(args[0], str)
+                 and seen.add(args[0]))
 from service.handler import handler
 import snapshot_restore_py as hooks
 for event in json.loads(sys.argv[1]):
@@ -39,32 +43,32 @@ for event in json.loads(sys.argv[1]):
     print(json.dumps({"status": r["statusCode"], "body": r["body"]}))
 task = os.environ["TASK"]
 files = {getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}
-files |= {line.split()[-1] for line in open("/proc/self/maps") if ".so" in line}
+files |= {line.split()[-1] for line in open("/proc/self/maps") if ".so" in line} | seen
 print(json.dumps({"pandas": "pandas" in sys.modules, "opened": sorted(files), "compiled": sorted(
     f for f in files if f.startswith(task) and f.endswith(".py")
     and not os.path.exists(importlib.util.cache_from_source(f)))}))
 """
 
 
-def runtime_python() -> str | None:
-    """A Python of the Lambda runtime's version (PATH's, then pyenv's, newest first:
-    the order deploy/runtime.js looks in), or None."""
+def runtime_python(version: str = RUNTIME_VERSION) -> str | None:
+    """A Python of the Lambda runtime's version (`3.12`; PATH's, then pyenv's, newest
+    first: the order deploy/runtime.js looks in), or None."""
     versions = Path.home() / ".pyenv" / "versions"
-    installed = [*versions.glob(RUNTIME_VERSION), *versions.glob(f"{RUNTIME_VERSION}.*")]
-    pyenv = [str(v / "bin" / f"python{RUNTIME_VERSION}") for v in sorted(installed, reverse=True)]
-    for candidate in [f"python{RUNTIME_VERSION}", *pyenv]:
+    installed = [*versions.glob(version), *versions.glob(f"{version}.*")]
+    pyenv = [str(v / "bin" / f"python{version}") for v in sorted(installed, reverse=True)]
+    for candidate in [f"python{version}", *pyenv]:
         with contextlib.suppress(OSError):
             done = subprocess.run([candidate, "--version"], capture_output=True, text=True)
-            if done.returncode == 0 and done.stdout.startswith(f"Python {RUNTIME_VERSION}."):
+            if done.returncode == 0 and done.stdout.startswith(f"Python {version}."):
                 return candidate
     return None
 
 
-def provided_packages(python: str) -> Path:
+def provided_packages(python: str, version: str = RUNTIME_VERSION) -> Path:
     """botocore and its dependencies, installed once per botocore version for the
-    runtime's Python and compiled, as the runtime has them."""
+    runtime's Python (`version`) and compiled, as the runtime has them."""
     pins = [f"{name}=={metadata.version(name)}" for name in PROVIDED]
-    folder = RUNTIME_DIR / f"botocore-{metadata.version('botocore')}"
+    folder = RUNTIME_DIRS / f"lambda-runtime-{version}" / f"botocore-{metadata.version('botocore')}"
     if not (folder / "botocore").is_dir():
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
@@ -87,7 +91,7 @@ def run_container(
     python: str, task: Path, env: dict[str, str], events: list
 ) -> tuple[list[dict], dict]:
     """Run `CONTAINER` on the unzipped package `task`: its replies and its facts (with
-    the count of EMF metric lines it printed)."""
+    the count of EMF metric lines it printed, and its log lines)."""
     done = subprocess.run(
         [python, "-c", CONTAINER, json.dumps(events)],
         env={**env, "TASK": str(task)}, capture_output=True, text=True, cwd=task.parent,
@@ -98,7 +102,8 @@ def run_container(
     printed = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     replies = [line for line in printed if "status" in line]
     (facts,) = [line for line in printed if "opened" in line]
-    return replies, facts | {"emf_lines": sum("_aws" in line for line in printed)}
+    emf_lines = sum("_aws" in line for line in printed)
+    return replies, facts | {"emf_lines": emf_lines, "log": done.stderr.splitlines()}
 
 
 @contextlib.contextmanager

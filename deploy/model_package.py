@@ -1,0 +1,117 @@
+"""What the zip carries of the model the function serves, asked by deploy/model.js.
+
+    .venv/bin/python deploy/model_package.py MODEL RUNTIME   ->  JSON on stdout
+
+Run in the folder `osls package` runs in (the user's checkout), where `MODEL` imports
+as it does for `predcache` (the folder is on the path, as uvicorn's --app-dir). Prints
+the model module's package (its code goes into the zip and is compiled with the
+function's), the artifact and manifest, the requirements file the zip is built from
+(predcache's pins and the model's own, `predcache deps --lambda`), and the folder
+they are installed into (deploy/requirements_cache.py). Refuses, in one line on
+stderr, a model whose example its own schema refuses, whose artifact is missing, or
+whose requirements have no wheel for the runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(1, os.getcwd())
+
+from requirements_cache import folder  # noqa: E402
+
+from model.contract import ModelError, model_class  # noqa: E402
+from service.ops.dependencies import (  # noqa: E402
+    DependencyError,
+    lambda_requirements,
+    model_requirements,
+)
+from service.ops.template import template  # noqa: E402
+
+REQUIREMENTS_FILE = Path("deploy") / "requirements-lambda.txt"
+# the function's own packages: always in the zip, compiled with the runtime's Python
+OWN_CODE = ("cache", "model", "service")
+
+
+def check_example(cls: type) -> None:
+    """The model's OpenAPI example passes its own request schema (what `make package`
+    answers with before saying `package OK`)."""
+    from pydantic import ValidationError
+
+    try:
+        cls.Request.model_validate(cls.example())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "body"
+        raise ModelError(
+            f"{cls.__name__}'s OpenAPI example is refused by its own Request: "
+            f"{where}: {first['msg']}; fix json_schema_extra's example"
+        ) from None
+
+
+def check_wheels(cls: type, requirements: str, options: dict, runtime: str) -> None:
+    """Each of the model's own requirements has a wheel for the runtime's platform
+    (the zip is built from wheels only): asked of pip before anything is installed."""
+    own = {str(req.name).lower() for req in model_requirements(cls)}
+    pinned = [line for line in requirements.splitlines()
+              if line.split("==")[0].split("[")[0].lower() in own]  # fmt: skip
+    if not pinned:
+        return
+    platform = [arg for option in options["pipCmdExtraArgs"] for arg in option.split()
+                if arg != "--no-compile"]  # fmt: skip
+    with tempfile.TemporaryDirectory() as scratch:
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+             "--disable-pip-version-check", "-d", scratch, *platform,
+             "--python-version", runtime.removeprefix("python"), *pinned],
+            capture_output=True, text=True,
+        )  # fmt: skip
+    if done.returncode != 0:
+        raise DependencyError(
+            f"{cls.__name__} requires {', '.join(pinned)}: no wheel for {runtime} on Linux "
+            "x86_64 (Lambda's); pick a version that ships one"
+        )
+
+
+def describe(spec: str, runtime: str) -> dict:
+    cls = model_class(spec)
+    check_example(cls)
+    package = spec.partition(":")[0].split(".")[0]
+    root = Path.cwd()
+    artifact = cls.default_artifact()
+    if not artifact.exists():
+        raise ModelError(f"MODEL={spec}: no artifact at {artifact}: `predcache train` makes it")
+    try:
+        artifact = artifact.resolve().relative_to(root)
+    except ValueError:
+        raise ModelError(f"MODEL={spec}: its artifact {artifact} is outside {root}") from None
+    requirements = lambda_requirements(cls)
+    options = template()["custom"]["pythonRequirements"]
+    check_wheels(cls, requirements, options, runtime)
+    if not REQUIREMENTS_FILE.exists() or REQUIREMENTS_FILE.read_text() != requirements:
+        REQUIREMENTS_FILE.write_text(requirements)
+    theirs = [package] if package not in OWN_CODE else []
+    return {
+        "code": [*OWN_CODE, *theirs],
+        "patterns": [*(f"{name}/**/*.py" for name in theirs), artifact.as_posix(),
+                     artifact.with_suffix(".json").as_posix()],
+        "requirementsFile": REQUIREMENTS_FILE.as_posix(),
+        "requirementsCache": str(folder(requirements.encode(), options, runtime)),
+    }
+
+
+def main() -> None:
+    spec, runtime = sys.argv[1:3]
+    try:
+        print(json.dumps(describe(spec, runtime)))
+    except (ModelError, DependencyError) as exc:
+        sys.exit(str(exc))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The packaged function run as Lambda runs it: cold containers on the runtime's Python,
+against an embedded table, answering the served model's own OpenAPI example.
+
+The one home of what `make package` asks of a package: deploy/shape_package.py
+traces what these runs open (to leave out what they never do), deploy/check_package.py
+runs them on the unzipped package before it says `package OK`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(1, os.getcwd())  # MODEL imports where predcache finds it
+
+from model.contract import model_class  # noqa: E402
+from service.ops.local import EMBEDDED_L2_ENV, embedded_table, local_env  # noqa: E402
+from stress_test.bench.events import http_api_v2_event, rest_v1_event  # noqa: E402
+from stress_test.bench.lambda_runtime import (  # noqa: E402
+    lambda_env,
+    provided_packages,
+    run_container,
+    runtime_python,
+)
+
+
+class PackageRunError(RuntimeError):
+    """The packaged function did not answer as it must; the message says what, in one line."""
+
+
+def event(door: str, body: Any, path: str = "/predict", method: str = "POST",
+          api_key: str | None = None) -> dict:  # fmt: skip
+    """What the door hands the function: a REST (v1) event, or an HTTP API / function
+    URL (v2) one; with the app's `x-api-key` when the function checks keys."""
+    make = rest_v1_event if door == "rest" else http_api_v2_event
+    built = make(body, path, method)
+    if api_key:
+        built["headers"]["x-api-key"] = api_key
+    return built
+
+
+def example_events(spec: str, door: str = "rest", api_key: str | None = None) -> dict[str, dict]:
+    """The model's example as one request and as a batch (with its `payload(7)` when it
+    has one), and the routes every request may take: health, stats, the docs, a 404,
+    malformed JSON and an unknown field."""
+    cls = model_class(spec)
+    example = cls.example()
+    try:
+        other = cls.payload(7)
+    except NotImplementedError:
+        other = example
+    return {
+        "one": event(door, example, api_key=api_key),
+        "batch": event(door, {"items": [example, other]}, "/predict/batch", api_key=api_key),
+        "health": event(door, None, "/health", "GET"),
+        "stats": event(door, None, "/stats", "GET", api_key),
+        "openapi": event(door, None, "/openapi.json", "GET", api_key),
+        "docs": event(door, None, "/docs", "GET", api_key),
+        "missing": event(door, None, "/nope", "GET", api_key),
+        "malformed": event(door, "{oops", api_key=api_key),
+        "unknown": event(door, {**example, "predcache_unknown_field": 1}, api_key=api_key),
+    }
+
+
+@contextlib.contextmanager
+def function(
+    paths: list[Path], environment: dict[str, str], runtime: str
+) -> Iterator[tuple[str, dict]]:
+    """The runtime's Python (`python3.12`) and a function's environment: code from
+    `paths` (the unzipped package, or its parts), botocore as the runtime provides it,
+    the function's own variables, and an embedded table in place of the stack's."""
+    version = runtime.removeprefix("python")
+    python = runtime_python(version)
+    if python is None:
+        raise PackageRunError(f"the package runs on {runtime}: install it (pyenv install {version})")
+    provided = provided_packages(python, version)
+    table = f"package-{uuid.uuid4().hex[:8]}"
+    with embedded_table(table) as endpoint:
+        env = lambda_env(paths[0], provided) | environment | local_env(endpoint)
+        env |= EMBEDDED_L2_ENV | {"CACHE_TABLE": table, "EMIT_METRICS": "0"}
+        env["PYTHONPATH"] = ":".join([*map(str, paths), str(provided)])
+        yield python, env
+
+
+def container(python: str, task: Path, env: dict[str, str], events: list) -> tuple[list, dict]:
+    """One cold container's replies and facts; a container that dies is a one-line error
+    naming its last line of output (the exception)."""
+    try:
+        return run_container(python, task, env, events)
+    except RuntimeError as exc:
+        last = [line for line in str(exc).splitlines() if line.strip()][-1:]
+        raise PackageRunError(f"the function did not start: {''.join(last).strip()}") from None
+
+
+def log_error(facts: dict) -> str:
+    """The last exception the container logged (a 5xx's cause), or ''."""
+    for line in reversed(facts.get("log", [])):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        for key in ("error", "exc_info", "exception"):
+            if record.get(key):
+                return str(record[key]).strip().splitlines()[-1]
+    return ""

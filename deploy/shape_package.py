@@ -1,0 +1,175 @@
+"""Leave out of the zip what the function never runs, decided by a trace of the function
+answering its own model's example, not by a list written for one model.
+
+    .venv/bin/python deploy/shape_package.py FOLDER FOLDER.zip OWN.zip MODEL RUNTIME  ->  SHAPED.zip
+    .venv/bin/python deploy/shape_package.py --report .serverless/predcache.zip [RUNTIME]
+
+FOLDER holds the installed requirements (compiled), FOLDER.zip all of them, OWN.zip the
+function's own entries (its code and the model's artifact). Three cold containers run
+on the runtime's Python with that code (deploy/package_runs.py): the example as a miss,
+again, as a batch, and every other route (health, stats, docs, a 404, two 422s); a
+fresh one answering the example from the table (a cold L2 hit); a fresh one loading
+the model at init and running SnapStart's hooks. A package folder (one with an
+`__init__.py`, or a top-level namespace package) none of whose files those runs
+imported, mapped or opened is left out, whole; everything else stays (data beside a
+module that was imported, shared libraries, metadata). So a TF-IDF model keeps
+`sklearn.feature_extraction`, and a model that never imports scikit-learn ships
+without it.
+
+The trace is kept per (requirements folder, function code, model, runtime) in the
+user's cache, so the packages of one model trace once; the shaped zip is the full one
+less the left-out entries (`zip -d` copies the compressed entries, no recompression).
+`--report` runs a package's containers and prints the largest files they never opened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from package_runs import container, example_events, function
+from requirements_cache import user_cache
+
+HERE = Path(__file__).resolve().parent
+# a change to what the trace runs is a new trace
+TRACED_BY = [HERE / "shape_package.py", HERE / "package_runs.py"]
+
+
+def runs(spec: str) -> list[tuple[dict[str, str], list]]:
+    """(extra environment, events) of each cold container of the trace."""
+    events = example_events(spec)
+    first = [events["one"], events["one"], events["batch"],
+             *(events[name] for name in ("health", "stats", "openapi", "docs", "missing",
+                                         "malformed", "unknown"))]  # fmt: skip
+    return [({}, first), ({}, [events["one"]]), ({"MODEL_PRELOAD": "1"}, ["hooks", events["one"]])]
+
+
+def opened_files(paths: list[Path], spec: str, runtime: str) -> set[str]:
+    """Every file the trace's containers imported, mapped or opened (real paths)."""
+    opened: set[str] = set()
+    with function(paths, {"MODEL": spec, "CACHE_MODE": "tiered"}, runtime) as (python, env):
+        for extra, events in runs(spec):
+            replies, facts = container(python, paths[0], env | extra, events)
+            print(f"  trace: {len(events)} events -> {[r['status'] for r in replies]}",
+                  file=sys.stderr)  # fmt: skip
+            opened |= {os.path.realpath(f) for f in facts["opened"] if f}
+    return opened
+
+
+def _prunable(folder: Path, directory: Path, files: list[str]) -> bool:
+    """A Python package folder: with an `__init__.py`, or a namespace package at the top."""
+    if directory.name.startswith("__"):
+        return False
+    return "__init__.py" in files or (directory.parent == folder and directory.name.isidentifier())
+
+
+def unused(folder: Path, opened: set[str]) -> list[str]:
+    """The package folders under `folder` (relative, largest first in the walk) that
+    hold no opened file: each is left out whole."""
+    root = Path(os.path.realpath(folder))
+    used = set()
+    for name in opened:
+        path = Path(name)
+        if path.is_relative_to(root):
+            used.update(p for p in path.parents if p.is_relative_to(root))
+    dropped = []
+    for here, subdirs, files in os.walk(root):
+        directory = Path(here)
+        if directory != root and directory not in used and _prunable(root, directory, files):
+            dropped.append(directory.relative_to(root).as_posix())
+            subdirs.clear()
+    return sorted(dropped)
+
+
+def trace_key(folder: Path, own: Path, spec: str, runtime: str) -> str:
+    digest = hashlib.sha256(f"{Path(folder).resolve().name}\0{spec}\0{runtime}\0".encode())
+    with zipfile.ZipFile(own) as archive:
+        for info in sorted(archive.infolist(), key=lambda i: i.filename):
+            digest.update(f"{info.filename}\0{info.CRC}\0".encode())
+    for source in TRACED_BY:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def left_out(folder: Path, own: Path, spec: str, runtime: str) -> list[str]:
+    """The folders to leave out: traced once per key, then read from the user's cache."""
+    kept = user_cache() / "shapes" / f"{trace_key(folder, own, spec, runtime)}.json"
+    if kept.exists():
+        return json.loads(kept.read_text())
+    with tempfile.TemporaryDirectory(prefix="predcache-shape-") as scratch:
+        task = Path(scratch) / "task"
+        with zipfile.ZipFile(own) as archive:
+            archive.extractall(task)
+        dropped = unused(folder, opened_files([task, folder], spec, runtime))
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(json.dumps(dropped))
+    return dropped
+
+
+def shaped_zip(full: Path, dropped: list[str]) -> Path:
+    """`full` less every entry under the dropped folders, beside it (made once)."""
+    if not dropped:
+        return full
+    names = hashlib.sha256("\n".join(dropped).encode()).hexdigest()[:12]
+    target = full.with_name(f"{full.stem}-{names}.zip")
+    if target.exists():
+        return target
+    prefixes = tuple(f"{d}/" for d in dropped)
+    with zipfile.ZipFile(full) as archive:
+        leaving = [n for n in archive.namelist() if n.startswith(prefixes)]
+    partial = target.with_name(target.name + ".partial")
+    shutil.copyfile(full, partial)
+    subprocess.run(["zip", "-d", "-q", "-nw", str(partial), "-@"],
+                   input="\n".join(leaving), text=True, check=True)  # fmt: skip
+    os.replace(partial, target)
+    return target
+
+
+def report(zip_path: Path, runtime: str) -> None:
+    """The package's containers, and the largest of its files they never opened."""
+    with tempfile.TemporaryDirectory(prefix="predcache-trace-") as scratch:
+        task = Path(scratch).resolve() / "task"
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(task)
+        spec = os.environ.get("MODEL") or "model.flight_delay:FlightDelay"
+        opened = opened_files([task], spec, runtime)
+        sizes = {p: p.stat().st_size for p in task.rglob("*") if p.is_file()}
+
+        def used(path: Path) -> bool:  # bytecode counts with its module's source
+            if path.parent.name == "__pycache__":
+                path = path.parent.parent / f"{path.name.split('.')[0]}.py"
+            return str(path) in opened
+
+        never = sorted(((size, p) for p, size in sizes.items() if not used(p)), reverse=True)
+        total, unopened = sum(sizes.values()), sum(size for size, _ in never)
+        print(f"shipped {total:,} bytes; opened {total - unopened:,}; never opened {unopened:,}")
+        for size, path in never[:40]:
+            print(f"  {size:>11,}  {path.relative_to(task)}")
+
+
+def main() -> None:
+    match sys.argv[1:]:
+        case ["--report", zip_path, *runtime]:
+            report(Path(zip_path), runtime[0] if runtime else "python3.12")
+        case [folder, full, own, spec, runtime]:
+            dropped = left_out(Path(folder), Path(own), spec, runtime)
+            shaped = shaped_zip(Path(full), dropped)
+            before, after = (sum(i.file_size for i in zipfile.ZipFile(z).infolist())
+                             for z in (full, shaped))  # fmt: skip
+            print(f"  shaped: {len(dropped)} package folders never opened left out "
+                  f"({(before - after) / 1e6:.1f} MB): {', '.join(dropped[:8])}"
+                  f"{' …' if len(dropped) > 8 else ''}", file=sys.stderr)  # fmt: skip
+            print(shaped)
+        case _:
+            sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
