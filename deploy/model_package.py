@@ -23,15 +23,15 @@ from pathlib import Path
 
 sys.path.insert(1, os.getcwd())
 
-from requirements_cache import folder  # noqa: E402
+from requirements_cache import folder
 
-from model.contract import ModelError, model_class  # noqa: E402
-from service.ops.dependencies import (  # noqa: E402
+from model.contract import ModelError, model_class
+from service.ops.dependencies import (
     DependencyError,
     lambda_requirements,
     model_requirements,
 )
-from service.ops.template import template  # noqa: E402
+from service.ops.template import template
 
 REQUIREMENTS_FILE = Path("deploy") / "requirements-lambda.txt"
 # the function's own packages: always in the zip, compiled with the runtime's Python
@@ -98,8 +98,11 @@ def describe(spec: str, runtime: str) -> dict:
     theirs = [package] if package not in OWN_CODE else []
     return {
         "code": [*OWN_CODE, *theirs],
-        "patterns": [*(f"{name}/**/*.py" for name in theirs), artifact.as_posix(),
-                     artifact.with_suffix(".json").as_posix()],
+        "patterns": [
+            *(f"{name}/**/*.py" for name in theirs),
+            artifact.as_posix(),
+            artifact.with_suffix(".json").as_posix(),
+        ],
         "requirementsFile": REQUIREMENTS_FILE.as_posix(),
         "requirementsCache": str(folder(requirements.encode(), options, runtime)),
     }

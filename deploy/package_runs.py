@@ -19,10 +19,10 @@ from typing import Any
 
 sys.path.insert(1, os.getcwd())  # MODEL imports where predcache finds it
 
-from model.contract import model_class  # noqa: E402
-from service.ops.local import EMBEDDED_L2_ENV, embedded_table, local_env  # noqa: E402
-from stress_test.bench.events import http_api_v2_event, rest_v1_event  # noqa: E402
-from stress_test.bench.lambda_runtime import (  # noqa: E402
+from model.contract import model_class
+from service.ops.local import EMBEDDED_L2_ENV, embedded_table, local_env
+from stress_test.bench.events import http_api_v2_event, rest_v1_event
+from stress_test.bench.lambda_runtime import (
     lambda_env,
     provided_packages,
     run_container,
@@ -78,7 +78,7 @@ def function(
     version = runtime.removeprefix("python")
     python = runtime_python(version)
     if python is None:
-        raise PackageRunError(f"the package runs on {runtime}: install it (pyenv install {version})")
+        raise PackageRunError(f"the package runs on {runtime}: `pyenv install {version}`")
     provided = provided_packages(python, version)
     table = f"package-{uuid.uuid4().hex[:8]}"
     with embedded_table(table) as endpoint:

@@ -46,8 +46,7 @@ def predcache_requirements() -> list[Requirement]:
 def pins() -> dict[str, str]:
     """predcache's runtime dependencies at the versions this venv runs, by canonical name."""
     return {
-        canonicalize_name(req.name): metadata.version(req.name)
-        for req in predcache_requirements()
+        canonicalize_name(req.name): metadata.version(req.name) for req in predcache_requirements()
     }
 
 
@@ -58,7 +57,9 @@ def model_requirements(cls: type[Model]) -> list[Requirement]:
         try:
             req = Requirement(spec)
         except InvalidRequirement as exc:
-            raise DependencyError(f"{cls.__name__}.requirements: {spec!r} is not PEP 508 ({exc})")
+            raise DependencyError(
+                f"{cls.__name__}.requirements: {spec!r} is not PEP 508 ({exc})"
+            ) from None
         if req.marker is None or req.marker.evaluate():
             found.append(req)
     return found
@@ -134,9 +135,7 @@ def lambda_requirements(cls: type[Model]) -> str:
     ]
     pinned = pins()
     lines += [
-        f"{name}=={version}"
-        for name, version in pinned.items()
-        if name not in PROVIDED_BY_LAMBDA
+        f"{name}=={version}" for name, version in pinned.items() if name not in PROVIDED_BY_LAMBDA
     ]
     for req in model_requirements(cls):
         if canonicalize_name(req.name) in pinned:
