@@ -101,7 +101,7 @@ ARTIFACT := model/artifacts/flight_delay.pkl
 .PHONY: install model serve test test-fast lint bench bench-cold bench-peer warm offline stress simulate \
 	soak clean \
 	lambda-requirements package $(addprefix package-,$(VARIANTS)) packages checkov-fetch scan \
-	test-packages test-offline-stack test-deploy deploy
+	test-packages test-offline-stack test-own-models test-deploy deploy
 
 install: $(STAMP)
 
@@ -235,11 +235,17 @@ $(addprefix package-,$(VARIANTS)): package-%: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 # idle, and they need no package) run beside the rest; each part's output is printed
 # when it ends.
 test-deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
-	$(MAKE) --no-print-directory -j3 --output-sync=target test-packages test-offline-stack
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-packages test-offline-stack \
+		test-own-models
 
 # the packages, their templates scanned, then the tests of what they hold
 test-packages: scan
-	$(BIN)/python -m pytest -m 'deploy and not offline_stack' $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m 'deploy and not offline_stack and not own_models' $(PYTEST_ARGS)
+
+# models of a user's own (README's "Deploy your own model"), each packaged in a copy of
+# the checkout; after the packages, whose requirements folder one of them reuses
+test-own-models: packages
+	$(BIN)/python -m pytest -m 'deploy and own_models' $(PYTEST_ARGS)
 
 # every package of make test-deploy, one after another (they share .serverless/requirements)
 packages: $(STAMP) $(ARTIFACT) $(NPM_STAMP)

@@ -21,7 +21,7 @@
 // per model and code), and each package is the shaped zip plus the function's own
 // entries. The plugin's folder link is moved aside before it injects, so it injects
 // nothing, and removed once the zip is whole.
-const { execFileSync } = require('child_process');
+const { spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 const { findInterpreter, venvPython } = require('./runtime');
@@ -49,10 +49,16 @@ class Assemble {
     return python;
   }
 
+  // A helper's stdout; what it says on stderr is passed on, and its last line is the
+  // package's one-line error when it fails.
   run(args, python = this.python()) {
-    return execFileSync(python, args, { cwd: this.serverless.serviceDir, stdio: ['ignore', 'pipe', 'inherit'] })
-      .toString()
-      .trim();
+    const done = spawnSync(python, args, { cwd: this.serverless.serviceDir, maxBuffer: 1 << 26 });
+    const said = (done.stderr || '').toString().trim();
+    if (done.status !== 0) {
+      throw new this.serverless.classes.Error(said.split('\n').pop() || `${python} ${args[0]} failed`);
+    }
+    if (said) this.serverless.cli.log(said);
+    return done.stdout.toString().trim();
   }
 
   prepare() {
@@ -77,8 +83,14 @@ class Assemble {
     const model = this.serverless.service.provider.environment.MODEL;
     const venv = venvPython(this.serverless.serviceDir);
     const runtime = this.serverless.service.provider.runtime;
-    const shaped = this.run([SHAPE, this.folder, this.requirementsZip, artifact, model, runtime], venv);
-    this.run([LAMBDA_ZIP, 'merge', shaped, artifact]);
+    try {
+      const shaped = this.run([SHAPE, this.folder, this.requirementsZip, artifact, model, runtime], venv);
+      this.run([LAMBDA_ZIP, 'merge', shaped, artifact]);
+    } catch (error) {
+      fs.rmSync(artifact, { force: true }); // nothing half-built is left to deploy
+      fs.rmSync(this.aside, { recursive: true, force: true });
+      throw error;
+    }
     fs.rmSync(this.aside, { recursive: true, force: true }); // not copied by `--package DIR`
   }
 }

@@ -14,7 +14,8 @@ const { cacheTag, venvPython } = require('./runtime');
 class ModelPackage {
   constructor(serverless) {
     this.serverless = serverless;
-    this.hooks = { 'before:package:initialize': () => this.describe() };
+    // after the other plugins' checks, before the requirements plugin installs anything
+    this.hooks = { 'before:package:createDeploymentArtifacts': () => this.describe() };
   }
 
   describe() {

@@ -34,7 +34,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from package_runs import container, example_events, function
+from package_runs import PackageRunError, container, example_events, function, log_error
 from requirements_cache import user_cache
 
 HERE = Path(__file__).resolve().parent
@@ -59,6 +59,11 @@ def opened_files(paths: list[Path], spec: str, runtime: str) -> set[str]:
             replies, facts = container(python, paths[0], env | extra, events)
             print(f"  trace: {len(events)} events -> {[r['status'] for r in replies]}",
                   file=sys.stderr)  # fmt: skip
+            if replies[0]["status"] != 200:  # each container's first request: the example
+                raise PackageRunError(
+                    f"MODEL={spec}: the function answered its example {replies[0]['status']} "
+                    f"while tracing: {log_error(facts) or replies[0]['body'][:200]}"
+                )
             opened |= {os.path.realpath(f) for f in facts["opened"] if f}
     return opened
 
@@ -159,7 +164,10 @@ def main() -> None:
         case ["--report", zip_path, *runtime]:
             report(Path(zip_path), runtime[0] if runtime else "python3.12")
         case [folder, full, own, spec, runtime]:
-            dropped = left_out(Path(folder), Path(own), spec, runtime)
+            try:
+                dropped = left_out(Path(folder), Path(own), spec, runtime)
+            except PackageRunError as exc:
+                sys.exit(str(exc))
             shaped = shaped_zip(Path(full), dropped)
             before, after = (sum(i.file_size for i in zipfile.ZipFile(z).infolist())
                              for z in (full, shaped))  # fmt: skip

@@ -21,17 +21,9 @@ from fastapi.testclient import TestClient
 
 from cache.dynamodb import KEY_ATTR, TTL_ATTR
 from model.artifact import ModelArtifact
-from model.contract import model_class
 from service.factory import create_app
 from service.ops.template import template as serverless_yml
 from service.settings import Settings
-from stress_test.bench.events import rest_v1_event
-from stress_test.bench.lambda_runtime import (
-    lambda_env,
-    provided_packages,
-    run_container,
-    runtime_python,
-)
 from tests.conftest import PAYLOAD
 from tests.deploy.cfn import resources_of
 
@@ -261,47 +253,22 @@ def test_package_fits_and_carries_the_trained_versions() -> None:
     assert "service/handler.py" in names and "service/factory.py" in names
 
 
-@pytest.mark.parametrize(
-    ("zip_path", "spec"),
-    [(ZIP, "model.flight_delay:FlightDelay"), (MODEL_ZIP, "model.iris:Iris")],
-    ids=["default", "MODEL=iris"],
-)
-def test_packaged_zip_answers_under_python_3_12(
-    tmp_path: Path, moto_endpoint: str, table: str, zip_path: Path, spec: str
-) -> None:
-    """Unzip the package (`make package`, and `make package MODEL=model.iris:Iris`) and
-    run its handler on the Lambda runtime's Python, twice: a miss and a batch, then a
-    new container whose first request is an L2 hit."""
-    python = runtime_python()
-    if python is None:
-        pytest.skip("no Python 3.12 on this machine")
-    if not zip_path.exists():
-        pytest.fail(f"no {zip_path}: run `make test-deploy`")
-    task = tmp_path / "task"
-    with zipfile.ZipFile(zip_path) as archive:
-        archive.extractall(task)
-    env = lambda_env(task, provided_packages(python)) | {
-        "CACHE_TABLE": table,
-        "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
-        "EMIT_METRICS": "1",
-        "MODEL": spec,
-    }
-    cls = model_class(spec)
-    example, other = cls.example(), cls.payload(7)
-    single = rest_v1_event(json.dumps(example))
-    batch = {"items": [example, other]}
-    runs = [[single, rest_v1_event(json.dumps(batch), "/predict/batch")], [single]]
-    answers = []
-    for events in runs:
-        replies, facts = run_container(python, task, env, events)
-        assert (facts["pandas"], facts["compiled"]) == (False, [])
-        assert facts["emf_lines"] >= len(events)  # metrics on stdout
-        answers += replies
-    assert [a["status"] for a in answers] == [200, 200, 200]
-    miss, batch_reply, hit = (json.loads(a["body"]) for a in answers)
-    assert (miss["cache"], hit["cache"]) == ("MISS", "HIT-L2")
-    assert batch_reply["cache"] == {"hit_l1": 1, "hit_l2": 0, "miss": 1}
-    assert {**miss, "cache": None} == {**hit, "cache": None}
+def test_a_package_without_what_its_model_loads_is_refused(tmp_path: Path) -> None:
+    """`make package`'s last step runs the unzipped package: a zip less scikit-learn's
+    linear models (what the flight model unpickles) fails, in one line naming them."""
+    sys.path.insert(0, str(ROOT / "deploy"))
+    from check_package import check_answers
+
+    assert check_answers(ZIP, TEMPLATE) == []  # as packaged: MISS, HIT-L1, HIT-L2
+    broken = tmp_path / "predcache.zip"
+    shutil.copyfile(ZIP, broken)
+    with zipfile.ZipFile(ZIP) as archive:
+        leaving = [n for n in archive.namelist() if n.startswith("sklearn/linear_model/")]
+    subprocess.run(["zip", "-d", "-q", "-nw", str(broken), "-@"], input="\n".join(leaving),
+                   text=True, check=True)  # fmt: skip
+    (problem,) = check_answers(broken, TEMPLATE)
+    assert "No module named 'sklearn.linear_model'" in problem, problem
+    assert "\n" not in problem
 
 
 def test_snapstart_publishes_a_version_that_api_gateway_invokes(template: dict) -> None:

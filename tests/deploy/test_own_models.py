@@ -1,0 +1,173 @@
+"""Models of a user's own, kept in a folder of the checkout, package as they serve:
+README's "Deploy your own model" run as written (a list-valued request and a
+dependency predcache does not have), a TF-IDF model (`sklearn.feature_extraction`,
+which no list written for the flight model kept), and the same digits model with its
+requirement left out, which `make package` must refuse in one line naming it.
+
+Each runs `make package MODEL=…` in a copy of this checkout (its tracked files with
+their times, so make redoes nothing; its venv and node_modules shared), then runs the
+unzipped package on the runtime's Python.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "deploy"))
+
+from package_runs import container, example_events, function  # noqa: E402
+
+pytestmark = [pytest.mark.deploy, pytest.mark.own_models]
+
+REVIEWS = """
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from model.artifact import write_artifact
+from model.contract import Model
+
+EXAMPLE = {"text": "the staff were friendly and the room was spotless", "lang": "en"}
+CORPUS = [
+    ("friendly staff and a spotless room", 1), ("great breakfast, would stay again", 1),
+    ("quiet, clean and close to the station", 1), ("lovely view and a helpful desk", 1),
+    ("dirty room and rude staff", 0), ("noisy all night, never again", 0),
+    ("the shower was broken and cold", 0), ("overpriced and far from everything", 0),
+]
+
+
+class Review(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": EXAMPLE})
+
+    text: str = Field(min_length=1, max_length=2000)
+    lang: Literal["en"] | None = None
+
+
+class Score(BaseModel):
+    positive: float
+
+
+class Reviews(Model):
+    name = "review-sentiment"
+    Request = Review
+    Value = Score
+    artifact_file = "reviews.pkl"
+
+    def predict_many(self, rows):
+        proba = self.artifact.pipeline().predict_proba([row["text"] for row in rows])
+        return [{"positive": float(p)} for p in proba[:, 1]]
+
+    @classmethod
+    def train(cls, out: Path) -> dict:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        texts, labels = zip(*CORPUS, strict=True)
+        model = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(texts, labels)
+        return write_artifact(model, out, {"model_name": cls.name})
+"""
+
+UNDECLARED = '''
+from mymodels.digits import Digits
+
+
+class Undeclared(Digits):
+    """The README's digits model with its requirement left out."""
+
+    requirements = ()
+'''
+
+
+def readme_section(title: str) -> str:
+    return (ROOT / "README.md").read_text().split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of this checkout with README's model saved where it says, and the others."""
+    copy = tmp_path_factory.mktemp("checkout")
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                             check=True).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, tracked):
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, copy / name)
+    for shared in (".venv", "node_modules"):
+        (copy / shared).symlink_to(ROOT / shared)
+    shutil.copytree(ROOT / "model" / "artifacts", copy / "model" / "artifacts")
+    text = readme_section("Deploy your own model")
+    saved_as = re.search(r"Save this as\s+`([^`]+)`", text).group(1)
+    (copy / saved_as).parent.mkdir(parents=True)
+    (copy / saved_as).write_text(re.search(r"```python\n(.*?)```", text, re.S).group(1))
+    (copy / "mymodels" / "reviews.py").write_text(REVIEWS)
+    (copy / "mymodels" / "broken.py").write_text(UNDECLARED)
+    sys.path.append(str(copy))  # `mymodels` imports here too (nothing else is found there)
+    return copy
+
+
+def make_package(checkout: Path, spec: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("MODEL", "MODEL_PATH", "MAKEFLAGS")}
+    return subprocess.run(["make", "--no-print-directory", "package", f"MODEL={spec}"],
+                          cwd=checkout, env=env, capture_output=True, text=True,
+                          timeout=900)  # fmt: skip
+
+
+def answers(checkout: Path, spec: str) -> list[dict]:
+    """The unzipped package, in one cold container, answering the model's example twice."""
+    task = checkout / "unzipped"
+    shutil.rmtree(task, ignore_errors=True)
+    with zipfile.ZipFile(checkout / ".serverless" / "predcache.zip") as archive:
+        archive.extractall(task)
+    with function([task], {"MODEL": spec}, "python3.12") as (python, env):
+        one = example_events(spec)["one"]
+        replies, _facts = container(python, task, env, [one, one])
+    return replies
+
+
+def test_readme_model_packages_with_its_own_dependency(checkout: Path) -> None:
+    """README's commands as written: the digits model (a list of 64 pixels, XGBoost)."""
+    text = readme_section("Deploy your own model")
+    command = re.search(r"```sh\n(make package MODEL=(\S+))\n```", text)
+    done = make_package(checkout, command.group(2))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "package OK" in done.stdout
+    with zipfile.ZipFile(checkout / ".serverless" / "predcache.zip") as archive:
+        names = set(archive.namelist())
+    assert {"mymodels/digits.py", "mymodels/__pycache__/digits.cpython-312.pyc",
+            "model/artifacts/digits.pkl", "xgboost/core.py"} <= names  # fmt: skip
+    assert "xgboost_cpu.libs" in {name.split("/")[0] for name in names}  # its OpenMP
+    replies = answers(checkout, command.group(2))
+    assert [r["status"] for r in replies] == [200, 200]
+    assert ['"cache":"MISS"' in replies[0]["body"], '"cache":"HIT-L1"' in replies[1]["body"]]
+
+
+def test_a_tfidf_model_keeps_what_it_loads(checkout: Path) -> None:
+    done = make_package(checkout, "mymodels.reviews:Reviews")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with zipfile.ZipFile(checkout / ".serverless" / "predcache.zip") as archive:
+        names = set(archive.namelist())
+    assert "sklearn/feature_extraction/text.py" in names
+    assert "mymodels/reviews.py" in names
+    assert not any(name.startswith("sklearn/ensemble/") for name in names)  # never opened
+    replies = answers(checkout, "mymodels.reviews:Reviews")
+    assert [r["status"] for r in replies] == [200, 200]
+
+
+def test_a_requirement_left_out_stops_the_package_in_one_line(checkout: Path) -> None:
+    """Served here (the venv has XGBoost), but the zip does not carry it."""
+    done = make_package(checkout, "mymodels.broken:Undeclared")
+    assert done.returncode != 0
+    said = [line for line in (done.stdout + done.stderr).splitlines()
+            if "No module named 'xgboost'" in line]  # fmt: skip
+    assert said, done.stdout[-3000:] + done.stderr[-3000:]
+    assert not (checkout / ".serverless" / "predcache.zip").exists()
