@@ -73,13 +73,15 @@ SLS_PARAMS = $(if $(filter 1,$(SNAPSTART)),$(SNAPSTART_PARAMS)) $(MODEL_PARAMS) 
 	$(BUILD_PARAMS)
 # make test-deploy's packages beside the default one, each in .serverless-<variant>/
 # (`make package-<variant>`): SnapStart, the second model, each front door, L0
-VARIANTS := snapstart model l0 http url
+VARIANTS := snapstart model l0 http url image
 VARIANT_snapstart := $(SNAPSTART_PARAMS)
 VARIANT_model := --param=model=model.iris:Iris
 VARIANT_l0 := --param=apiCache=true
 VARIANT_http := --param=front=http --param=appApiKeys=test-deploy-key
 VARIANT_url := --param=front=url --param=urlAuth=aws_iam # IAM: no app keys needed
-TEMPLATES = $(TEMPLATE) $(foreach v,$(VARIANTS),.serverless-$(v)/cloudformation-template-update-stack.json)
+VARIANT_image := # the default package, then made a container image (PACKAGE=image)
+TEMPLATES = $(TEMPLATE) $(foreach v,$(VARIANTS),.serverless-$(v)/cloudformation-template-update-stack.json) \
+	.serverless-image/image/cloudformation-template-update-stack.json
 # every package: the runtime (RUNTIME=python3.13)
 BUILD_PARAMS = $(if $(RUNTIME),--param=runtime=$(RUNTIME))
 # MODEL=…: the function serves that model; the zip carries its package, artifact and
@@ -88,6 +90,10 @@ MODEL_PARAMS = $(if $(MODEL),--param=model=$(MODEL))
 # before any job loads a model of your own: its requirements installed (refused in one
 # line when they conflict with predcache's pins), its artifact trained if missing
 MODEL_SETUP = $(if $(MODEL),$(PREDCACHE) deps --install && $(PREDCACHE) train --if-missing)
+# make package PACKAGE=zip (the default) | image: a container image (deploy/image.py),
+# also chosen when the zip would pass Lambda's unzipped limit
+PACKAGE_KIND_CHECK = @case "$(PACKAGE)" in ""|zip|image) ;; *) echo "make package: \
+	PACKAGE=$(PACKAGE) is not a kind of package: use zip or image"; exit 2;; esac
 STAMP := $(VENV)/.installed
 SERVE_STAMP := $(VENV)/.installed-serve
 SERVE_EXTRAS := .[train,local]
@@ -216,9 +222,10 @@ lambda-requirements: $(STAMP)
 # OK` only when it answered (deploy/check_package.py). SNAPSTART=1: with SnapStart (a
 # published version and alias, the model in the snapshot).
 package: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
+	$(PACKAGE_KIND_CHECK)
 	$(MODEL_SETUP)
 	$(SLS) package --stage $(STAGE) --region $(REGION) $(SLS_PARAMS)
-	$(BIN)/python deploy/check_package.py .serverless/predcache.zip
+	$(BIN)/python deploy/check_package.py .serverless/predcache.zip $(PACKAGE)
 
 # A variant beside the default package (`osls package --package DIR` clears .serverless/,
 # so make test-deploy builds these first); package-model: the zip carries model.iris and
@@ -227,7 +234,7 @@ $(addprefix package-,$(VARIANTS)): package-%: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 	$(if $(filter model,$*),MODEL=model.iris:Iris $(PREDCACHE) train --if-missing)
 	$(SLS) package --stage $(STAGE) --region $(REGION) $(VARIANT_$*) $(BUILD_PARAMS) \
 		--package .serverless-$*
-	$(BIN)/python deploy/check_package.py .serverless-$*/predcache.zip
+	$(BIN)/python deploy/check_package.py .serverless-$*/predcache.zip $(filter image,$*)
 
 # The deployment checks: every variant packaged, size budget, cfn-lint, checkov (a
 # security scan: deploy/checkov.yaml skips each exception with its reason), template,
@@ -267,8 +274,10 @@ scan: packages checkov-fetch
 test-offline-stack: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 	$(BIN)/python -m pytest -m 'deploy and offline_stack' $(PYTEST_ARGS)
 
-# Deploys exactly the package `make package` built and checked.
+# Deploys exactly the package `make package` built and checked (a container image is
+# pushed and deployed as docs/deploy.md says: no Docker here).
 deploy: package
+	@test -f .serverless/predcache.zip || { echo "make deploy: .serverless/image/ is a container image: build, push and deploy it as docs/deploy.md#container-image says"; exit 1; }
 	$(SLS) deploy --package .serverless --stage $(STAGE) --region $(REGION) $(SLS_PARAMS)
 
 lint: $(STAMP)

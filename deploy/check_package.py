@@ -18,6 +18,7 @@ half-built is left to deploy.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -204,17 +205,46 @@ def check_answers(zip_path: Path, template_path: Path) -> list[str]:
     return []
 
 
+def check_image(zip_path: Path, template_path: Path) -> list[str]:
+    """The container-image deployment of this package (deploy/image.py), run through
+    its entry point; the zip it came from is removed (the image replaces it)."""
+    import image
+
+    properties = the_function(template_path)
+    variables = properties.get("Environment", {}).get("Variables", {})
+    env = {k: v for k, v in variables.items() if isinstance(v, str)}
+    key = (env.get("API_KEYS") or "").split(",")[0].strip() or None
+    try:
+        target = image.write(zip_path, template_path)
+    except image.ImageError as exc:
+        return [str(exc)]
+    print(f"container image: {target}/ (Dockerfile, task/, the template with PackageType: Image)")
+    problems = image.check(target, env, properties["Runtime"], properties["door"], key)
+    zip_path.unlink()
+    return problems
+
+
 def main() -> None:
     from model.contract import DEFAULT_MODEL
 
     path = Path(sys.argv[1] if len(sys.argv) > 1 else ".serverless/predcache.zip")
+    kind = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else "zip"
+    if kind not in ("zip", "image"):
+        raise SystemExit(f"PACKAGE={kind} is not a kind of package: use zip or image")
     template = path.parent / "cloudformation-template-update-stack.json"
     served = DEFAULT_MODEL
     if template.exists():
         variables = the_function(template).get("Environment", {}).get("Variables", {})
         served = variables.get("MODEL") or DEFAULT_MODEL
-    problems = check(path, PACKAGE_BUDGET if served == DEFAULT_MODEL else LAMBDA_UNZIPPED_LIMIT)
-    if template.exists():
+    with zipfile.ZipFile(path) as archive:
+        too_big = sum(i.file_size for i in archive.infolist()) >= LAMBDA_UNZIPPED_LIMIT
+    if template.exists() and (kind == "image" or too_big):
+        if too_big:
+            print(f"{path} is past Lambda's {LAMBDA_UNZIPPED_LIMIT:,} bytes unzipped: an image")
+        problems = check_timeouts(template) + check_image(path, template)
+    else:
+        problems = check(path, PACKAGE_BUDGET if served == DEFAULT_MODEL else LAMBDA_UNZIPPED_LIMIT)
+    if template.exists() and kind == "zip" and not too_big:
         problems += check_timeouts(template)
         problems += check_model(path, template)
         if not problems:
@@ -222,7 +252,8 @@ def main() -> None:
     for problem in problems:
         print(f"FAIL: {problem}")
     if problems:
-        path.unlink()
+        path.unlink(missing_ok=True)
+        shutil.rmtree(path.parent / "image", ignore_errors=True)
         raise SystemExit(f"{path} removed: it must not be deployed")
     print("package OK")
 
