@@ -56,8 +56,10 @@ def image_template(template: dict) -> dict:
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::Lambda::Function":
             if "SnapStart" in properties:
-                raise ImageError("SNAPSTART=1 with PACKAGE=image: SnapStart does not apply to "
-                                 "container images (docs/deploy.md); package one or the other")  # fmt: skip
+                raise ImageError(
+                    "SNAPSTART=1 with PACKAGE=image: SnapStart does not apply to container "
+                    "images (docs/deploy.md); package one or the other"
+                )
             for name in ("Handler", "Runtime"):
                 properties.pop(name, None)
             properties["PackageType"] = "Image"
