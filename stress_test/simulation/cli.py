@@ -39,6 +39,7 @@ SWEEPABLE = {
     "idle_seconds": float, "max_lifetime_s": float, "account_concurrency": int,
     "reserved_concurrency": int, "routing": str, "front": str, "l0_ttl": float,
     "provisioned": int, "restore_ms": float, "warm": lambda v: v.lower() in ("1", "true", "yes"),
+    "image_fetch_ms": float,
 }  # fmt: skip
 SKIPPED = ("scenario", "mode", "options", "seed", "limits")
 HELP = {  # one line per generated flag (Config's and AwsLimits' fields)
@@ -56,6 +57,8 @@ HELP = {  # one line per generated flag (Config's and AwsLimits' fields)
     "cpu_scaling": "below 1,769 MB, CPU-bound times stretch by the memory's CPU share",
     "refused_rtt_ms": "a refusal's round trip before a closed-loop user retries",
     "restore_ms": "SnapStart: a new environment resumes in this long, the model loaded",
+    "image_fetch_ms": "a container image (PACKAGE=image): a new environment first fetches "
+    "its layers for this long (no SnapStart; AWS publishes no figure: assumed)",
     "front": "the front door: rest (API keys, usage plan, L0), http (HTTP API) or url "
     "(function URL): its throttles, statuses and request fee",
     "l0_ttl": "rest: API Gateway's cache on GET /predict for this many seconds (0: off)",
@@ -168,12 +171,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 # Each lever alone, as `--levers` applies it to every door: what it changes in a run.
 # A ramp sends the same requests over `duration` (the rate x1.5, reached after 2/3 of
 # it); SnapStart's restore time is not published (500 ms assumed, ours measured
-# 154 ms); provisioned concurrency is sized to this burst's warm peak (~40) with room.
+# 154 ms), nor is what fetching a container image adds to a new environment (1,000 ms
+# assumed: the sensitivity rows show x0.5 and x2); provisioned concurrency is sized to
+# this burst's warm peak (~40) with room.
 LEVERS: dict[str, Callable[[Config], dict[str, Any]]] = {  # a run -> what the lever changes
     "as deployed": lambda base: {},
     "ramp": lambda base: {"ramp": base.duration * 2 / 3, "rate": base.rate * 1.5},
     "warm": lambda base: {"warm": True},
     "SnapStart": lambda base: {"restore_ms": 500.0},
+    "image": lambda base: {"image_fetch_ms": 1000.0},
     "provisioned 100": lambda base: {"provisioned": 100},
     "L0 300 s": lambda base: {"l0_ttl": 300.0},
 }
@@ -253,13 +259,14 @@ SCALES = (0.5, 2.0)  # the range each row is printed with
 
 
 def sensitivity(config: Config, times: Times) -> dict[str, dict[str, Any]]:
-    """The run again with init, model load and restore times scaled by 0.5 and by 2: how
-    far its refusals and p99 rest on what one machine measured."""
+    """The run again with init, model load, restore and image fetch times scaled by 0.5
+    and by 2: how far its refusals and p99 rest on what one machine measured (or assumed)."""
     ranges = {}
     for scale in SCALES:
         scaled = replace(times, init_ms=times.init_ms * scale,
                          model_load_ms=times.model_load_ms * scale)  # fmt: skip
-        run = simulate(replace(config, restore_ms=config.restore_ms * scale), scaled)
+        run = simulate(replace(config, restore_ms=config.restore_ms * scale,
+                               image_fetch_ms=config.image_fetch_ms * scale), scaled)  # fmt: skip
         ranges[f"x{scale:g}"] = {
             "refused": sum(run["refused"].values()),
             "p99_ms": (run["latency_ms"] or {}).get("p99"),

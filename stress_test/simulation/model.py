@@ -99,6 +99,9 @@ class Config:
     cpu_scaling: bool = True  # below ONE_VCPU_MB, CPU-bound times stretch by the share
     refused_rtt_ms: float = 10.0  # a refusal's round trip, before a closed-loop user retries
     restore_ms: float = 0.0  # SnapStart: a new environment resumes in this long, model loaded
+    # a container image (PACKAGE=image): a new environment first fetches and unpacks
+    # the image's layers for this long (wall time, not CPU; AWS publishes no figure)
+    image_fetch_ms: float = 0.0
     front: str = "rest"  # the front door (aws.DOORS)
     l0_ttl: float = 0.0  # rest: API Gateway's cache on GET /predict for this long; 0: off
     l0_size_gb: str = "0.5"  # its size, which sets its hourly price
@@ -127,7 +130,7 @@ class Config:
             if getattr(self, name) <= 0:
                 raise SimulationError(f"{name.replace('_', '-')} must be positive")
         for name in ("spawn_rate", "ramp", "refused_rtt_ms", "restore_ms", "l0_ttl",
-                     "provisioned"):  # fmt: skip
+                     "provisioned", "image_fetch_ms"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise SimulationError(f"{name.replace('_', '-')} must not be negative")
         self._check_front()
@@ -148,6 +151,8 @@ class Config:
                                   f"{', '.join(CACHE_SIZES)}")  # fmt: skip
         if self.provisioned and self.restore_ms:
             raise SimulationError("provisioned concurrency cannot be combined with SnapStart")
+        if self.image_fetch_ms and self.restore_ms:
+            raise SimulationError("SnapStart does not apply to container images")
 
     @property
     def door(self) -> Door:
@@ -440,7 +445,10 @@ class World:
     def _init(self, environment: ExecutionEnvironment) -> Any:
         """A cold environment's init, in ms. Past `init_limit_s` Lambda stops the init
         phase and runs init again inside the first invocation: (init phase ms, ms the
-        invoke phase owes). Under SnapStart it resumes instead, its model loaded."""
+        invoke phase owes). Under SnapStart it resumes instead, its model loaded; from a
+        container image it first fetches the image (not CPU: it waits)."""
+        if self.config.image_fetch_ms:
+            yield self.env.timeout(self.config.image_fetch_ms / 1000)
         if self.config.restore_ms:
             spent = yield from self._cpu_bound(self.config.restore_ms)
             environment.loaded = True

@@ -263,6 +263,17 @@ def test_snapstart_restores_instead_of_init_and_model_load(times: sim.Times) -> 
     assert restored["latency_ms"]["p99"] < cold["latency_ms"]["p99"]
 
 
+def test_an_image_pays_its_fetch_on_every_new_environment(times: sim.Times) -> None:
+    """PACKAGE=image: no SnapStart, and each cold start first fetches the image."""
+    config = sim.Config(scenario="hot", mode="memory", rate=1_111, duration=20,
+                        limits=limits(plan_rate=2_000, plan_burst=4_000))  # fmt: skip
+    zipped = sim.simulate(config, times)
+    image = sim.simulate(replace(config, image_fetch_ms=1_000), times)
+    assert image["snapstart_restores"] == 0
+    assert image["latency_ms"]["p99"] > zipped["latency_ms"]["p99"] + 900
+    assert image["containers_started"] >= zipped["containers_started"]
+
+
 def test_a_month_costs_what_is_answered_not_what_is_offered(times: sim.Times) -> None:
     """90 % refused by the usage plan (429s, not billed): the month is the answered
     requests at their cost, not the offered rate at an answered request's cost."""
@@ -347,6 +358,7 @@ def test_l0_answers_repeats_without_lambda_but_inside_the_gateways_throttle_and_
         ({"l0_ttl": 3601}, "at most 3600 s"),
         ({"front": "alb"}, "unknown front door"),
         ({"provisioned": 10, "restore_ms": 500}, "cannot be combined with SnapStart"),
+        ({"image_fetch_ms": 1000, "restore_ms": 500}, "SnapStart does not apply to container"),
     ],
 )
 def test_what_aws_would_refuse_the_simulation_refuses(change: dict, says: str) -> None:
@@ -389,6 +401,6 @@ def test_levers_prints_each_door_with_each_lever_it_can_take(
     runs = json.loads((tmp_path / "simulation.json").read_text())["runs"]
     pairs = {(r["front"], r["config"]["lever"]) for r in runs}
     assert ("rest", "L0 300 s") in pairs and ("http", "L0 300 s") not in pairs
-    assert {f for f, _ in pairs} == {"rest", "http", "url"} and len(pairs) == 16
+    assert {f for f, _ in pairs} == {"rest", "http", "url"} and len(pairs) == 19
     printed = capsys.readouterr().out
-    assert "provisioned 100" in printed and "SnapStart" in printed
+    assert "provisioned 100" in printed and "SnapStart" in printed and "image" in printed
