@@ -118,6 +118,7 @@ class TieredCache:
         self.version = version
         self.schema = schema
         self.validate = validate
+        self._check_raised = False
         self.memory = memory
         self.store = store
         self.ttl_seconds = ttl_seconds
@@ -144,9 +145,21 @@ class TieredCache:
         """True if usable, False if absent/expired/other version, None if the value is bad."""
         if not record.is_usable(self.version, self.schema, now, self.ttl_seconds):
             return False
-        if self.validate is not None and not self.validate(record.value):
+        if self.validate is not None and not self._valid(record.value):
             return None
         return True
+
+    def _valid(self, value: Any) -> bool:
+        """`validate`, where a check that raises says "not valid": the item is a miss,
+        recomputed and overwritten, never a failed lookup (logged once per process)."""
+        try:
+            return bool(self.validate(value))
+        except Exception as exc:
+            if not self._check_raised:
+                self._check_raised = True
+                log.warning("value check raised: the item is treated as invalid",
+                            extra={"error": f"{type(exc).__name__}: {exc}"})  # fmt: skip
+            return False
 
     def lookup_memory(self, keys: Sequence[str]) -> Pending:
         """The L1 step alone: microseconds, never blocks.

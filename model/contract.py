@@ -10,19 +10,28 @@ metrics, verifying the artifact. As with MLServer's `MLModel` or MLflow's
 Floats: `Real` is a finite JSON number in one canonical form (`1` and `1.0` are one
 value, `-0.0` is `0.0`; `"1.0"`, `true`, NaN and 1e400 are refused), so payloads that
 mean the same share a cache entry while any other difference changes the key;
-`Rounded(n)` also rounds a field to `n` decimals, trading exactness for hit rate (the
-answer then names the input it was computed for).
+`Rounded(n)` also rounds a field to `n` decimals before its bounds are checked,
+trading exactness for hit rate (the answer then names the input it was computed for).
+`Integer` is a JSON integer (`7` and `7.0`; `"7"`, `true` and `7.5` are refused).
+
+Identity: a key holds the model's name, its artifact's hash, its code's identity
+(`code_version` if the model pins it, else a hash of the source of the modules its
+class is defined in: a release that changes the code never reads the previous one's
+entries) and `value_schema`.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
+import inspect
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, Field, Strict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Strict, ValidationError
+from pydantic_core import PydanticCustomError
 
 from model.artifact import ArtifactError, ModelArtifact
 
@@ -42,18 +51,34 @@ def _canonical(value: float) -> float:
 Real = Annotated[float, Strict(), Field(allow_inf_nan=False), AfterValidator(_canonical)]
 
 
+def _whole_number(value: Any) -> Any:
+    """Accept 7 and 7.0, refuse "7" and true: strings and booleans are not numbers here."""
+    if isinstance(value, bool | str):
+        raise PydanticCustomError(
+            "int_type", "Input should be a JSON integer, not {kind}", {"kind": type(value).__name__}
+        )
+    return value
+
+
+# A JSON integer: 7 and 7.0 are one value; "7", true and 7.5 are refused.
+Integer = Annotated[int, BeforeValidator(_whole_number)]
+
+
 class Rounded:
-    """A field's quantisation: `Annotated[Real, Rounded(2)]` rounds to 2 decimals."""
+    """A field's quantisation: `Annotated[Real, Rounded(2)]` rounds to 2 decimals, before
+    the field's own checks (its bounds then hold for the value the model computes on)."""
 
     def __init__(self, decimals: int) -> None:
         self.decimals = decimals
 
+    def _round(self, value: Any) -> Any:
+        # only real numbers: anything else is left for the field's own checks to refuse
+        return round(value, self.decimals) if type(value) in (float, int) else value
+
     def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
         from pydantic_core import core_schema
 
-        return core_schema.no_info_after_validator_function(
-            lambda v: _canonical(round(v, self.decimals)), handler(source)
-        )
+        return core_schema.no_info_before_validator_function(self._round, handler(source))
 
 
 def rounded_fields(request: type[BaseModel]) -> tuple[str, ...]:
@@ -87,9 +112,27 @@ class Model:
     extras: ClassVar[tuple[str, ...]] = ()
     artifact_file: ClassVar[str]
     requirements: ClassVar[tuple[str, ...]] = ()
+    code_version: ClassVar[str | None] = None
 
     def __init__(self, artifact: ModelArtifact) -> None:
         self.artifact = artifact
+
+    @property
+    def identity(self) -> str:
+        """What a key and a stored item name as the version that computed them: the
+        artifact's hash, and the code's identity unless the model pins it to ''."""
+        code = self.code_identity()
+        return f"{self.artifact.version}+{code}" if code else self.artifact.version
+
+    @classmethod
+    def code_identity(cls) -> str:
+        """`code_version` if pinned (a model whose edits never change its answers can
+        keep its entries across releases), else the first 12 hex of a hash of the
+        source of every module its class and its bases below `Model` come from."""
+        if cls.code_version is not None:
+            return cls.code_version
+        own = tuple(k for k in cls.__mro__ if issubclass(k, Model) and k is not Model)
+        return _source_hash(own)
 
     def predict_many(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """One value per validated row, in order (may load the artifact's object)."""
@@ -122,6 +165,17 @@ class Model:
     def payload(i: int) -> dict[str, Any]:
         """The i-th of many distinct realistic request bodies."""
         raise NotImplementedError
+
+
+@functools.cache
+def _source_hash(classes: tuple[type, ...]) -> str:
+    """Over the classes' names and their modules' source (helpers beside a class count)."""
+    digest = hashlib.sha256()
+    for klass in classes:
+        digest.update(f"{klass.__module__}:{klass.__qualname__}\0".encode())
+    for path in dict.fromkeys(inspect.getsourcefile(k) for k in classes):
+        digest.update(Path(path).read_bytes() if path else b"")
+    return digest.hexdigest()[:12]
 
 
 @functools.cache
@@ -163,6 +217,7 @@ def load_model(spec: str, artifact_path: Path | None = None) -> Model:
 __all__ = [
     "DEFAULT_MODEL",
     "ArtifactError",
+    "Integer",
     "Model",
     "ModelError",
     "Real",

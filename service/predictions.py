@@ -31,13 +31,10 @@ from model.artifact import ArtifactError
 from model.contract import Model, ModelError, load_model
 from service.errors import ModelUnavailable
 from service.metrics import EmfMetrics
+from service.outputs import ModelOutputError, json_values
 from service.settings import Settings, SettingsError
 
 log = logging.getLogger("predcache.predict")
-
-
-class ModelOutputError(RuntimeError):
-    """The model's predict call broke the contract: nothing of it is cached."""
 
 
 class PredictionService:
@@ -58,6 +55,7 @@ class PredictionService:
     ) -> None:
         self.model = model
         self.artifact = model.artifact
+        self.identity = model.identity  # the version keys and stored items carry
         self.cache = cache
         self.metrics = metrics
         self.inline = inline
@@ -82,9 +80,7 @@ class PredictionService:
         return self._key_of(request.model_dump())
 
     def _key_of(self, row: dict[str, Any]) -> str:
-        return make_key(
-            self.artifact.name, self.artifact.version, row, schema=self.model.value_schema
-        )
+        return make_key(self.artifact.name, self.identity, row, schema=self.model.value_schema)
 
     def plan(self, items: Sequence[BaseModel]) -> tuple[list[str], ComputeMany]:
         """Validated requests → their keys, and the one model run a cache calls with the
@@ -114,19 +110,10 @@ class PredictionService:
         def compute(keys: list[str]) -> list[dict[str, Any]]:
             self._load()
             rows = [rows_by_key[key] for key in keys]
-            values = self.model.predict_many(rows)
-            if len(values) != len(rows):
-                raise ModelOutputError(
-                    f"{self.model.name}.predict_many returned {len(values)} values "
-                    f"for {len(rows)} rows"
-                )
-            for value in values:
-                if not self.model.is_valid(value):
-                    raise ModelOutputError(
-                        f"{self.model.name}.predict_many returned a value its own check "
-                        f"refuses: {str(value)[:200]}"
-                    )
-            return values
+            try:
+                return json_values(self.model.Value, self.model.predict_many(rows), len(rows))
+            except ModelOutputError as exc:
+                raise ModelOutputError(f"MODEL {self.model.name}: {exc}") from None
 
         return compute
 
@@ -216,7 +203,7 @@ def build_cache(settings: Settings, model: Model, store: RecordStore | None = No
         store = build_store(settings)
     breaker = CircuitBreaker(settings.l2_breaker_failures, settings.l2_breaker_cooldown_seconds)
     return TieredCache(
-        model.artifact.version,
+        model.identity,
         schema=model.value_schema,
         validate=model.is_valid,
         memory=memory,

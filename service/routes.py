@@ -15,7 +15,15 @@ from service.deps import get_settings
 from service.predictions import PredictionService
 from service.replies import ERROR_RESPONSES
 from service.responses import Answers
-from service.schemas import Bodies, Health, json_body, parse_body, parse_query, query_parameters
+from service.schemas import (
+    Bodies,
+    Health,
+    json_body,
+    keyable,
+    parse_body,
+    parse_query,
+    query_parameters,
+)
 from service.settings import Settings
 
 _KEYED = {status: ERROR_RESPONSES[status] for status in (400, 401, 500)}
@@ -35,8 +43,8 @@ def build_router(predictions: PredictionService) -> APIRouter:
         "description": (model.__doc__ or "").strip().split("\n\n")[0],
     }
 
-    async def answer(item: BaseModel) -> Response:
-        (lookup,), (row,) = await predictions.lookup([item], "/predict")
+    async def answer(item: BaseModel, where: str) -> Response:
+        (lookup,), (row,) = await predictions.lookup(keyable([item], (where,)), "/predict")
         return answers.one(lookup, row)
 
     @router.post("/predict", openapi_extra={"requestBody": json_body(Request_)}, **one)
@@ -49,7 +57,7 @@ def build_router(predictions: PredictionService) -> APIRouter:
         """
         # The body is parsed here, not declared as a parameter: pydantic reads the bytes
         # directly and no dependency is solved, keeping the hottest path near `GET /health`.
-        return await answer(parse_body(Request_, await request.body()))
+        return await answer(parse_body(Request_, await request.body()), "body")
 
     @router.get("/predict", openapi_extra={"parameters": query_parameters(Request_)}, **one)
     async def predict_get(request: Request) -> Response:
@@ -58,7 +66,7 @@ def build_router(predictions: PredictionService) -> APIRouter:
         Same validation, key and entry as the POST (a GET after a POST is a hit), and an
         HTTP cache in front (API Gateway's, keyed on these parameters) can keep it.
         """
-        return await answer(parse_query(Request_, request.query_params.multi_items()))
+        return await answer(parse_query(Request_, request.query_params.multi_items()), "query")
 
     @router.post(
         "/predict/batch",
@@ -72,7 +80,8 @@ def build_router(predictions: PredictionService) -> APIRouter:
         Cheaper than as many single calls: one table read for all, one model run for the rest.
         """
         batch = parse_body(bodies.BatchRequest, await request.body())
-        lookups, rows = await predictions.lookup(batch.items, "/predict/batch")
+        items = keyable(batch.items, ("body", "items"), indexed=True)
+        lookups, rows = await predictions.lookup(items, "/predict/batch")
         return answers.batch(lookups, rows)
 
     @router.get("/health", response_model=Health)

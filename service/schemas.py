@@ -7,6 +7,9 @@ around them are built here from its `Request` and `Value`, once per app.
 from __future__ import annotations
 
 import contextlib
+import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -21,12 +24,87 @@ CacheOutcome = Literal["HIT-L1", "HIT-L2", "MISS"]
 M = TypeVar("M", bound=BaseModel)
 
 
-def parse_body(model: type[M], body: bytes) -> M:
-    """`model` from raw JSON bytes; a 422 naming the fields, as a declared body would get."""
+# 64-bit integers: what a key's canonical JSON (orjson) can carry
+INT_RANGE = (-(2**63), 2**64 - 1)
+_KEY_COLON = re.compile(rb'"\s*:')
+
+
+def _duplicate_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen = dict(pairs)
+    if len(seen) != len(pairs):
+        names = [name for name, _ in pairs]
+        raise ValueError(next(n for n in names if names.count(n) > 1))
+    return seen
+
+
+def _count_keys(node: Any) -> int:
+    if isinstance(node, dict):
+        return len(node) + sum(_count_keys(v) for v in node.values())
+    if isinstance(node, list):
+        return sum(_count_keys(v) for v in node)
+    return 0
+
+
+def duplicate_keys(body: bytes) -> str | None:
+    """The first key a JSON object repeats, or None. Fast unless the body has more
+    `"…":` spans than keys (a duplicate, or a string holding one): then it is parsed
+    again, keeping every pair."""
     try:
-        return model.model_validate_json(body)
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None  # malformed: the schema's parser says where
+    if len(_KEY_COLON.findall(body)) == _count_keys(parsed):
+        return None
+    try:
+        json.loads(body, object_pairs_hook=_duplicate_key)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def unkeyable(row: Any, loc: tuple) -> list[dict[str, Any]]:
+    """The values of a validated request a key cannot carry with one meaning: a
+    non-finite float (JSON has none: NaN, Infinity and null would share a key) and an
+    integer past 64 bits; one field error each."""
+    if isinstance(row, float) and not math.isfinite(row):
+        return [{"type": "finite_number", "loc": loc, "msg": "Input should be a finite number"}]
+    if (
+        isinstance(row, int)
+        and not isinstance(row, bool)
+        and not INT_RANGE[0] <= row <= INT_RANGE[1]
+    ):
+        return [{"type": "int_too_big", "loc": loc,
+                 "msg": "Input should be an integer within 64 bits"}]  # fmt: skip
+    if isinstance(row, dict):
+        return [e for name, value in row.items() for e in unkeyable(value, (*loc, name))]
+    if isinstance(row, list | tuple):
+        return [e for i, value in enumerate(row) for e in unkeyable(value, (*loc, i))]
+    return []
+
+
+def keyable(items: list[M], loc: tuple, *, indexed: bool = False) -> list[M]:
+    """`items`, or a 422 naming each field whose value a key cannot carry (`loc`, and
+    the item's index in a batch)."""
+    errors = [error for i, item in enumerate(items)
+              for error in unkeyable(item.model_dump(), (*loc, i) if indexed else loc)]  # fmt: skip
+    if errors:
+        raise RequestValidationError(errors)
+    return items
+
+
+def parse_body(model: type[M], body: bytes) -> M:
+    """`model` from raw JSON bytes; a 422 naming the fields, as a declared body would get,
+    and naming a key the body gives twice (as a repeated query parameter is)."""
+    try:
+        parsed = model.model_validate_json(body)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_input=False)) from None
+    repeated = duplicate_keys(body)
+    if repeated is not None:
+        raise RequestValidationError(
+            [{"type": "repeated", "loc": ("body", repeated), "msg": "Given more than once"}]
+        )
+    return parsed
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:

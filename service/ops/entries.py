@@ -44,7 +44,7 @@ def describe(record: CacheRecord | None, predictions: PredictionService) -> dict
     reasons = [
         why
         for bad, why in (
-            (record.version != predictions.version, f"model version {record.version}"),
+            (record.version != predictions.identity, f"model version {record.version}"),
             (record.schema != predictions.cache.schema, f"value schema {record.schema}"),
             (record.is_expired(now), "expired"),
             (
