@@ -54,8 +54,12 @@ FILE ?=
 TABLE ?=
 MODEL_PATH ?=
 # MODEL=package.module:Class serves (and trains, if its artifact is missing) another
-# model; make exports it to every job.
-MODEL ?=
+# model; make exports it to every job. Unset: `model` in ./predcache.toml, if any (the
+# folder names its model once; predcache's own jobs read it too).
+ifeq ($(origin MODEL),undefined)
+MODEL := $(shell test -f predcache.toml && $(PYTHON) -c \
+	'import tomllib; print(tomllib.load(open("predcache.toml", "rb")).get("model", ""))')
+endif
 
 BIN := $(VENV)/bin
 PREDCACHE := $(BIN)/predcache

@@ -37,6 +37,8 @@ from pathlib import Path
 from package_runs import PackageRunError, container, example_events, function, log_error
 from requirements_cache import user_cache
 
+from model.contract import served_spec
+
 HERE = Path(__file__).resolve().parent
 # a change to what the trace runs is a new trace
 TRACED_BY = [HERE / "shape_package.py", HERE / "package_runs.py"]
@@ -143,7 +145,7 @@ def report(zip_path: Path, runtime: str) -> None:
         task = Path(scratch).resolve() / "task"
         with zipfile.ZipFile(zip_path) as archive:
             archive.extractall(task)
-        spec = os.environ.get("MODEL") or "model.flight_delay:FlightDelay"
+        spec = served_spec()
         opened = opened_files([task], spec, runtime)
         sizes = {p: p.stat().st_size for p in task.rglob("*") if p.is_file()}
 

@@ -26,6 +26,7 @@ import functools
 import hashlib
 import importlib
 import inspect
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -37,6 +38,9 @@ from model.artifact import ArtifactError, ModelArtifact
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DEFAULT_MODEL = "model.flight_delay:FlightDelay"
+# a folder names its model once: `model = "pkg.module:Class"` in this file, in the
+# folder predcache runs in (MODEL, when set, wins)
+PROJECT_FILE = Path("predcache.toml")
 
 
 class ModelError(ValueError):
@@ -167,6 +171,27 @@ class Model:
         raise NotImplementedError
 
 
+def project_model() -> str:
+    """The model the folder predcache runs in names (`model` in predcache.toml), else
+    the flight-delay model."""
+    if not PROJECT_FILE.is_file():
+        return DEFAULT_MODEL
+    import tomllib
+
+    try:
+        named = tomllib.loads(PROJECT_FILE.read_text()).get("model")
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ModelError(f"{PROJECT_FILE}: {exc}") from None
+    if not isinstance(named, str) or not named:
+        raise ModelError(f'{PROJECT_FILE}: give model = "package.module:Class"')
+    return named
+
+
+def served_spec() -> str:
+    """The model a job serves: MODEL, else the folder's predcache.toml, else the default."""
+    return os.environ.get("MODEL") or project_model()
+
+
 @functools.cache
 def _source_hash(classes: tuple[type, ...]) -> str:
     """Over the classes' names and their modules' source (helpers beside a class count)."""
@@ -224,5 +249,7 @@ __all__ = [
     "Rounded",
     "load_model",
     "model_class",
+    "project_model",
     "rounded_fields",
+    "served_spec",
 ]

@@ -9,17 +9,16 @@ The flight-delay model's trainer (`model.train`) takes its own options too
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-from model.contract import DEFAULT_MODEL, ModelError, model_class
+from model.contract import DEFAULT_MODEL, ModelError, model_class, served_spec
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    spec = os.environ.get("MODEL") or DEFAULT_MODEL
+    spec = served_spec()
     try:
         cls = model_class(spec)
     except ModelError as exc:

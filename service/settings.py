@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from model.contract import DEFAULT_MODEL
+from model.contract import project_model
 
 CACHE_MODES = ("off", "memory", "tiered")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -69,7 +69,7 @@ class Settings:
     early_refresh_beta: float = field(default=1.0, metadata=env("EARLY_REFRESH_BETA", 0, 10))
     # The model served (`package.module:Class`, a `model.contract.Model`) and its
     # artifact (None: the model's own default, model/artifacts/<its file>).
-    model: str = field(default=DEFAULT_MODEL, metadata=env("MODEL"))
+    model: str = field(default_factory=project_model, metadata=env("MODEL"))
     model_path: Path | None = field(default=None, metadata=env("MODEL_PATH"))
     model_preload: bool = field(default=False, metadata=env("MODEL_PRELOAD"))
     # SnapStart: payloads (JSON Lines) whose L2 entries are read into L1 before the snapshot

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from model.contract import DEFAULT_MODEL, model_class
+from model.contract import DEFAULT_MODEL, model_class, served_spec
 
 DEFAULT = Path(__file__).resolve().parent / "measurements.json"
 REFERENCE = Path(__file__).resolve().parent / "reference_measurements.json"
@@ -45,7 +45,7 @@ def default_path() -> Path:
     named = os.environ.get("PREDCACHE_MEASUREMENTS")
     if named:
         return Path(named)
-    spec = os.environ.get("MODEL") or DEFAULT_MODEL
+    spec = served_spec()
     if spec == DEFAULT_MODEL:
         return DEFAULT
     return DEFAULT.with_name(f"measurements-{model_class(spec).name}.json")

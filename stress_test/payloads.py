@@ -6,18 +6,17 @@ from the same distribution the load generator draws from.
 
 from __future__ import annotations
 
-import os
 import random
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
 
-from model.contract import DEFAULT_MODEL, Model, model_class
+from model.contract import Model, model_class, served_spec
 
 
 def served_model() -> type[Model]:
     """The model `MODEL` names (read at each call: a tool's environment decides)."""
-    return model_class(os.environ.get("MODEL") or DEFAULT_MODEL)
+    return model_class(served_spec())
 
 
 def payload(i: int) -> dict:

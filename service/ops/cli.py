@@ -37,13 +37,47 @@ JOBS: dict[str, Job] = {
 }
 
 
+# jobs that send many distinct requests of the model's (its `payload(i)`)
+NEEDS_PAYLOADS = {"stress", "soak", "bench", "bench-cold", "bench-peer", "simulate"}
+
+
+def which_model() -> str:
+    """Which model a job will load, and how to pick another (for every --help)."""
+    from model.contract import ModelError, served_spec
+
+    try:
+        spec = served_spec()
+    except ModelError as exc:
+        return f"model: none ({exc})"
+    return (f"model: {spec} (MODEL=package.module:Class picks another, or "
+            'model = "…" in ./predcache.toml, once for the folder)')  # fmt: skip
+
+
 def usage() -> str:
     width = max(map(len, JOBS))
     lines = [f"  {name:{width}}  {job.summary}" for name, job in JOBS.items()]
     return (
         "usage: predcache JOB [options]   (predcache JOB --help for a job's options)\n\n"
-        "Flight-delay predictions behind a two-tier prediction cache.\n\njobs:\n" + "\n".join(lines)
+        "A model's predictions behind a two-tier prediction cache (memory + DynamoDB).\n"
+        f"{which_model()}\n\njobs:\n" + "\n".join(lines)
     )
+
+
+def payloads_refused(name: str) -> str | None:
+    """One line when the job sends the model's requests and the model has no `payload(i)`."""
+    from model.contract import Model, ModelError, model_class, served_spec
+
+    if name not in NEEDS_PAYLOADS:
+        return None
+    try:
+        spec = served_spec()
+        if model_class(spec).payload is not Model.payload:
+            return None
+    except ModelError as exc:
+        return f"predcache {name}: {exc}"
+    return (f"predcache {name}: MODEL={spec} has no payload(i), the i-th of many "
+            "distinct requests this job sends: add `def payload(i: int) -> dict` to it "
+            "(docs/model.md)")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,8 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     # from the folder you run the command in.
     if os.getcwd() not in sys.path:
         sys.path.insert(1, os.getcwd())
+    helping = "-h" in argv[1:] or "--help" in argv[1:]
+    if not helping and (refused := payloads_refused(argv[0])):
+        print(refused, file=sys.stderr)
+        return 2
     module, _, function = job.target.partition(":")
-    result = getattr(importlib.import_module(module), function)(argv[1:])
+    try:
+        result = getattr(importlib.import_module(module), function)(argv[1:])
+    finally:
+        if helping:  # after the job's own help, which exits
+            print(f"\n{which_model()}")
     return result if isinstance(result, int) else 0
 
 

@@ -15,7 +15,6 @@ conflicts with a pin is refused before anything installs, in one line naming bot
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from model.contract import DEFAULT_MODEL, Model, ModelError, model_class
+from model.contract import Model, ModelError, model_class, served_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 # The Lambda Python runtime ships these: the zip leaves them out.
@@ -152,7 +151,7 @@ def lambda_requirements(cls: type[Model]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    spec = os.environ.get("MODEL") or DEFAULT_MODEL
+    spec = served_spec()
     parser = argparse.ArgumentParser(
         prog="predcache deps",
         description=f"The dependencies of the model MODEL names (now {spec}) beyond "

@@ -80,3 +80,41 @@ def test_every_make_recipe_is_valid_shell(target: str) -> None:
     assert dry.returncode == 0, dry.stderr
     parsed = subprocess.run(["sh", "-n"], input=dry.stdout, capture_output=True, text=True)
     assert parsed.returncode == 0, parsed.stderr
+
+
+MINE = """
+from model.iris import Iris, Measurements
+from model.contract import Model
+
+
+class Mine(Model):
+    name = "mine"
+    Request = Measurements
+    Value = Iris.Value
+    artifact_file = "mine.pkl"
+"""
+
+
+def predcache(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    command = Path(sys.executable).parent / "predcache"
+    return subprocess.run([str(command), *args], cwd=cwd, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", **env}, timeout=60)  # fmt: skip
+
+
+def test_a_folder_names_its_model_once_and_every_help_says_which(tmp_path: Path) -> None:
+    (tmp_path / "mine.py").write_text(MINE)
+    (tmp_path / "predcache.toml").write_text('model = "mine:Mine"\n')
+    for args in (["--help"], ["bench", "--help"], ["deps"]):
+        done = predcache(*args, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "mine:Mine" in done.stdout
+    assert "model.iris:Iris" in predcache("--help", cwd=tmp_path, MODEL="model.iris:Iris").stdout
+
+
+@pytest.mark.parametrize("job", sorted(cli.NEEDS_PAYLOADS))
+def test_a_model_without_payloads_is_refused_in_one_line(job: str, tmp_path: Path) -> None:
+    (tmp_path / "mine.py").write_text(MINE)
+    done = predcache(job, cwd=tmp_path, MODEL="mine:Mine")
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert "MODEL=mine:Mine has no payload(i)" in line and "def payload(i: int)" in line
