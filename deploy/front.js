@@ -148,10 +148,13 @@ class Front {
   }
 
   // The GET route's query parameters: the model's request schema, as the app reads it.
+  // A model whose request a query string cannot carry has no GET: L0 is refused for it.
   requestFields() {
     const model = this.serverless.service.provider.environment.MODEL;
-    const script = 'import json, sys; from model.contract import model_class; from service.schemas import query_parameters; print(json.dumps(query_parameters(model_class(sys.argv[1]).Request)))';
-    return JSON.parse(execFileSync(this.python(), ['-c', script, model], { cwd: this.serverless.serviceDir }).toString());
+    const script = 'import json, sys; sys.path.insert(1, "."); from model.contract import model_class; from service.schemas import get_refusal, query_parameters; r = model_class(sys.argv[1]).Request; print(json.dumps({"refusal": get_refusal(r), "fields": query_parameters(r)}))';
+    const { refusal, fields } = JSON.parse(execFileSync(this.python(), ['-c', script, model], { cwd: this.serverless.serviceDir }).toString());
+    if (refusal) this.fail(`API_CACHE=1 caches GET /predict, which MODEL=${model} has none of: its ${refusal} (a query string cannot carry it)`);
+    return fields;
   }
 
   // The zip's hash: it carries the model artifact and the code that shapes an answer.

@@ -6,6 +6,7 @@ a server."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -18,6 +19,7 @@ from service.responses import Answers
 from service.schemas import (
     Bodies,
     Health,
+    get_refusal,
     json_body,
     keyable,
     parse_body,
@@ -25,6 +27,8 @@ from service.schemas import (
     query_parameters,
 )
 from service.settings import Settings
+
+log = logging.getLogger("predcache.app")
 
 _KEYED = {status: ERROR_RESPONSES[status] for status in (400, 401, 500)}
 
@@ -59,14 +63,21 @@ def build_router(predictions: PredictionService) -> APIRouter:
         # directly and no dependency is solved, keeping the hottest path near `GET /health`.
         return await answer(parse_body(Request_, await request.body()), "body")
 
-    @router.get("/predict", openapi_extra={"parameters": query_parameters(Request_)}, **one)
     async def predict_get(request: Request) -> Response:
-        """The same answer as `POST /predict`, the request's fields as query parameters.
+        """The same answer as `POST /predict`, the request's fields as query parameters
+        (a list as one parameter, its items separated by commas).
 
         Same validation, key and entry as the POST (a GET after a POST is a hit), and an
         HTTP cache in front (API Gateway's, keyed on these parameters) can keep it.
         """
         return await answer(parse_query(Request_, request.query_params.multi_items()), "query")
+
+    refusal = get_refusal(Request_)
+    if refusal is None:
+        router.get("/predict", openapi_extra={"parameters": query_parameters(Request_)},
+                   **one)(predict_get)  # fmt: skip
+    else:
+        log.warning("GET /predict is left out for this model", extra={"reason": refusal})
 
     @router.post(
         "/predict/batch",

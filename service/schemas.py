@@ -126,24 +126,67 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": inline(schema)}}}
 
 
+def field_schemas(model: type[BaseModel]) -> dict[str, dict[str, Any]]:
+    """Each request field's JSON schema, references inlined (what OpenAPI shows)."""
+    return json_body(model)["content"]["application/json"]["schema"]["properties"]
+
+
+def _kind(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional field's non-null alternative (`X | None` is `anyOf: [X, null]`)."""
+    options = [o for o in schema.get("anyOf", ()) if o.get("type") != "null"]
+    return options[0] if len(options) == 1 else schema
+
+
+def _is_number(schema: dict[str, Any]) -> bool:
+    kind = _kind(schema)
+    return kind.get("type") in ("number", "integer") or (
+        "enum" in kind and all(isinstance(v, int | float) for v in kind["enum"])
+    )
+
+
+def get_refusal(model: type[BaseModel]) -> str | None:
+    """Why a query string cannot carry `model` (a field that is an object, or a list of
+    them or of lists), or None: then GET /predict is left out for it."""
+    for name, schema in field_schemas(model).items():
+        kind = _kind(schema)
+        items = _kind(kind.get("items", {})) if kind.get("type") == "array" else {}
+        if "anyOf" in kind or kind.get("type") == "object" or items.get("type") in (
+            "object", "array") or "anyOf" in items:  # fmt: skip
+            return f"field {name!r} is {'a list of ' if items else ''}objects or a union"
+    return None
+
+
+def _decode(raw: str, schema: dict[str, Any]) -> Any:
+    """A query parameter's text as its field's JSON value: numbers (and number enums)
+    as JSON numbers, `true`/`false`, a list as its items separated by commas (OpenAPI
+    `style: form, explode: false`); anything else as text, for the schema to judge."""
+    kind = _kind(schema)
+    if kind.get("type") == "array":
+        return [_decode(part, kind.get("items", {})) for part in raw.split(",")] if raw else []
+    if kind.get("type") == "boolean" and raw in ("true", "false"):
+        return raw == "true"
+    if _is_number(kind):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            number = orjson.loads(raw)
+            if isinstance(number, int | float) and not isinstance(number, bool):
+                return number
+    return raw
+
+
 def parse_query(model: type[M], pairs: list[tuple[str, str]]) -> M:
     """`model` from a query string whose parameters are its fields: the same validation,
-    and so the same canonical form and key, as the JSON body of a POST. A number field's
-    text is read as a JSON number; a repeated parameter is refused (which one would count?)."""
+    and so the same canonical form and key, as the JSON body of a POST. Each value is
+    read as its field's JSON value (`_decode`); an absent optional field takes its
+    default; a repeated parameter is refused (which one would count?)."""
     values: dict[str, Any] = {}
     errors = []
-    fields = model.model_fields
+    schemas = field_schemas(model)
     for name, raw in pairs:
         if name in values:
             message = "Given more than once"
             errors.append({"type": "repeated", "loc": ("query", name), "msg": message})
             continue
-        values[name] = raw
-        if name in fields and fields[name].annotation in (int, float):
-            with contextlib.suppress(orjson.JSONDecodeError):
-                number = orjson.loads(raw)
-                if isinstance(number, int | float) and not isinstance(number, bool):
-                    values[name] = number
+        values[name] = _decode(raw, schemas[name]) if name in schemas else raw
     if errors:
         raise RequestValidationError(errors)
     try:
@@ -155,13 +198,18 @@ def parse_query(model: type[M], pairs: list[tuple[str, str]]) -> M:
 
 
 def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
-    """The OpenAPI parameters of a GET whose query string is `model`'s fields."""
+    """The OpenAPI parameters of a GET whose query string is `model`'s fields: a list
+    is one parameter, its items separated by commas (`style: form, explode: false`:
+    one value per name, which API Gateway's cache key can carry)."""
     schema = json_body(model)["content"]["application/json"]["schema"]
     required = set(schema.get("required", ()))
-    return [
-        {"name": name, "in": "query", "required": name in required, "schema": field}
-        for name, field in schema["properties"].items()
-    ]
+    parameters = []
+    for name, field in schema["properties"].items():
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": field}
+        if _kind(field).get("type") == "array":
+            parameter |= {"style": "form", "explode": False}
+        parameters.append(parameter)
+    return parameters
 
 
 @dataclass(frozen=True)

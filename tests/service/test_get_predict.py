@@ -3,7 +3,9 @@ model contract; the same validation, key, entry, answer and headers as `POST /pr
 
 from __future__ import annotations
 
+import enum
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,78 @@ def test_the_openapi_page_lists_the_query_parameters_from_the_schema(client: Tes
     operation = client.get("/openapi.json").json()["paths"]["/predict"]["get"]
     assert [p["name"] for p in operation["parameters"]] == list(PAYLOAD)
     assert all(p["in"] == "query" and p["required"] for p in operation["parameters"])
+
+
+class _Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+def _typed_app(tmp_path: Path, request: type) -> TestClient:
+    """An app serving a model whose Request is `request` (every value: 1.0)."""
+    from pydantic import BaseModel
+
+    from model.artifact import write_artifact
+    from model.contract import Model
+
+    class Out(BaseModel):
+        progression: float
+
+    class Typed(Model):
+        name = f"typed-{request.__name__.lower()}"
+        Request = request
+        Value = Out
+        artifact_file = "typed.pkl"
+
+        def predict_many(self, rows):
+            return [{"progression": 1.0} for _ in rows]
+
+    name = f"Typed{request.__name__}"  # one per request type: MODEL's classes are cached
+    vars(sys.modules[__name__])[name] = Typed  # where MODEL finds it
+    artifact = tmp_path / "typed.pkl"
+    write_artifact({}, artifact, {"model_name": Typed.name})
+    return TestClient(create_app(make_settings(artifact, model=f"{__name__}:{name}")))
+
+
+def test_every_field_type_a_query_can_carry_answers_as_its_post(tmp_path: Path) -> None:
+    """Optional numbers, enums, booleans and lists (one parameter, items separated by
+    commas, as the OpenAPI page declares) by GET: the POST's entry and answer."""
+    from pydantic import BaseModel, ConfigDict
+
+    from model.contract import Real
+
+    class Mixed(BaseModel):
+        model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"level": 1}})
+        age: Real | None = None
+        level: _Level
+        flag: bool = False
+        tags: list[str] = []
+        counts: list[int] = []
+
+    client = _typed_app(tmp_path, Mixed)
+    body = {"age": 1.5, "level": 2, "flag": True, "tags": ["a", "b"], "counts": [3, 4]}
+    assert client.post("/predict", json=body).headers["x-cache"] == "MISS"
+    query = {"age": "1.5", "level": "2", "flag": "true", "tags": "a,b", "counts": "3,4"}
+    got = client.get("/predict", params=query)
+    assert got.status_code == 200 and got.headers["x-cache"] == "HIT-L1", got.text
+    assert client.get("/predict", params={"level": "1"}).status_code == 200  # defaults
+    get = client.get("/openapi.json").json()["paths"]["/predict"]["get"]
+    parameters = {p["name"]: p for p in get["parameters"]}
+    assert (parameters["tags"]["style"], parameters["tags"]["explode"]) == ("form", False)
+
+
+def test_a_request_a_query_cannot_carry_has_no_get(tmp_path: Path, caplog) -> None:
+    from pydantic import BaseModel, ConfigDict
+
+    class Point(BaseModel):
+        x: float
+
+    class Nested(BaseModel):
+        model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"at": {"x": 1}}})
+        at: Point
+
+    client = _typed_app(tmp_path, Nested)
+    posted = client.post("/predict", json={"at": {"x": 1.0}})
+    assert posted.status_code == 200, posted.text
+    assert client.get("/predict", params={"at": "1"}).status_code == 405
+    assert "get" not in client.get("/openapi.json").json()["paths"]["/predict"]
