@@ -254,8 +254,9 @@ test-packages: scan
 	$(BIN)/python -m pytest -m 'deploy and not offline_stack and not own_models' $(PYTEST_ARGS)
 
 # models of a user's own (README's "Deploy your own model"), each packaged in a copy of
-# the checkout; after the packages, whose requirements folder one of them reuses
-test-own-models: packages
+# the checkout, beside the other packages (a requirements folder two packages share is
+# held by one at a time: deploy/model.js)
+test-own-models: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 	$(BIN)/python -m pytest -m 'deploy and own_models' $(PYTEST_ARGS)
 
 # every package of make test-deploy, one after another (they share .serverless/requirements)

@@ -83,6 +83,13 @@ class CircuitBreaker:
                 if self._failures >= self.threshold:
                     self._open()
 
+    def release(self, ticket: Ticket) -> None:
+        """The call never reached the tier (it says nothing of its health): a probe's
+        slot is handed back, the failure count stays."""
+        with self._lock:
+            if ticket.probe:
+                self._probing = False
+
     def _current(self, ticket: Ticket) -> bool:
         return self._opened_at is None and ticket.generation == self._generation
 

@@ -274,6 +274,27 @@ class DynamoDBStore:
         self.backoff_seconds = backoff_seconds
         self._sleep = sleep
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="l2")  # threads start lazily
+        self._queued = threading.local()  # per calling thread: seconds waited for a worker
+
+    def waited(self) -> float:
+        """Seconds this thread's calls waited for a free worker since it last asked: the
+        process's own queue, which is not the table's time (reset by asking)."""
+        queued = getattr(self._queued, "seconds", 0.0)
+        self._queued.seconds = 0.0
+        return queued
+
+    def _note_wait(self, submitted: float, began: list[float]) -> None:
+        if began:
+            self._queued.seconds = getattr(self._queued, "seconds", 0.0) + min(began) - submitted
+
+    def _submit(self, work: Callable[..., T], began: list[float], *args: Any) -> Any:
+        """`work(*args)` on a worker, noting in `began` when a worker took it."""
+
+        def run() -> T:
+            began.append(time.monotonic())
+            return work(*args)
+
+        return self._pool.submit(run)
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -288,12 +309,17 @@ class DynamoDBStore:
         left = deadline - time.monotonic()
         if left <= 0:
             raise StoreError(ErrorKind.TIMEOUT, f"{what}: no time left in the L2 budget")
-        future = self._pool.submit(work)
+        submitted, began = time.monotonic(), []
+        future = self._submit(work, began)
         try:
             return future.result(timeout=left)
         except FutureTimeout:
-            future.cancel()
+            if future.cancel():  # still queued: no worker was free, the table never saw it
+                raise StoreError(ErrorKind.BUSY, f"{what}: no L2 worker free within the "
+                                 "budget") from None  # fmt: skip
             raise StoreError(ErrorKind.TIMEOUT, f"{what}: past the L2 budget") from None
+        finally:
+            self._note_wait(submitted, began)
 
     def get(self, key: str, *, timeout: float | None = None) -> CacheRecord | None:
         def read() -> dict[str, Any]:
@@ -394,8 +420,10 @@ class DynamoDBStore:
         if deadline is None:
             done = [one(chunk) for chunk in chunks]
             return [left for left, _ in done], sum(calls for _, calls in done), False
-        futures = [self._pool.submit(one, chunk) for chunk in chunks]
+        submitted, began = time.monotonic(), []
+        futures = [self._submit(one, began, chunk) for chunk in chunks]
         wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+        self._note_wait(submitted, began)
         lefts, calls, cut = [], 0, False
         for chunk, future in zip(chunks, futures, strict=True):
             if not future.done():

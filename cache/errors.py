@@ -32,6 +32,9 @@ class ErrorKind(StrEnum):
     WRITE_SKIPPED = "write_skipped"
     SLOW = "slow"  # answered, but slower than the slow-call threshold
     OVER_BUDGET = "over_budget"  # not made: the lookup's L2 budget was spent
+    # not made: no L2 worker of this process was free within the budget (its own queue,
+    # not the table: never held against the breaker)
+    BUSY = "busy"
 
     @property
     def permanent(self) -> bool:

@@ -248,23 +248,29 @@ class TieredCache:
             self.stats.l2.error(ErrorKind.CIRCUIT_OPEN, items)
             pending.l2_failed = True
             return None
+        waited = getattr(self.store, "waited", lambda: 0.0)
+        waited()  # from here on: what this call waits for a worker of this process
         started = self._timer()
         try:
             result, trouble = call(pending.l2_left)
         except Exception as exc:
             kind = exc.kind if isinstance(exc, StoreError) else ErrorKind.UNEXPECTED
             self.stats.l2.error(kind)
-            self.breaker.failure(ticket)
+            if kind is ErrorKind.BUSY:  # the process's queue: the table was never asked
+                self.breaker.release(ticket)
+            else:
+                self.breaker.failure(ticket)
             pending.l2_failed = True
             log.warning(
                 "l2 %s failed: %s", operation, exc, extra={"tier": "l2", "error_kind": kind}
             )
             return None
         finally:
-            elapsed = self._timer() - started
+            elapsed = self._timer() - started  # all of it draws on the lookup's budget
             pending.l2_left -= elapsed
-            self.stats.l2.observe(elapsed)
-        if trouble is None and elapsed >= self.slow_call_seconds:
+            table_time = max(0.0, elapsed - waited())  # the table's share is judged
+            self.stats.l2.observe(table_time)
+        if trouble is None and table_time >= self.slow_call_seconds:
             trouble = ErrorKind.SLOW
             self.stats.l2.error(trouble)
         if trouble is None:

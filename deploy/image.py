@@ -20,7 +20,6 @@ import copy
 import json
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from package_runs import PackageRunError, event, function, log_error
 from runtime_api import RuntimeApi
 
 from model.contract import model_class
-from stress_test.bench.lambda_runtime import RUNTIME_DIRS
+from stress_test.bench.lambda_runtime import RUNTIME_DIRS, installed
 
 KINDS = ("zip", "image")
 RIC = "awslambdaric==4.2.2"  # what AWS's Python base images run as the entry point
@@ -76,15 +75,9 @@ def image_template(template: dict) -> dict:
 def ric_packages(python: str, version: str) -> Path:
     """awslambdaric for the runtime's Python, installed once beside botocore's copy."""
     folder = RUNTIME_DIRS / f"lambda-runtime-{version}" / RIC.replace("==", "-")
-    if not (folder / "awslambdaric").is_dir():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "--target", str(folder), "--only-binary=:all:", "--python-version", version,
-             "--platform", "manylinux_2_17_x86_64", RIC],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        subprocess.run([python, "-m", "compileall", "-q", str(folder)], check=True)
-    return folder.resolve()
+    platform = ["--only-binary=:all:", "--python-version", version,
+                "--platform", "manylinux_2_17_x86_64", RIC]  # fmt: skip
+    return installed(folder, python, platform).resolve()
 
 
 def write(zip_path: Path, template_path: Path) -> Path:

@@ -8,14 +8,63 @@
 // installed: the requirements file and the folder it is installed into are that
 // model's, so a model with dependencies of its own gets a zip that carries them.
 const { execFileSync } = require('child_process');
+const fs = require('fs');
 const path = require('path');
 const { cacheTag, venvPython } = require('./runtime');
+
+const LOCK_WAIT_MS = 15 * 60 * 1000;
+
+// Two packages on one machine (two checkouts, or make test-deploy's own models beside
+// its variants) that share a requirements folder must not install into it at once:
+// the folder is held from before the requirements plugin installs until the package's
+// zip is assembled. A lock left by a process that died is taken over.
+function holdFolder(folder) {
+  const lock = `${folder}.lock`;
+  fs.mkdirSync(path.dirname(lock), { recursive: true });
+  const started = Date.now();
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+      return lock;
+    } catch (error) {
+      if (error.code !== 'EEXIST') throw error;
+    }
+    let holder = NaN;
+    try {
+      holder = Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8'));
+    } catch (error) {
+      // being written: wait
+    }
+    if (holder && !alive(holder)) fs.rmSync(lock, { recursive: true, force: true });
+    if (Date.now() - started > LOCK_WAIT_MS) throw new Error(`${lock} is held by process ${holder}`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+  }
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
 
 class ModelPackage {
   constructor(serverless) {
     this.serverless = serverless;
     // after the other plugins' checks, before the requirements plugin installs anything
-    this.hooks = { 'before:package:createDeploymentArtifacts': () => this.describe() };
+    this.hooks = {
+      'before:package:createDeploymentArtifacts': () => this.describe(),
+      'before:package:finalize': () => this.release(), // the zip is whole by then
+    };
+    process.on('exit', () => this.release());
+  }
+
+  release() {
+    if (this.lock) fs.rmSync(this.lock, { recursive: true, force: true });
+    this.lock = null;
   }
 
   describe() {
@@ -41,6 +90,7 @@ class ModelPackage {
     const requirements = service.custom.pythonRequirements;
     requirements.fileName = described.requirementsFile;
     requirements.cacheLocation = described.requirementsCache;
+    this.lock = holdFolder(described.requirementsCache);
     this.serverless.predcacheCode = described.code; // what deploy/assemble.js compiles
     this.serverless.cli.log(`Model: ${model} (${described.patterns.join(', ')})`);
   }

@@ -162,7 +162,14 @@ class PredictionService:
         }
 
 
-def build_store(settings: Settings) -> DynamoDBStore:
+# L2 worker threads per process. A server (uvicorn) runs up to 40 requests' blocking
+# work at once (Starlette's thread pool: anyio's default limit), each a read and a write
+# or a batch's chunks: with fewer workers they queue behind each other's table calls.
+# Under Lambda one request runs at a time and the workers only bound each call's wait.
+L2_WORKERS = {"server": 64, "inline": 16}
+
+
+def build_store(settings: Settings, workers: int = L2_WORKERS["inline"]) -> DynamoDBStore:
     """The L2 table the settings name, with their timeouts and region. Refuses to start,
     in one line, without a region or without credentials (checked locally: environment,
     profile files, the container's role), instead of missing on every request."""
@@ -190,17 +197,19 @@ def build_store(settings: Settings) -> DynamoDBStore:
             "AWS_SECRET_ACCESS_KEY or AWS_PROFILE (in Lambda, the function's role provides "
             "them); for a local table run `make serve`, or set CACHE_MODE=memory"
         ) from exc
-    return DynamoDBStore(settings.cache_table, client)
+    return DynamoDBStore(settings.cache_table, client, workers=workers)
 
 
-def build_cache(settings: Settings, model: Model, store: RecordStore | None = None) -> TieredCache:
+def build_cache(
+    settings: Settings, model: Model, store: RecordStore | None = None, *, inline: bool = True
+) -> TieredCache:
     """The cache `CACHE_MODE` asks for: none, L1 only, or L1 then DynamoDB (`store`, or
     the table the settings name)."""
     memory = None
     if settings.cache_mode in ("memory", "tiered"):
         memory = MemoryStore(settings.l1_max_items, settings.l1_ttl_seconds)
     if settings.cache_mode == "tiered" and store is None:
-        store = build_store(settings)
+        store = build_store(settings, L2_WORKERS["inline" if inline else "server"])
     breaker = CircuitBreaker(settings.l2_breaker_failures, settings.l2_breaker_cooldown_seconds)
     return TieredCache(
         model.identity,
@@ -226,7 +235,7 @@ def build_prediction_service(
     except ModelError as exc:
         raise SettingsError(str(exc)) from None
     metrics = EmfMetrics(settings.metrics_service) if settings.emit_metrics else None
-    cache = build_cache(settings, model, store)
+    cache = build_cache(settings, model, store, inline=inline)
     service = PredictionService(model, cache, metrics, inline=inline)
     if settings.model_preload:
         model.artifact.pipeline()

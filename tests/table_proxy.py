@@ -142,3 +142,20 @@ class TableProxy:
         if answer is None:
             raise OSError("upstream closed without an answer")
         return answer
+
+
+def main() -> None:
+    """`python -m tests.table_proxy UPSTREAM delay SECONDS`: a proxy in its own process
+    (a table elsewhere does not share the app's interpreter lock); prints its URL."""
+    import sys
+
+    upstream, fault, delay = sys.argv[1:4]
+    proxy = TableProxy(upstream)
+    proxy.delay = float(delay)
+    proxy.set(fault)
+    print(proxy.url, flush=True)
+    sys.stdin.read()  # until the parent closes it
+
+
+if __name__ == "__main__":
+    main()

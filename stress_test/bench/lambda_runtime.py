@@ -69,14 +69,26 @@ def provided_packages(python: str, version: str = RUNTIME_VERSION) -> Path:
     runtime's Python (`version`) and compiled, as the runtime has them."""
     pins = [f"{name}=={metadata.version(name)}" for name in PROVIDED]
     folder = RUNTIME_DIRS / f"lambda-runtime-{version}" / f"botocore-{metadata.version('botocore')}"
-    if not (folder / "botocore").is_dir():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
-             str(folder), *pins],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        subprocess.run([python, "-m", "compileall", "-q", str(folder)], check=True)
+    installed(folder, python, ["--no-deps", *pins])
     return folder.resolve()
+
+
+def installed(folder: Path, python: str, pip_args: list[str]) -> Path:
+    """`folder`, made once by `pip install --target` and compiled by `python`; built
+    beside it and moved in whole, so processes asking at once never see half of it."""
+    if folder.is_dir():
+        return folder
+    building = folder.with_name(f"{folder.name}.{os.getpid()}")
+    shutil.rmtree(building, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "--disable-pip-version-check", "--target", str(building), *pip_args],
+                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run([python, "-m", "compileall", "-q", str(building)], check=True)
+    try:
+        building.rename(folder)
+    except OSError:  # another process made it first
+        shutil.rmtree(building, ignore_errors=True)
+    return folder
 
 
 def lambda_env(task: Path, provided: Path) -> dict[str, str]:

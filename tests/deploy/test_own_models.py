@@ -5,7 +5,7 @@ which no list written for the flight model kept), and the same digits model with
 requirement left out, which `make package` must refuse in one line naming it.
 
 Each runs `make package MODEL=…` in a copy of this checkout (its tracked files with
-their times, so make redoes nothing; its venv and node_modules shared), which ends by
+their times, so make redoes nothing; its venv, node_modules and .predcache shared), which ends by
 running the unzipped package on the runtime's Python (deploy/check_package.py).
 """
 
@@ -99,7 +99,8 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in filter(None, tracked):
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, copy / name)
-    for shared in (".venv", "node_modules"):
+    (ROOT / ".predcache").mkdir(exist_ok=True)
+    for shared in (".venv", "node_modules", ".predcache"):  # .predcache: the runtime's botocore
         (copy / shared).symlink_to(ROOT / shared)
     shutil.copytree(ROOT / "model" / "artifacts", copy / "model" / "artifacts")
     text = readme_section("Deploy your own model")
