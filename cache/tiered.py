@@ -224,6 +224,15 @@ class TieredCache:
             pending.stale.pop(key, None)
         return expired
 
+    def _spent(self, pending: Pending, started: float, queued: float) -> float:
+        """Charge a call's whole time to the lookup's budget; the table's share of it
+        (less what it waited for a worker of this process), which is what is judged."""
+        elapsed = self._timer() - started
+        pending.l2_left -= elapsed
+        table_time = max(0.0, elapsed - queued)
+        self.stats.l2.observe(table_time)
+        return table_time
+
     def _l2_call(
         self,
         pending: Pending,
@@ -255,8 +264,11 @@ class TieredCache:
             result, trouble = call(pending.l2_left)
         except Exception as exc:
             kind = exc.kind if isinstance(exc, StoreError) else ErrorKind.UNEXPECTED
+            table_time = self._spent(pending, started, waited())
+            if kind is ErrorKind.TIMEOUT and table_time < self.slow_call_seconds:
+                kind = ErrorKind.BUSY  # queued until too little budget was left to answer
             self.stats.l2.error(kind)
-            if kind is ErrorKind.BUSY:  # the process's queue: the table was never asked
+            if kind is ErrorKind.BUSY:  # the process's queue, not the table's health
                 self.breaker.release(ticket)
             else:
                 self.breaker.failure(ticket)
@@ -265,11 +277,7 @@ class TieredCache:
                 "l2 %s failed: %s", operation, exc, extra={"tier": "l2", "error_kind": kind}
             )
             return None
-        finally:
-            elapsed = self._timer() - started  # all of it draws on the lookup's budget
-            pending.l2_left -= elapsed
-            table_time = max(0.0, elapsed - waited())  # the table's share is judged
-            self.stats.l2.observe(table_time)
+        table_time = self._spent(pending, started, waited())
         if trouble is None and table_time >= self.slow_call_seconds:
             trouble = ErrorKind.SLOW
             self.stats.l2.error(trouble)

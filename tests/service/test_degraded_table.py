@@ -172,36 +172,6 @@ async def _concurrently(client: TestClient, payloads: list[dict]) -> list[tuple[
         return await asyncio.gather(*(one(p) for p in payloads))
 
 
-@pytest.fixture
-def slow_table(moto_process: str) -> Iterator[str]:
-    """A proxy adding 40 ms to every call, in its own process: a table elsewhere."""
-    import subprocess
-    import sys
-
-    command = [sys.executable, "-m", "tests.table_proxy", moto_process, "delay", "0.04"]
-    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        yield child.stdout.readline().strip()
-    finally:
-        child.stdin.close()
-        child.wait(timeout=10)
-
-
-def test_a_healthy_slow_table_never_opens_the_breaker_under_concurrency(
-    artifact_path: Path, slow_table: str, table: str
-) -> None:
-    """Server mode, 40 concurrent misses, every table call 40 ms (under the slow-call
-    threshold): waiting for one of the process's L2 workers is not the table's time."""
-    import asyncio
-
-    client = instance(artifact_path, slow_table, table, **DEPLOYED_L2)
-    for wave in range(3):
-        answers = asyncio.run(_concurrently(client, unique_payloads(40, offset=40_000 + 40 * wave)))
-        assert [status for status, _ in answers] == [200] * 40
-    stats = client.get("/stats").json()
-    assert stats["l2_circuit"] == "closed" and not stats["l2"]["errors"], stats["l2"]
-
-
 def test_a_hung_table_costs_concurrent_requests_at_most_one_budget(
     artifact_path: Path, proxy: TableProxy, table: str, off
 ) -> None:

@@ -1,0 +1,74 @@
+"""Server mode: many lookups in one process share the store's L2 workers. The time a
+call waits for a free worker is the process's queue, not the table's: only the call
+itself is judged slow, and a call that never got a worker within the budget is `busy`,
+never held against the breaker (the outside review's case, with a table answering
+every call in 40 ms and no CPU of its own)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from cache import CircuitBreaker, DynamoDBStore, ErrorKind, TieredCache
+
+TABLE_SECONDS = 0.04  # under the 0.1 s slow-call threshold
+
+
+class HealthyTable:
+    """A DynamoDB client answering every call correctly in 40 ms."""
+
+    class meta:
+        region_name = "us-east-1"
+
+    def __init__(self) -> None:
+        self.items: dict[str, Any] = {}
+
+    def get_item(self, TableName: str, Key: dict) -> dict:
+        time.sleep(TABLE_SECONDS)
+        item = self.items.get(Key["cache_key"]["S"])
+        return {"Item": item} if item else {}
+
+    def put_item(self, TableName: str, Item: dict) -> dict:
+        time.sleep(TABLE_SECONDS)
+        self.items[Item["cache_key"]["S"]] = Item
+        return {}
+
+
+def concurrent_misses(workers: int, lookups: int) -> TieredCache:
+    store = DynamoDBStore("t", HealthyTable(), workers=workers)
+    cache = TieredCache("v1", store=store, ttl_seconds=60, l2_budget_seconds=0.3,
+                        slow_call_seconds=0.1, breaker=CircuitBreaker(5, 10))  # fmt: skip
+    start = threading.Barrier(lookups)
+
+    def one(i: int) -> None:
+        start.wait()
+        (lookup,) = cache.get_or_compute_many([f"k{i}"], lambda keys: [1.0] * len(keys))
+        assert lookup.value == 1.0
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(lookups)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return cache
+
+
+@pytest.mark.parametrize("workers", [4, 16])
+def test_waiting_for_a_worker_is_not_the_tables_time(workers: int) -> None:
+    """40 concurrent misses on fewer workers than lookups: they queue, and the breaker
+    stays closed; a call that found no worker within the budget is `busy`."""
+    cache = concurrent_misses(workers, 40)
+    errors = cache.stats.snapshot()["l2"]["errors"]
+    assert cache.breaker.state == "closed" and cache.breaker.opened == 0, errors
+    assert set(errors) <= {ErrorKind.BUSY, ErrorKind.WRITE_SKIPPED}, errors
+
+
+def test_a_servers_pool_serves_forty_misses_without_an_error() -> None:
+    from service.predictions import L2_WORKERS
+
+    cache = concurrent_misses(L2_WORKERS["server"], 40)
+    assert cache.stats.snapshot()["l2"]["errors"] == {}
+    assert cache.breaker.state == "closed"
