@@ -5,11 +5,27 @@ Methods raise `cache.errors.StoreError` on failure, never anything else.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from cache.record import CacheRecord
+
+_queued = threading.local()
+
+
+def note_wait(seconds: float) -> None:
+    """A store that runs a call on one of its worker threads notes how long the call
+    waited for a free one: this process's queue, not the table's time."""
+    _queued.seconds = getattr(_queued, "seconds", 0.0) + seconds
+
+
+def take_wait() -> float:
+    """The seconds this thread's store calls waited for a worker since it last asked."""
+    seconds = getattr(_queued, "seconds", 0.0)
+    _queued.seconds = 0.0
+    return seconds
 
 
 @dataclass

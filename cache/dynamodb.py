@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from cache.base import BatchRead, BatchWrite
+from cache.base import BatchRead, BatchWrite, note_wait
 from cache.errors import ErrorKind, StoreError
 from cache.record import CORRUPT, CacheRecord
 
@@ -274,18 +274,11 @@ class DynamoDBStore:
         self.backoff_seconds = backoff_seconds
         self._sleep = sleep
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="l2")  # threads start lazily
-        self._queued = threading.local()  # per calling thread: seconds waited for a worker
 
-    def waited(self) -> float:
-        """Seconds this thread's calls waited for a free worker since it last asked: the
-        process's own queue, which is not the table's time (reset by asking)."""
-        queued = getattr(self._queued, "seconds", 0.0)
-        self._queued.seconds = 0.0
-        return queued
-
-    def _note_wait(self, submitted: float, began: list[float]) -> None:
+    @staticmethod
+    def _note_wait(submitted: float, began: list[float]) -> None:
         if began:
-            self._queued.seconds = getattr(self._queued, "seconds", 0.0) + min(began) - submitted
+            note_wait(min(began) - submitted)
 
     def _submit(self, work: Callable[..., T], began: list[float], *args: Any) -> Any:
         """`work(*args)` on a worker, noting in `began` when a worker took it."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
-from cache.base import RecordStore
+from cache.base import RecordStore, take_wait
 from cache.breaker import CircuitBreaker
 from cache.errors import ErrorKind, StoreError
 from cache.memory import MemoryStore
@@ -257,14 +257,13 @@ class TieredCache:
             self.stats.l2.error(ErrorKind.CIRCUIT_OPEN, items)
             pending.l2_failed = True
             return None
-        waited = getattr(self.store, "waited", lambda: 0.0)
-        waited()  # from here on: what this call waits for a worker of this process
+        take_wait()  # from here on: what this call waits for a worker of this process
         started = self._timer()
         try:
             result, trouble = call(pending.l2_left)
         except Exception as exc:
             kind = exc.kind if isinstance(exc, StoreError) else ErrorKind.UNEXPECTED
-            table_time = self._spent(pending, started, waited())
+            table_time = self._spent(pending, started, take_wait())
             if kind is ErrorKind.TIMEOUT and table_time < self.slow_call_seconds:
                 kind = ErrorKind.BUSY  # queued until too little budget was left to answer
             self.stats.l2.error(kind)
@@ -277,7 +276,7 @@ class TieredCache:
                 "l2 %s failed: %s", operation, exc, extra={"tier": "l2", "error_kind": kind}
             )
             return None
-        table_time = self._spent(pending, started, waited())
+        table_time = self._spent(pending, started, take_wait())
         if trouble is None and table_time >= self.slow_call_seconds:
             trouble = ErrorKind.SLOW
             self.stats.l2.error(trouble)
