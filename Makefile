@@ -76,8 +76,9 @@ FRONT_PARAMS = $(if $(FRONT),--param=front=$(FRONT)) $(if $(API_CACHE),--param=a
 SLS_PARAMS = $(if $(filter 1,$(SNAPSTART)),$(SNAPSTART_PARAMS)) $(MODEL_PARAMS) $(FRONT_PARAMS) \
 	$(BUILD_PARAMS)
 # make test-deploy's packages beside the default one, each in .serverless-<variant>/
-# (`make package-<variant>`): SnapStart, the second model, each front door, L0
-VARIANTS := snapstart model l0 http url image
+# (`make package-<variant>`): SnapStart, each front door, L0, the container image (models
+# of a user's own are packaged by make test-own-models; `make package-model`, iris, stays)
+VARIANTS := snapstart l0 http url image
 VARIANT_snapstart := $(SNAPSTART_PARAMS)
 VARIANT_model := --param=model=model.iris:Iris
 VARIANT_l0 := --param=apiCache=true
@@ -110,7 +111,7 @@ ARTIFACT := model/artifacts/flight_delay.pkl
 
 .PHONY: install model serve test test-fast lint bench bench-cold bench-peer warm offline stress simulate \
 	soak clean \
-	lambda-requirements package $(addprefix package-,$(VARIANTS)) packages checkov-fetch scan \
+	lambda-requirements package $(addprefix package-,$(VARIANTS) model) packages checkov-fetch scan \
 	test-packages test-offline-stack test-own-models test-deploy deploy
 
 install: $(STAMP)
@@ -234,7 +235,7 @@ package: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 # A variant beside the default package (`osls package --package DIR` clears .serverless/,
 # so make test-deploy builds these first); package-model: the zip carries model.iris and
 # its artifact.
-$(addprefix package-,$(VARIANTS)): package-%: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
+$(addprefix package-,$(VARIANTS) model): package-%: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 	$(if $(filter model,$*),MODEL=model.iris:Iris $(PREDCACHE) train --if-missing)
 	$(SLS) package --stage $(STAGE) --region $(REGION) $(VARIANT_$*) $(BUILD_PARAMS) \
 		--package .serverless-$*
@@ -291,4 +292,4 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) model/artifacts .pytest_cache .ruff_cache .serverless \
-		$(addprefix .serverless-,$(VARIANTS)) node_modules
+		$(addprefix .serverless-,$(VARIANTS) model) node_modules

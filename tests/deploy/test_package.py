@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / ".serverless" / "cloudformation-template-update-stack.json"
 SNAPSTART_TEMPLATE = ROOT / ".serverless-snapstart" / "cloudformation-template-update-stack.json"
 ZIP = ROOT / ".serverless" / "predcache.zip"
-MODEL_ZIP = ROOT / ".serverless-model" / "predcache.zip"  # make package-model
 ARTIFACT = ROOT / "model" / "artifacts" / "flight_delay.pkl"
 
 
