@@ -263,9 +263,10 @@ class TieredCache:
             result, trouble = call(pending.l2_left)
         except Exception as exc:
             kind = exc.kind if isinstance(exc, StoreError) else ErrorKind.UNEXPECTED
-            table_time = self._spent(pending, started, take_wait())
-            if kind is ErrorKind.TIMEOUT and table_time < self.slow_call_seconds:
-                kind = ErrorKind.BUSY  # queued until too little budget was left to answer
+            queued = take_wait()
+            table_time = self._spent(pending, started, queued)
+            if kind is ErrorKind.TIMEOUT and queued > table_time < self.slow_call_seconds:
+                kind = ErrorKind.BUSY  # mostly queued, until too little budget was left
             self.stats.l2.error(kind)
             if kind is ErrorKind.BUSY:  # the process's queue, not the table's health
                 self.breaker.release(ticket)
