@@ -111,7 +111,7 @@ ARTIFACT := model/artifacts/flight_delay.pkl
 
 .PHONY: install model serve test test-fast lint bench bench-cold bench-peer warm offline stress simulate \
 	soak clean \
-	lambda-requirements package $(addprefix package-,$(VARIANTS) model) packages checkov-fetch scan \
+	lambda-requirements package $(addprefix package-,$(VARIANTS) model) packages checkov-fetch scan scan-templates deploy-tests \
 	test-packages test-offline-stack test-own-models test-deploy deploy
 
 install: $(STAMP)
@@ -250,8 +250,11 @@ test-deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 	$(MAKE) --no-print-directory -j3 --output-sync=target test-packages test-offline-stack \
 		test-own-models
 
-# the packages, their templates scanned, then the tests of what they hold
-test-packages: scan
+# the packages, then their templates scanned beside the tests of what they hold
+test-packages: packages checkov-fetch
+	$(MAKE) --no-print-directory -j2 scan-templates deploy-tests
+
+deploy-tests:
 	$(BIN)/python -m pytest -m 'deploy and not offline_stack and not own_models' $(PYTEST_ARGS)
 
 # models of a user's own (README's "Deploy your own model"), each packaged in a copy of
@@ -272,6 +275,9 @@ checkov-fetch: $(STAMP)
 
 # every package's template through cfn-lint and checkov, side by side
 scan: packages checkov-fetch
+	$(MAKE) --no-print-directory scan-templates
+
+scan-templates:
 	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATES) & lint=$$!; \
 	$(CHECKOV) --config-file deploy/checkov.yaml $(addprefix -f ,$(TEMPLATES)); \
 		scan=$$?; wait $$lint && exit $$scan
