@@ -87,6 +87,7 @@ class Front {
     const o = this.options();
     const { service } = this.serverless;
     const fn = service.getFunction('api');
+    if (o.apiCache) this.fields = this.requestFields(); // before anything is installed
     if (o.door === 'rest') return;
     if (String(o.appApiKeys || '').trim()) {  // the app refuses an API_KEYS naming no key
       service.provider.environment = { ...service.provider.environment, API_KEYS: o.appApiKeys };
@@ -126,7 +127,7 @@ class Front {
   addCache(cf, o) {
     const method = cf.Resources[L0_METHOD].Properties;
     const params = {};
-    for (const { name, required } of this.requestFields()) params[`method.request.querystring.${name}`] = required;
+    for (const { name, required } of this.fields) params[`method.request.querystring.${name}`] = required;
     params['method.request.header.x-api-key'] = true;
     method.RequestParameters = params;
     method.RequestValidatorId = { Ref: 'ApiGatewayQueryValidator' };

@@ -337,7 +337,28 @@ REFUSALS = [  # (what `osls package` is given, what its one line says)
         "API_CACHE_TTL=3601: a whole number of seconds, 1 to 3600",
     ),
     (["--param=front=url"], "front=url has no API keys or usage plans: give the app its keys"),
+    (
+        ["--param=apiCache=true", "--param=model=nested:Nested", "nested-model"],
+        "API_CACHE=1 caches GET /predict, which MODEL=nested:Nested has none of",
+    ),
 ]
+NESTED = """
+from pydantic import BaseModel, ConfigDict
+from model.iris import Iris
+
+
+class Point(BaseModel):
+    x: float
+
+
+class At(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"at": {"x": 1}}})
+    at: Point
+
+
+class Nested(Iris):
+    Request = At
+"""
 
 
 def refused_package(folder: Path, params: list[str]) -> subprocess.CompletedProcess:
@@ -350,6 +371,10 @@ def refused_package(folder: Path, params: list[str]) -> subprocess.CompletedProc
     (folder / "node_modules").symlink_to(ROOT / "node_modules")
     env = {**os.environ, "SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off",
            "SLS_DEPRECATION_DISABLE": "*"}  # fmt: skip
+    if "nested-model" in params:  # a model whose request a query string cannot carry
+        params = [p for p in params if p != "nested-model"]
+        (folder / "nested.py").write_text(NESTED)
+        env["PREDCACHE_PYTHON"] = sys.executable
     if "no-interpreter" in params:
         params = [p for p in params if p != "no-interpreter"]
         env |= {"HOME": str(folder), "PATH": str(Path(shutil.which("node")).parent)}
@@ -376,7 +401,7 @@ def test_a_package_that_cannot_work_is_refused_in_one_line(
 ) -> None:
     """SnapStart without the model in the snapshot, an unsupported runtime, a runtime
     whose interpreter this machine lacks, an unknown front door, L0 off the REST door,
-    an L0 TTL past AWS's maximum, a door without keys."""
+    an L0 TTL past AWS's maximum, a door without keys, L0 for a model without GET."""
     done, says = refusals[case], REFUSALS[case][1]
     assert done.returncode != 0
     assert says in done.stdout + done.stderr
