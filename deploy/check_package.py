@@ -30,7 +30,9 @@ from package_runs import PackageRunError, container, example_events, function, l
 from requirements_cache import user_cache
 
 HERE = Path(__file__).resolve().parent
-CHECKED_BY = [HERE / "check_package.py", HERE / "package_runs.py"]  # a new check: new key
+# a new check is a new key
+CHECKED_BY = [HERE / name for name in ("check_package.py", "package_runs.py", "image.py",
+                                       "runtime_api.py")]  # fmt: skip
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
 # Our own budget for the flight model's zip, well under Lambda's, so that a new
@@ -218,9 +220,9 @@ def check_answers(zip_path: Path, template_path: Path) -> list[str]:
 
 
 def _checked_before(zip_path: Path, function_: list) -> Path:
-    """Where a check of these zip bytes with this function (environment, runtime, door)
-    is remembered: make test-deploy's variants that differ only in their template (L0,
-    IAM) are one check."""
+    """Where a check of these zip bytes with this function (environment, runtime, door;
+    the image's entry point) is remembered: make test-deploy's variants that differ only
+    in their template (L0, IAM) are one check, and a package made again is not rerun."""
     digest = hashlib.sha256(zip_path.read_bytes())
     digest.update(json.dumps(function_, sort_keys=True).encode())
     for source in CHECKED_BY:
@@ -242,7 +244,16 @@ def check_image(zip_path: Path, template_path: Path) -> list[str]:
     except image.ImageError as exc:
         return [str(exc)]
     print(f"container image: {target}/ (Dockerfile, task/, the template with PackageType: Image)")
-    problems = image.check(target, env, properties["Runtime"], properties["door"], key)
+    checked = _checked_before(zip_path, [env, properties["Runtime"], properties["door"], image.RIC])
+    if checked.exists():  # this task root, with this environment, answered already
+        print(f"{checked.read_text().strip()} (this task root and environment, checked before)")
+        problems = []
+    else:
+        problems = image.check(target, env, properties["Runtime"], properties["door"], key)
+        if not problems:
+            checked.parent.mkdir(parents=True, exist_ok=True)
+            checked.write_text(f"MODEL={env.get('MODEL')}: the image's entry point answered "
+                               "its example MISS, HIT-L1, HIT-L2\n")  # fmt: skip
     zip_path.unlink()
     return problems
 
