@@ -7,8 +7,10 @@ around them are built here from its `Request` and `Value`, once per app.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -167,37 +169,48 @@ def get_refusal(model: type[BaseModel]) -> str | None:
     return None
 
 
-def _decode(raw: str, schema: dict[str, Any]) -> Any:
-    """A query parameter's text as its field's JSON value: numbers (and number enums)
-    as JSON numbers, `true`/`false`, a list as its items separated by commas (OpenAPI
-    `style: form, explode: false`); anything else as text, for the schema to judge."""
+def _number(raw: str) -> Any:
+    with contextlib.suppress(orjson.JSONDecodeError):
+        number = orjson.loads(raw)
+        if isinstance(number, int | float) and not isinstance(number, bool):
+            return number
+    return raw
+
+
+def _reader(schema: dict[str, Any]) -> Callable[[str], Any]:
+    """How a query parameter's text becomes its field's JSON value: numbers (and number
+    enums) as JSON numbers, `true`/`false`, a list as its items separated by commas
+    (OpenAPI `style: form, explode: false`); anything else as text, for the schema to
+    judge."""
     kind = _kind(schema)
     if kind.get("type") == "array":
-        return [_decode(part, kind.get("items", {})) for part in raw.split(",")] if raw else []
-    if kind.get("type") == "boolean" and raw in ("true", "false"):
-        return raw == "true"
-    if _is_number(kind):
-        with contextlib.suppress(orjson.JSONDecodeError):
-            number = orjson.loads(raw)
-            if isinstance(number, int | float) and not isinstance(number, bool):
-                return number
-    return raw
+        item = _reader(kind.get("items", {}))
+        return lambda raw: [item(part) for part in raw.split(",")] if raw else []
+    if kind.get("type") == "boolean":
+        return lambda raw: raw == "true" if raw in ("true", "false") else raw
+    return _number if _is_number(kind) else str
+
+
+@functools.cache
+def _readers(model: type[BaseModel]) -> dict[str, Callable[[str], Any]]:
+    """Each field's reader, made once per model (a GET uses them on every request)."""
+    return {name: _reader(schema) for name, schema in field_schemas(model).items()}
 
 
 def parse_query(model: type[M], pairs: list[tuple[str, str]]) -> M:
     """`model` from a query string whose parameters are its fields: the same validation,
     and so the same canonical form and key, as the JSON body of a POST. Each value is
-    read as its field's JSON value (`_decode`); an absent optional field takes its
+    read as its field's JSON value (`_reader`); an absent optional field takes its
     default; a repeated parameter is refused (which one would count?)."""
     values: dict[str, Any] = {}
     errors = []
-    schemas = field_schemas(model)
+    readers = _readers(model)
     for name, raw in pairs:
         if name in values:
             message = "Given more than once"
             errors.append({"type": "repeated", "loc": ("query", name), "msg": message})
             continue
-        values[name] = _decode(raw, schemas[name]) if name in schemas else raw
+        values[name] = readers[name](raw) if name in readers else raw
     if errors:
         raise RequestValidationError(errors)
     try:
