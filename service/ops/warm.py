@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from cache.errors import ErrorKind, StoreError
@@ -43,6 +44,7 @@ from model.contract import Model
 from service.ops.prices import AS_OF, usd, write_units
 from service.ops.target import add_target_arguments, resolve_target
 from service.predictions import PredictionService, build_prediction_service
+from service.schemas import keyable
 from service.settings import SettingsError
 
 CHUNK = 100  # keys per BatchGetItem
@@ -135,8 +137,8 @@ def valid_requests(
             summary.add_invalid(line, row)
             continue
         try:
-            features = request.model_validate(row)
-        except ValidationError as exc:
+            (features,) = keyable([request.model_validate(row)], ())
+        except (ValidationError, RequestValidationError) as exc:
             fields = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()
             )

@@ -194,3 +194,19 @@ def test_the_region_used_is_the_one_printed_and_none_is_one_line(
         assert cli.main(["inspect", json.dumps(EXAMPLE), "--table", "t-1", *model]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["where"] == "AWS (eu-west-1 region)" and report["l2"] == {"present": False}
+
+
+def test_a_row_a_key_cannot_carry_is_counted_invalid_not_warmed() -> None:
+    """As the routes refuse it: a non-finite float (NaN and null would share a key)."""
+    from pydantic import BaseModel
+
+    from service.ops.warm import Summary, valid_requests
+
+    class Plain(BaseModel):
+        x: float | None = None
+
+    summary = Summary()
+    rows = [(1, {"x": float("nan")}), (2, {"x": None}), (3, {"x": 1.0})]
+    assert [r.x for r in valid_requests(rows, summary, Plain)] == [None, 1.0]
+    assert summary.invalid == 1
+    assert summary.invalid_rows == [{"line": 1, "error": "x: Input should be a finite number"}]
