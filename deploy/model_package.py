@@ -14,6 +14,7 @@ whose requirements have no wheel for the runtime.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -23,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(1, os.getcwd())
 
-from requirements_cache import folder
+from requirements_cache import folder, user_cache
 
 from model.contract import ModelError, model_class
 from service.ops.dependencies import (
@@ -64,11 +65,14 @@ def check_wheels(cls: type, requirements: str, options: dict, runtime: str) -> N
         return
     platform = [arg for option in options["pipCmdExtraArgs"] for arg in option.split()
                 if arg != "--no-compile"]  # fmt: skip
+    asked = [*platform, "--python-version", runtime.removeprefix("python"), *pinned]
+    found = user_cache() / "wheels" / hashlib.sha256("\0".join(asked).encode()).hexdigest()[:16]
+    if found.exists():  # these pins have wheels: asked once, not on every package
+        return
     with tempfile.TemporaryDirectory() as scratch:
         done = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             "--disable-pip-version-check", "-d", scratch, *platform,
-             "--python-version", runtime.removeprefix("python"), *pinned],
+             "--disable-pip-version-check", "-d", scratch, *asked],
             capture_output=True, text=True,
         )  # fmt: skip
     if done.returncode != 0:
@@ -76,6 +80,8 @@ def check_wheels(cls: type, requirements: str, options: dict, runtime: str) -> N
             f"{cls.__name__} requires {', '.join(pinned)}: no wheel for {runtime} on Linux "
             "x86_64 (Lambda's); pick a version that ships one"
         )
+    found.parent.mkdir(parents=True, exist_ok=True)
+    found.write_text("\n".join(pinned) + "\n")
 
 
 def describe(spec: str, runtime: str) -> dict:
