@@ -34,9 +34,10 @@ function holdFolder(folder) {
     try {
       holder = Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8'));
     } catch (error) {
-      // being written: wait
+      // being written (or its writer died before it could): judged by its age below
     }
-    if (holder && !alive(holder)) fs.rmSync(lock, { recursive: true, force: true });
+    const orphan = !holder && Date.now() - fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs > 60000;
+    if ((holder && !alive(holder)) || orphan) fs.rmSync(lock, { recursive: true, force: true });
     if (Date.now() - started > LOCK_WAIT_MS) throw new Error(`${lock} is held by process ${holder}`);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
   }
