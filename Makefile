@@ -85,6 +85,7 @@ VARIANT_l0 := --param=apiCache=true
 VARIANT_http := --param=front=http --param=appApiKeys=test-deploy-key
 VARIANT_url := --param=front=url --param=urlAuth=aws_iam # IAM: no app keys needed
 VARIANT_image := # the default package, then made a container image (PACKAGE=image)
+BUILT_VARIANTS := $(filter-out image,$(VARIANTS))
 TEMPLATES = $(TEMPLATE) $(foreach v,$(VARIANTS),.serverless-$(v)/cloudformation-template-update-stack.json) \
 	.serverless-image/image/cloudformation-template-update-stack.json
 # every package: the runtime (RUNTIME=python3.13)
@@ -111,7 +112,8 @@ ARTIFACT := model/artifacts/flight_delay.pkl
 
 .PHONY: install model serve test test-fast lint bench bench-cold bench-peer warm offline stress simulate \
 	soak clean \
-	lambda-requirements package $(addprefix package-,$(VARIANTS) model) packages checkov-fetch scan scan-templates deploy-tests \
+	lambda-requirements package build $(addprefix package-,$(VARIANTS) model) \
+	$(addprefix build-,$(VARIANTS) model) packages checkov-fetch scan scan-templates deploy-tests \
 	test-packages test-offline-stack test-own-models test-deploy deploy
 
 install: $(STAMP)
@@ -226,20 +228,32 @@ lambda-requirements: $(STAMP)
 # run the unzipped package on the runtime's Python against the model's example: `package
 # OK` only when it answered (deploy/check_package.py). SNAPSTART=1: with SnapStart (a
 # published version and alias, the model in the snapshot).
-package: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
+package: build
+	$(BIN)/python deploy/check_package.py .serverless/predcache.zip $(PACKAGE)
+
+# the default package's zip and template in .serverless/, not yet checked
+build: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 	$(PACKAGE_KIND_CHECK)
 	$(MODEL_SETUP)
 	$(SLS) package --stage $(STAGE) --region $(REGION) $(SLS_PARAMS)
-	$(BIN)/python deploy/check_package.py .serverless/predcache.zip $(PACKAGE)
 
-# A variant beside the default package (`osls package --package DIR` clears .serverless/,
-# so make test-deploy builds these first); package-model: the zip carries model.iris and
-# its artifact.
-$(addprefix package-,$(VARIANTS) model): package-%: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
+# A variant beside the default package, built into .serverless-<variant>/ (`osls package
+# --package DIR` clears .serverless/, so make test-deploy builds the default last), then
+# checked; package-model: the zip carries model.iris and its artifact.
+$(addprefix package-,$(VARIANTS) model): package-%: build-%
+	$(BIN)/python deploy/check_package.py .serverless-$*/predcache.zip $(filter image,$*)
+
+$(addprefix build-,$(BUILT_VARIANTS) model): build-%: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 	$(if $(filter model,$*),MODEL=model.iris:Iris $(PREDCACHE) train --if-missing)
 	$(SLS) package --stage $(STAGE) --region $(REGION) $(VARIANT_$*) $(BUILD_PARAMS) \
 		--package .serverless-$*
-	$(BIN)/python deploy/check_package.py .serverless-$*/predcache.zip $(filter image,$*)
+
+# the image variant is the default package made a container image, as `make package
+# PACKAGE=image` makes it: the default's zip and template, not built twice
+build-image: build
+	rm -rf .serverless-image && mkdir .serverless-image
+	ln .serverless/predcache.zip .serverless/cloudformation-template-update-stack.json \
+		.serverless-image/
 
 # The deployment checks: every variant packaged, size budget, cfn-lint, checkov (a
 # security scan: deploy/checkov.yaml skips each exception with its reason), template,
@@ -263,10 +277,14 @@ deploy-tests:
 test-own-models: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 	$(BIN)/python -m pytest -m 'deploy and own_models' $(PYTEST_ARGS)
 
-# every package of make test-deploy, one after another (they share .serverless/requirements)
+# every package of make test-deploy: built one after another (they share .serverless/),
+# each checked beside the next one's build
 packages: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
-	$(foreach v,$(VARIANTS),$(MAKE) --no-print-directory package-$(v) &&) true
-	$(MAKE) --no-print-directory package
+	$(MAKE) --no-print-directory -j2 CHAINED=1 $(addprefix package-,$(VARIANTS)) package
+
+# CHAINED=1: each build waits for the one before it, the default's last
+chain = $(if $(word 2,$(1)),$(eval $(word 2,$(1)): | $(word 1,$(1)))$(call chain,$(wordlist 2,$(words $(1)),$(1))))
+$(if $(CHAINED),$(call chain,$(addprefix build-,$(BUILT_VARIANTS)) build))
 
 # checkov in uv's tool cache, fetched beside the packaging on a machine's first run
 checkov-fetch: $(STAMP)
