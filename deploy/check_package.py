@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
-import tempfile
+import time
 import zipfile
 from collections import Counter
 from pathlib import Path
 
 from package_runs import PackageRunError, container, example_events, function, log_error
-from requirements_cache import user_cache
+from requirements_cache import remember, user_cache
 
 HERE = Path(__file__).resolve().parent
 # a new check is a new key
@@ -56,6 +57,9 @@ FORBIDDEN_PREFIXES = ("service/ops/",)  # operator tools: warm, inspect, local s
 # What a request needs of the function's timeout besides L2: a cold miss imports
 # scikit-learn and loads the model (~2.9 s on the slow 2-core machine, docs/benchmarks.md).
 HEADROOM_SECONDS = 5.0
+# unzipped packages kept in the user's cache (the newest; none used in the last 10 min is
+# in use): make test-deploy's variants of one zip, and its own models', unzip once
+UNPACKED_KEPT, UNPACKED_IN_USE_S = 3, 600
 
 
 def check_model(zip_path: Path, template_path: Path) -> list[str]:
@@ -178,21 +182,19 @@ def check_answers(zip_path: Path, template_path: Path) -> list[str]:
     mode = env.get("CACHE_MODE", "tiered")
     wanted = {"off": ("MISS", "MISS", "MISS"), "memory": ("MISS", "HIT-L1", "MISS")}.get(
         mode, ("MISS", "HIT-L1", "HIT-L2"))  # fmt: skip
-    checked = _checked_before(zip_path, [env, properties["Runtime"], properties["door"]])
+    digest = zip_digest(zip_path)
+    checked = _checked_before(digest, [env, properties["Runtime"], properties["door"]])
     if checked.exists():  # these bytes, with this environment, answered already
         print(f"{checked.read_text().strip()} (this zip and environment, checked before)")
         return []
-    with tempfile.TemporaryDirectory(prefix="predcache-check-") as scratch:
-        task = Path(scratch) / "task"
-        with zipfile.ZipFile(zip_path) as archive:
-            archive.extractall(task)
-        try:
-            with function([task], env, properties["Runtime"]) as (python, run_env):
-                one = example_events(spec, properties["door"], key)["one"]
-                first, facts = container(python, task, run_env, [one, one])
-                fresh, fresh_facts = container(python, task, run_env, [one])
-        except PackageRunError as exc:
-            return [f"MODEL={spec}: {exc}"]
+    task = unpacked(zip_path, digest)
+    try:
+        with function([task], env, properties["Runtime"]) as (python, run_env):
+            one = example_events(spec, properties["door"], key)["one"]
+            first, facts = container(python, task, run_env, [one, one])
+            fresh, fresh_facts = container(python, task, run_env, [one])
+    except PackageRunError as exc:
+        return [f"MODEL={spec}: {exc}"]
     for logged in (facts, fresh_facts):
         if logged["pandas"] or logged["compiled"]:
             late = logged["compiled"][:5]
@@ -214,20 +216,45 @@ def check_answers(zip_path: Path, template_path: Path) -> list[str]:
     said = f"MODEL={spec}: the unzipped package on {properties['Runtime']} answered its " \
         f"example {', '.join(seen)}"  # fmt: skip
     print(said)
-    checked.parent.mkdir(parents=True, exist_ok=True)
-    checked.write_text(said + "\n")
+    remember(checked, said + "\n")
     return []
 
 
-def _checked_before(zip_path: Path, function_: list) -> Path:
+def zip_digest(zip_path: Path) -> str:
+    return hashlib.sha256(zip_path.read_bytes()).hexdigest()[:16]
+
+
+def unpacked(zip_path: Path, digest: str) -> Path:
+    """The zip's files, unzipped once per zip into the user's cache (the function only
+    reads them: no bytecode is written) and moved in whole; older ones are removed."""
+    folder = user_cache() / "unpacked"
+    target = folder / digest
+    if not target.is_dir():
+        partial = folder / f"{digest}.{os.getpid()}.partial"
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(partial)
+        try:
+            partial.rename(target)
+        except OSError:  # another check unzipped it first
+            shutil.rmtree(partial, ignore_errors=True)
+    os.utime(target)
+    newest = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    kept = [p for p in newest if not p.name.endswith(".partial")][:UNPACKED_KEPT]
+    for old in newest:
+        if old not in kept and time.time() - old.stat().st_mtime > UNPACKED_IN_USE_S:
+            shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def _checked_before(digest: str, function_: list) -> Path:
     """Where a check of these zip bytes with this function (environment, runtime, door;
     the image's entry point) is remembered: make test-deploy's variants that differ only
     in their template (L0, IAM) are one check, and a package made again is not rerun."""
-    digest = hashlib.sha256(zip_path.read_bytes())
-    digest.update(json.dumps(function_, sort_keys=True).encode())
+    key = hashlib.sha256(digest.encode())
+    key.update(json.dumps(function_, sort_keys=True).encode())
     for source in CHECKED_BY:
-        digest.update(source.read_bytes())
-    return user_cache() / "checked" / digest.hexdigest()[:16]
+        key.update(source.read_bytes())
+    return user_cache() / "checked" / key.hexdigest()[:16]
 
 
 def check_image(zip_path: Path, template_path: Path) -> list[str]:
@@ -244,16 +271,16 @@ def check_image(zip_path: Path, template_path: Path) -> list[str]:
     except image.ImageError as exc:
         return [str(exc)]
     print(f"container image: {target}/ (Dockerfile, task/, the template with PackageType: Image)")
-    checked = _checked_before(zip_path, [env, properties["Runtime"], properties["door"], image.RIC])
+    function_ = [env, properties["Runtime"], properties["door"], image.RIC]
+    checked = _checked_before(zip_digest(zip_path), function_)
     if checked.exists():  # this task root, with this environment, answered already
         print(f"{checked.read_text().strip()} (this task root and environment, checked before)")
         problems = []
     else:
         problems = image.check(target, env, properties["Runtime"], properties["door"], key)
         if not problems:
-            checked.parent.mkdir(parents=True, exist_ok=True)
-            checked.write_text(f"MODEL={env.get('MODEL')}: the image's entry point answered "
-                               "its example MISS, HIT-L1, HIT-L2\n")  # fmt: skip
+            remember(checked, f"MODEL={env.get('MODEL')}: the image's entry point answered "
+                              "its example MISS, HIT-L1, HIT-L2\n")  # fmt: skip
     zip_path.unlink()
     return problems
 

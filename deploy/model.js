@@ -16,8 +16,9 @@ const LOCK_WAIT_MS = 15 * 60 * 1000;
 
 // Two packages on one machine (two checkouts, or make test-deploy's own models beside
 // its variants) that share a requirements folder must not install into it at once:
-// the folder is held from before the requirements plugin installs until the package's
-// zip is assembled. A lock left by a process that died is taken over.
+// the folder is held from before the requirements plugin installs until deploy/assemble.js
+// has zipped it (both before:package:createDeploymentArtifacts); from then on it is only
+// read. A lock left by a process that died is taken over.
 function holdFolder(folder) {
   const lock = `${folder}.lock`;
   fs.mkdirSync(path.dirname(lock), { recursive: true });
@@ -58,7 +59,7 @@ class ModelPackage {
     // after the other plugins' checks, before the requirements plugin installs anything
     this.hooks = {
       'before:package:createDeploymentArtifacts': () => this.describe(),
-      'before:package:finalize': () => this.release(), // the zip is whole by then
+      'after:package:createDeploymentArtifacts': () => this.release(), // before the trace
     };
     process.on('exit', () => this.release());
   }

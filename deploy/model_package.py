@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(1, os.getcwd())
 
-from requirements_cache import folder, user_cache
+from requirements_cache import folder, remember, user_cache
 
 from model.contract import ModelError, model_class
 from service.ops.dependencies import (
@@ -80,8 +80,7 @@ def check_wheels(cls: type, requirements: str, options: dict, runtime: str) -> N
             f"{cls.__name__} requires {', '.join(pinned)}: no wheel for {runtime} on Linux "
             "x86_64 (Lambda's); pick a version that ships one"
         )
-    found.parent.mkdir(parents=True, exist_ok=True)
-    found.write_text("\n".join(pinned) + "\n")
+    remember(found, "\n".join(pinned) + "\n")
 
 
 def describe(spec: str, runtime: str) -> dict:

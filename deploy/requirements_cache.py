@@ -31,6 +31,15 @@ def user_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "predcache"
 
 
+def remember(path: Path, text: str) -> None:
+    """Write a file of the user's cache whole or not at all: packages built side by side
+    (make test-deploy's) read what another is writing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
 def folder(requirements: bytes, options: dict, runtime_name: str) -> Path:
     """The requirements folder of exactly these inputs."""
     return user_cache() / "requirements" / cache_key(requirements, options, runtime_name)

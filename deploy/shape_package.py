@@ -5,11 +5,12 @@ answering its own model's example, not by a list written for one model.
     .venv/bin/python deploy/shape_package.py --report .serverless/predcache.zip [RUNTIME]
 
 FOLDER holds the installed requirements (compiled), FOLDER.zip all of them, OWN.zip the
-function's own entries (its code and the model's artifact). Three cold containers run
-on the runtime's Python with that code (deploy/package_runs.py): the example as a miss,
-again, as a batch, and every other route (health, stats, docs, a 404, two 422s); a
-fresh one answering the example from the table (a cold L2 hit); a fresh one loading
-the model at init and running SnapStart's hooks. A package folder (one with an
+function's own entries (its code and the model's artifact). Two cold containers run
+on the runtime's Python with that code (deploy/package_runs.py): one loading the model
+at init and running SnapStart's hooks, then answering the example as a miss, again, as
+a batch, and every other route (health, stats, docs, a 404, two 422s): a model loaded
+at init or on the first miss opens the same files; then a fresh one, without the model,
+answering the example from the table (a cold L2 hit). A package folder (one with an
 `__init__.py`, or a top-level namespace package) none of whose files those runs
 imported, mapped or opened is left out, whole; everything else stays (data beside a
 module that was imported, shared libraries, metadata). So a TF-IDF model keeps
@@ -35,7 +36,7 @@ import zipfile
 from pathlib import Path
 
 from package_runs import PackageRunError, container, example_events, function, log_error
-from requirements_cache import user_cache
+from requirements_cache import remember, user_cache
 
 from model.contract import served_spec
 
@@ -45,25 +46,19 @@ TRACED_BY = [HERE / "shape_package.py", HERE / "package_runs.py"]
 
 
 def runs(spec: str) -> list[tuple[dict[str, str], list]]:
-    """(extra environment, events) of each cold container of the trace."""
+    """(extra environment, events) of each cold container of the trace, in order."""
     events = example_events(spec)
-    first = [events["one"], events["one"], events["batch"],
+    first = ["hooks", events["one"], events["one"], events["batch"],
              *(events[name] for name in ("health", "stats", "openapi", "docs", "missing",
                                          "malformed", "unknown"))]  # fmt: skip
-    return [({}, first), ({}, [events["one"]]), ({"MODEL_PRELOAD": "1"}, ["hooks", events["one"]])]
+    return [({"MODEL_PRELOAD": "1"}, first), ({}, [events["one"]])]
 
 
 def opened_files(paths: list[Path], spec: str, runtime: str) -> set[str]:
-    """Every file the trace's containers imported, mapped or opened (real paths): the
-    first beside the one loading at init (two cores), then the cold L2 hit, which needs
-    the first's entry."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    first, cold_hit, preload = runs(spec)
+    """Every file the trace's containers imported, mapped or opened (real paths)."""
+    opened = set()
     with function(paths, {"MODEL": spec, "CACHE_MODE": "tiered"}, runtime) as (python, env):
-
-        def traced(run: tuple[dict[str, str], list]) -> set[str]:
-            extra, events = run
+        for extra, events in runs(spec):
             replies, facts = container(python, paths[0], env | extra, events)
             print(f"  trace: {len(events)} events -> {[r['status'] for r in replies]}",
                   file=sys.stderr)  # fmt: skip
@@ -72,11 +67,8 @@ def opened_files(paths: list[Path], spec: str, runtime: str) -> set[str]:
                     f"MODEL={spec}: the function answered its example {replies[0]['status']} "
                     f"while tracing: {log_error(facts) or replies[0]['body'][:200]}"
                 )
-            return {os.path.realpath(f) for f in facts["opened"] if f}
-
-        with ThreadPoolExecutor(2) as pool:
-            opened = set().union(*pool.map(traced, [first, preload]))
-        return opened | traced(cold_hit)
+            opened |= {os.path.realpath(f) for f in facts["opened"] if f}
+    return opened
 
 
 def _prunable(folder: Path, directory: Path, files: list[str]) -> bool:
@@ -124,8 +116,7 @@ def left_out(folder: Path, own: Path, spec: str, runtime: str) -> list[str]:
         with zipfile.ZipFile(own) as archive:
             archive.extractall(task)
         dropped = unused(folder, opened_files([task, folder], spec, runtime))
-    kept.parent.mkdir(parents=True, exist_ok=True)
-    kept.write_text(json.dumps(dropped))
+    remember(kept, json.dumps(dropped))
     return dropped
 
 
@@ -140,7 +131,7 @@ def shaped_zip(full: Path, dropped: list[str]) -> Path:
     prefixes = tuple(f"{d}/" for d in dropped)
     with zipfile.ZipFile(full) as archive:
         leaving = [n for n in archive.namelist() if n.startswith(prefixes)]
-    partial = target.with_name(target.name + ".partial")
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")  # side by side: its own
     shutil.copyfile(full, partial)
     subprocess.run(["zip", "-d", "-q", "-nw", str(partial), "-@"],
                    input="\n".join(leaving), text=True, check=True)  # fmt: skip
