@@ -4,9 +4,10 @@ dependency predcache does not have), a TF-IDF model (`sklearn.feature_extraction
 which no list written for the flight model kept), and the same digits model with its
 requirement left out, which `make package` must refuse in one line naming it.
 
-Each runs `make package MODEL=…` in a copy of this checkout (its tracked files with
-their times, so make redoes nothing; its venv, node_modules and .predcache shared), which ends by
-running the unzipped package on the runtime's Python (deploy/check_package.py).
+Each runs `make package MODEL=…` in a copy of this checkout of its own, all three at
+once (its tracked files with their times, so make redoes nothing; its venv,
+node_modules and .predcache shared), which ends by running the unzipped package on the
+runtime's Python (deploy/check_package.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -90,10 +90,8 @@ def readme_section(title: str) -> str:
     return (ROOT / "README.md").read_text().split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
-@pytest.fixture(scope="module")
-def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def checkout(copy: Path) -> Path:
     """A copy of this checkout with README's model saved where it says, and the others."""
-    copy = tmp_path_factory.mktemp("checkout")
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
                              check=True).stdout.decode().split("\0")  # fmt: skip
     for name in filter(None, tracked):
@@ -109,7 +107,6 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (copy / saved_as).write_text(re.search(r"```python\n(.*?)```", text, re.S).group(1))
     (copy / "mymodels" / "reviews.py").write_text(REVIEWS)
     (copy / "mymodels" / "broken.py").write_text(UNDECLARED)
-    sys.path.append(str(copy))  # `mymodels` imports here too (nothing else is found there)
     return copy
 
 
@@ -120,14 +117,33 @@ def make_package(checkout: Path, spec: str) -> subprocess.CompletedProcess:
                           timeout=900)  # fmt: skip
 
 
+README_MODEL = re.search(r"```sh\n(make package MODEL=(\S+))\n```",
+                         readme_section("Deploy your own model")).group(2)  # fmt: skip
+Packaged = tuple[Path, subprocess.CompletedProcess]  # the checkout, make package's run
+MODELS = (README_MODEL, "mymodels.reviews:Reviews", "mymodels.broken:Undeclared")
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Packaged]:
+    """Each model packaged as README says, all at once, each in a checkout of its own
+    (a package is built in the checkout's .serverless/)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def package(spec: str, folder: Path) -> Packaged:
+        copy = checkout(folder)
+        return copy, make_package(copy, spec)
+
+    folders = [tmp_path_factory.mktemp("checkout") for _ in MODELS]  # not thread-safe
+    with ThreadPoolExecutor(len(MODELS)) as pool:
+        return dict(zip(MODELS, pool.map(package, MODELS, folders), strict=True))
+
+
 ANSWERED = "on python3.12 answered its example MISS, HIT-L1, HIT-L2"  # check_package's line
 
 
-def test_readme_model_packages_with_its_own_dependency(checkout: Path) -> None:
+def test_readme_model_packages_with_its_own_dependency(packaged: dict) -> None:
     """README's commands as written: the digits model (a list of 64 pixels, XGBoost)."""
-    text = readme_section("Deploy your own model")
-    command = re.search(r"```sh\n(make package MODEL=(\S+))\n```", text)
-    done = make_package(checkout, command.group(2))
+    checkout, done = packaged[README_MODEL]
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "package OK" in done.stdout
     with zipfile.ZipFile(checkout / ".serverless" / "predcache.zip") as archive:
@@ -138,8 +154,8 @@ def test_readme_model_packages_with_its_own_dependency(checkout: Path) -> None:
     assert ANSWERED in done.stdout  # the unzipped package, on the runtime's Python
 
 
-def test_a_tfidf_model_keeps_what_it_loads(checkout: Path) -> None:
-    done = make_package(checkout, "mymodels.reviews:Reviews")
+def test_a_tfidf_model_keeps_what_it_loads(packaged: dict) -> None:
+    checkout, done = packaged["mymodels.reviews:Reviews"]
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     with zipfile.ZipFile(checkout / ".serverless" / "predcache.zip") as archive:
         names = set(archive.namelist())
@@ -149,9 +165,9 @@ def test_a_tfidf_model_keeps_what_it_loads(checkout: Path) -> None:
     assert ANSWERED in done.stdout
 
 
-def test_a_requirement_left_out_stops_the_package_in_one_line(checkout: Path) -> None:
+def test_a_requirement_left_out_stops_the_package_in_one_line(packaged: dict) -> None:
     """Served here (the venv has XGBoost), but the zip does not carry it."""
-    done = make_package(checkout, "mymodels.broken:Undeclared")
+    checkout, done = packaged["mymodels.broken:Undeclared"]
     assert done.returncode != 0
     said = [line for line in (done.stdout + done.stderr).splitlines()
             if "No module named 'xgboost'" in line]  # fmt: skip
