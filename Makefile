@@ -114,7 +114,7 @@ ARTIFACT := model/artifacts/flight_delay.pkl
 	soak clean \
 	lambda-requirements package build $(addprefix package-,$(VARIANTS) model) \
 	$(addprefix build-,$(VARIANTS) model) packages checkov-fetch scan scan-templates deploy-tests \
-	test-packages test-offline-stack test-own-models test-deploy deploy
+	test-packages test-offline-stack test-own-models test-refusals test-deploy deploy
 
 install: $(STAMP)
 
@@ -261,15 +261,20 @@ build-image: build
 # idle, and they need no package) run beside the rest; each part's output is printed
 # when it ends.
 test-deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
-	$(MAKE) --no-print-directory -j3 --output-sync=target test-packages test-offline-stack \
-		test-own-models
+	$(MAKE) --no-print-directory -j4 --output-sync=target test-packages test-offline-stack \
+		test-own-models test-refusals
 
 # the packages, then their templates scanned beside the tests of what they hold
 test-packages: packages checkov-fetch
 	$(MAKE) --no-print-directory -j2 scan-templates deploy-tests
 
 deploy-tests:
-	$(BIN)/python -m pytest -m 'deploy and not offline_stack and not own_models' $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m 'deploy and not offline_stack and not own_models and not refusals' \
+		$(PYTEST_ARGS)
+
+# what make package refuses before it builds anything (no package needed)
+test-refusals: $(STAMP) $(NPM_STAMP)
+	$(BIN)/python -m pytest -m 'deploy and refusals' $(PYTEST_ARGS)
 
 # models of a user's own (README's "Deploy your own model"), each packaged in a copy of
 # the checkout, beside the other packages (a requirements folder two packages share is

@@ -27,12 +27,14 @@ class Tiny(BaseModel):
     n: int = Field(le=10)
 
 
+@pytest.mark.refusals
 def test_an_example_its_own_schema_refuses_stops_the_package() -> None:
     refused = type("Refused", (Iris,), {"Request": Tiny})
     with pytest.raises(Exception, match="OpenAPI example is refused by its own Request: n:"):
         check_example(refused)
 
 
+@pytest.mark.refusals
 def test_a_requirement_without_a_wheel_for_the_runtime_stops_the_package() -> None:
     """Asked of the package index as the zip's build would (Linux x86_64 wheels only)."""
     needs = type("Needs", (Iris,), {"requirements": ("lightgbm",)})

@@ -362,7 +362,7 @@ def refused_package(folder: Path, params: list[str]) -> subprocess.CompletedProc
         params = [p for p in params if p != "no-interpreter"]
         env |= {"HOME": str(folder), "PATH": str(Path(shutil.which("node")).parent)}
     return subprocess.run(
-        ["npx", "osls", "package", *params],
+        [str(folder / "node_modules" / ".bin" / "osls"), "package", *params],
         cwd=folder, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
 
@@ -378,6 +378,7 @@ def refusals(tmp_path_factory: pytest.TempPathFactory) -> list[subprocess.Comple
                              range(len(REFUSALS))))  # fmt: skip
 
 
+@pytest.mark.refusals
 @pytest.mark.parametrize("case", range(len(REFUSALS)), ids=[says for _, says in REFUSALS])
 def test_a_package_that_cannot_work_is_refused_in_one_line(
     refusals: list[subprocess.CompletedProcess], case: int
