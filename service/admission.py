@@ -5,8 +5,9 @@ Before any route or dependency runs: several `x-api-key`, `content-length` or
 is set, every route but `PUBLIC_ROUTES` needs a matching `x-api-key` (401: it fails
 closed, so a route added later is guarded too); a body that says it is something
 other than JSON gets 415 (one that says nothing is read as JSON, as FastAPI does and
-as API Gateway test events built by AWS SAM need); and every body over `max_bytes`,
-declared or streamed, gets 413. Routes are matched
+as API Gateway test events built by AWS SAM need); a query string over
+`max_query_bytes` gets 414 before anything parses it (every door hands the app the
+query); and every body over `max_bytes`, declared or streamed, gets 413. Routes are matched
 without the root path, so a server mounted under a prefix is guarded the same.
 Doing this here instead of in FastAPI dependencies keeps the cached path close to
 the framework's floor: each dependency is solved again on every request.
@@ -33,11 +34,14 @@ def route_of(scope: Scope) -> str:
 
 
 class AdmissionMiddleware:
-    """Header, API key, media type and body size checks, in that order."""
+    """Header, API key, query length, media type and body size checks, in that order."""
 
-    def __init__(self, app: Any, max_bytes: int, api_keys: Iterable[str] = ()) -> None:
+    def __init__(
+        self, app: Any, max_bytes: int, max_query_bytes: int, api_keys: Iterable[str] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_query_bytes = max_query_bytes
         self.api_keys = tuple(key.encode() for key in api_keys)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -61,6 +65,9 @@ class AdmissionMiddleware:
         if self._needs_key(scope) and not self._key_matches(headers.get(b"x-api-key", b"")):
             body = error_body("missing or invalid API key (send it as x-api-key)")
             return 401, body, [(b"www-authenticate", b"ApiKey")]
+        if len(scope.get("query_string", b"")) > self.max_query_bytes:
+            message = f"query string longer than {self.max_query_bytes} bytes: send a POST body"
+            return 414, error_body(message, limit=self.max_query_bytes), []
         if scope["method"] in BODYLESS_METHODS:
             return None
         media_type = headers.get(b"content-type", b"application/json")

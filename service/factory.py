@@ -20,7 +20,7 @@ from service.admission import AdmissionMiddleware
 from service.errors import ErrorMiddleware
 from service.logs import configure_logging
 from service.predictions import PredictionService, build_prediction_service
-from service.replies import error_body
+from service.replies import error_body, problems_body, short
 from service.routes import build_router
 from service.settings import Settings, SettingsError
 
@@ -34,15 +34,14 @@ def _field(error: dict) -> str:
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 naming each bad field, without echoing the input back."""
+    """422 naming the bad fields (a bounded number), without echoing the input back."""
     errors = [{"field": _field(e), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
-    message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return JSONResponse(status_code=422, content=error_body(message, detail=errors))
+    return JSONResponse(status_code=422, content=problems_body(errors))
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """404, 405 and the like in the one error shape, `message` saying what happened."""
-    message = f"{exc.detail}: {request.method} {request.url.path}"
+    message = f"{exc.detail}: {request.method} {short(request.url.path)}"
     return JSONResponse(error_body(message), exc.status_code, headers=exc.headers)
 
 
@@ -71,7 +70,10 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(
-        AdmissionMiddleware, max_bytes=settings.max_body_bytes, api_keys=settings.api_keys or ()
+        AdmissionMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_query_bytes=settings.max_query_bytes,
+        api_keys=settings.api_keys or (),
     )
     app.add_middleware(ErrorMiddleware)
     _log_start(settings, predictions)

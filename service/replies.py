@@ -1,7 +1,12 @@
 """The one JSON error body every 4xx and 5xx the app answers has, and the raw ASGI
 reply the middlewares send it with (they run before FastAPI can build a response).
 
-    {"message": "<one human sentence>", ...}   (422 adds `detail`, 413 adds `limit`)
+    {"message": "<one human sentence>", ...}   (422 adds `detail` and `more`, 413 and 414
+                                                `limit`)
+
+An answer never grows with the request: a 422 lists at most `MAX_PROBLEMS` problems
+(`more` counts the rest), its message names the first `SAID_PROBLEMS`, and a field or
+path the client chose is cut to `MAX_NAME_CHARS`, so no error body passes ~4 kB.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ import orjson
 from pydantic import BaseModel, Field
 
 Headers = list[tuple[bytes, bytes]]
+MAX_PROBLEMS = 20
+SAID_PROBLEMS = 5
+MAX_NAME_CHARS = 64
 
 
 class ErrorBody(BaseModel):
@@ -27,11 +35,16 @@ class FieldError(BaseModel):
 
 
 class ValidationErrorBody(ErrorBody):
-    detail: list[FieldError]
+    detail: list[FieldError] = Field(description=f"the first {MAX_PROBLEMS} problems")
+    more: int = Field(description="problems the answer leaves out")
 
 
 class TooLargeBody(ErrorBody):
     limit: int = Field(description="the largest body accepted, in bytes")
+
+
+class TooLongQuery(ErrorBody):
+    limit: int = Field(description="the longest query string accepted, in bytes")
 
 
 # The error answers a guarded route can give, for its OpenAPI `responses`.
@@ -39,6 +52,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "several `x-api-key` or `content-length` headers"},
     401: {"model": ErrorBody, "description": "`x-api-key` is missing or wrong (`API_KEYS` set)"},
     413: {"model": TooLargeBody, "description": "body larger than `MAX_BODY_BYTES`"},
+    414: {"model": TooLongQuery, "description": "query string longer than `MAX_QUERY_BYTES`"},
     415: {"model": ErrorBody, "description": "content-type is not JSON"},
     422: {"model": ValidationErrorBody, "description": "invalid payload; `message` names it"},
     500: {"model": ErrorBody, "description": "a bug: the error is logged"},
@@ -48,6 +62,21 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def error_body(message: str, **extra: Any) -> dict[str, Any]:
     return {"message": message, **extra}
+
+
+def short(name: str) -> str:
+    """A name the client chose (a field, a path), cut to `MAX_NAME_CHARS`."""
+    return name if len(name) <= MAX_NAME_CHARS else f"{name[: MAX_NAME_CHARS - 1]}…"
+
+
+def problems_body(problems: list[dict[str, str]]) -> dict[str, Any]:
+    """The 422 body for `problems` (`field`, `message`, `type` each): bounded, whatever
+    the request held."""
+    listed = [{**p, "field": short(p["field"])} for p in problems[:MAX_PROBLEMS]]
+    said = "; ".join(f"{p['field']}: {p['message']}" for p in listed[:SAID_PROBLEMS])
+    if len(problems) > SAID_PROBLEMS:
+        said += f"; and {len(problems) - SAID_PROBLEMS} more"
+    return error_body(said, detail=listed, more=len(problems) - len(listed))
 
 
 async def send_json(send: Any, status: int, content: dict, headers: Headers = ()) -> None:

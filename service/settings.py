@@ -81,6 +81,8 @@ class Settings:
     max_body_bytes: int = field(
         default=512 * 1024, metadata=env("MAX_BODY_BYTES", 1024, 6 * 1024 * 1024)
     )
+    # GET /predict's query string (every route's): longer is a 414, before parsing
+    max_query_bytes: int = field(default=4096, metadata=env("MAX_QUERY_BYTES", 256, 65_536))
     # Embedded Metric Format lines on stdout; `from_env` turns them on inside Lambda.
     emit_metrics: bool = field(default=False, metadata=env("EMIT_METRICS"))
     metrics_service: str = field(default="predcache", metadata=env("METRICS_SERVICE"))
