@@ -92,7 +92,10 @@ class TieredCache:
 
     `memory` and `store` are optional: neither is cache mode `off`, memory alone
     is `memory`, both is `tiered`. `schema` versions the value's shape and
-    `validate` checks a value read from either tier. `l2_budget_seconds` is the L2 time
+    `validate` checks a value read from either tier. `reserve_seconds` is the life a
+    record must have left to be answered: an HTTP cache in front (API Gateway's, L0) may
+    keep an answer that long, and no client may get it later than `ttl_seconds` after it
+    was computed. `l2_budget_seconds` is the L2 time
     one lookup may spend in all; a call taking `slow_call_seconds` or more counts as a
     failure. `clock` gives epoch seconds for lifetimes, `timer` measures durations
     (tiers' latency, what a compute cost).
@@ -107,6 +110,7 @@ class TieredCache:
         memory: MemoryStore | None = None,
         store: RecordStore | None = None,
         ttl_seconds: int = 86_400,
+        reserve_seconds: float = 0.0,
         l2_budget_seconds: float = 0.3,
         slow_call_seconds: float = 0.1,
         breaker: CircuitBreaker | None = None,
@@ -122,6 +126,7 @@ class TieredCache:
         self.memory = memory
         self.store = store
         self.ttl_seconds = ttl_seconds
+        self.reserve_seconds = reserve_seconds
         self.l2_budget_seconds = l2_budget_seconds
         self.slow_call_seconds = slow_call_seconds
         self.breaker = breaker or CircuitBreaker()
@@ -138,12 +143,23 @@ class TieredCache:
         """
         return self.resolve(self.lookup_memory(keys), compute_many)
 
+    def ends(self, record: CacheRecord) -> float:
+        """When `record` stops being answered: its expiry (at most `ttl_seconds` after it
+        was computed) less `reserve_seconds`."""
+        return record.expiry(self.ttl_seconds) - self.reserve_seconds
+
+    def live(self, record: CacheRecord, now: float) -> bool:
+        """Written for this version and shape, and still answered at `now`."""
+        return record.is_usable(self.version, self.schema, now, self.ttl_seconds) and (
+            now < self.ends(record)
+        )
+
     def _due(self, record: CacheRecord, now: float) -> bool:
-        return self.refresh.due(record, now, record.expiry(self.ttl_seconds))
+        return self.refresh.due(record, now, self.ends(record))
 
     def _usable(self, record: CacheRecord, now: float) -> bool | None:
         """True if usable, False if absent/expired/other version, None if the value is bad."""
-        if not record.is_usable(self.version, self.schema, now, self.ttl_seconds):
+        if not self.live(record, now):
             return False
         if self.validate is not None and not self._valid(record.value):
             return None
@@ -217,7 +233,7 @@ class TieredCache:
         expired = [
             key
             for key, found in pending.found.items()
-            if found.outcome is not Outcome.MISS and found.record.is_expired(now, self.ttl_seconds)
+            if found.outcome is not Outcome.MISS and now >= self.ends(found.record)
         ]
         for key in expired:
             del pending.found[key]
@@ -359,7 +375,7 @@ class TieredCache:
         now = self._clock()
         for key in keys:
             stale = pending.stale.get(key)
-            if stale is not None and stale.record.is_expired(now, self.ttl_seconds):
+            if stale is not None and now >= self.ends(stale.record):
                 del pending.stale[key]  # no usable value left: a plain miss
                 stale = None
             if stale is None:

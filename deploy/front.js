@@ -87,7 +87,11 @@ class Front {
     const o = this.options();
     const { service } = this.serverless;
     const fn = service.getFunction('api');
-    if (o.apiCache) this.fields = this.requestFields(); // before anything is installed
+    if (o.apiCache) {
+      // the function answers an entry only while it outlives L0's TTL (service/settings.py)
+      service.provider.environment = { ...service.provider.environment, L0_TTL_SECONDS: String(o.ttl) };
+      this.fields = this.requestFields(); // before anything is installed
+    }
     if (o.door === 'rest') return;
     if (String(o.appApiKeys || '').trim()) {  // the app refuses an API_KEYS naming no key
       service.provider.environment = { ...service.provider.environment, API_KEYS: o.appApiKeys };
@@ -149,12 +153,18 @@ class Front {
   }
 
   // The GET route's query parameters: the model's request schema, as the app reads it.
-  // A model whose request a query string cannot carry has no GET: L0 is refused for it.
+  // A model whose request a query string cannot carry has no GET: L0 is refused for it;
+  // so is a function environment the app would refuse (an L0 TTL past CACHE_TTL_SECONDS).
   requestFields() {
-    const model = this.serverless.service.provider.environment.MODEL;
-    const script = 'import json, sys; sys.path.insert(1, "."); from model.contract import model_class; from service.schemas import get_refusal, query_parameters; r = model_class(sys.argv[1]).Request; print(json.dumps({"refusal": get_refusal(r), "fields": query_parameters(r)}))';
-    const { refusal, fields } = JSON.parse(execFileSync(this.python(), ['-c', script, model], { cwd: this.serverless.serviceDir }).toString());
+    const { environment } = this.serverless.service.provider;
+    const model = environment.MODEL;
+    const variables = Object.fromEntries(Object.entries(environment).filter(([, v]) => typeof v === 'string'));
+    const script = 'import json, sys; sys.path.insert(1, "."); from model.contract import model_class; from service.schemas import get_refusal, query_parameters; from service.settings import refusal; r = model_class(sys.argv[1]).Request; print(json.dumps({"refusal": get_refusal(r), "fields": query_parameters(r), "settings": refusal(json.loads(sys.argv[2]))}))';
+    const { refusal, fields, settings } = JSON.parse(
+      execFileSync(this.python(), ['-c', script, model, JSON.stringify(variables)], { cwd: this.serverless.serviceDir }).toString()
+    );
     if (refusal) this.fail(`API_CACHE=1 caches GET /predict, which MODEL=${model} has none of: its ${refusal} (a query string cannot carry it)`);
+    if (settings) this.fail(settings);
     return fields;
   }
 

@@ -218,6 +218,7 @@ def build_cache(
         memory=memory,
         store=store,
         ttl_seconds=settings.cache_ttl_seconds,
+        reserve_seconds=settings.l0_ttl_seconds,
         l2_budget_seconds=settings.l2_budget_seconds,
         slow_call_seconds=settings.l2_slow_call_seconds,
         breaker=breaker,

@@ -52,6 +52,9 @@ class Settings:
     cache_table: str = field(default="prediction-cache", metadata=env("CACHE_TABLE"))
     cache_ttl_seconds: int = field(default=86_400, metadata=env("CACHE_TTL_SECONDS", 1, 31_536_000))
     l1_ttl_seconds: int = field(default=300, metadata=env("L1_TTL_SECONDS", 1, 86_400))
+    # API Gateway's cache in front (L0, API_CACHE=1; deploy/front.js sets it): an entry is
+    # answered only while it has this much life left, so L0 never outlives CACHE_TTL_SECONDS
+    l0_ttl_seconds: int = field(default=0, metadata=env("L0_TTL_SECONDS", 0, 3600))
     l1_max_items: int = field(default=10_000, metadata=env("L1_MAX_ITEMS", 1, 10_000_000))
     dynamodb_endpoint: str | None = field(default=None, metadata=env("AWS_ENDPOINT_URL_DYNAMODB"))
     aws_region: str | None = field(default=None, metadata=env("AWS_REGION"))
@@ -106,6 +109,12 @@ class Settings:
             raise SettingsError("API_KEYS is set but names no key: give keys, or unset it")
         if not self.metrics_service:
             raise SettingsError("METRICS_SERVICE must not be empty")
+        if self.l0_ttl_seconds >= self.cache_ttl_seconds:
+            raise SettingsError(
+                f"L0_TTL_SECONDS={self.l0_ttl_seconds} (API_CACHE_TTL, API Gateway's cache) must "
+                f"be smaller than CACHE_TTL_SECONDS={self.cache_ttl_seconds}: an answer kept there "
+                "would outlive the entry's promise"
+            )
         self._check_l2_budget()
         self._check_l1_fits()
 
@@ -148,6 +157,16 @@ class Settings:
             elif raw:
                 values[spec.name] = _parse(name, raw, spec.default, spec.metadata["choices"])
         return cls(**values)
+
+
+def refusal(environ: Mapping[str, str]) -> str | None:
+    """What the service would refuse to start with in `environ` (one line), or None: for
+    `make package`, which knows a function's environment before it runs."""
+    try:
+        Settings.from_env(environ)
+    except SettingsError as exc:
+        return str(exc)
+    return None
 
 
 def _parse(name: str, raw: str, default: Any, choices: tuple[str, ...]) -> Any:

@@ -62,8 +62,7 @@ def _refill(predictions: PredictionService, records: dict[str, CacheRecord]) -> 
     """Put into L1 the records still usable now (version, shape, L2 life)."""
     cache = predictions.cache
     now = time.time()
-    usable = {k: r for k, r in records.items()
-              if r.is_usable(cache.version, cache.schema, now, cache.ttl_seconds)}  # fmt: skip
+    usable = {k: r for k, r in records.items() if cache.live(r, now)}
     for key, record in usable.items():
         cache.memory.put(key, record)
     return len(usable)

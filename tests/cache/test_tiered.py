@@ -69,6 +69,30 @@ def test_expired_l2_items_are_not_served(store: DynamoDBStore) -> None:
     assert store.get("key").expires_at == int(clock.now) + 60  # rewritten
 
 
+@pytest.mark.parametrize("container", ["same", "fresh"])  # L1, then L2
+def test_an_entry_is_answered_only_while_it_outlives_l0(store, container: str) -> None:
+    """With an HTTP cache in front keeping answers for `reserve_seconds` (L0), an entry
+    with less life left is recomputed: no client sees it past `ttl_seconds`."""
+    clock, model = Clock(), Model()
+    first = tiered(store, clock, ttl_seconds=600, reserve_seconds=300)
+    first.get_or_compute_many(["key"], model)
+    clock.now += 299  # 301 s left: L0 may keep it 300 s, within the promise
+    again = (
+        first if container == "same" else tiered(store, clock, ttl_seconds=600, reserve_seconds=300)
+    )
+    assert again.get_or_compute_many(["key"], model)[0].outcome != "MISS"
+    clock.now += 2  # 299 s left: an L0 copy would outlive the entry
+    again = (
+        first if container == "same" else tiered(store, clock, ttl_seconds=600, reserve_seconds=300)
+    )
+    lookup = again.get_or_compute_many(["key"], model)[0]
+    assert lookup.outcome == "MISS" and len(model.calls) == 2
+    assert store.get("key").expires_at == int(clock.now) + 600  # rewritten, whole life
+    without_l0 = tiered(store, clock, ttl_seconds=600)
+    clock.now += 599 - 300
+    assert without_l0.get_or_compute_many(["key"], model)[0].outcome == "HIT-L2"
+
+
 def test_other_model_version_is_a_miss(store: DynamoDBStore) -> None:
     clock, model = Clock(), Model()
     tiered(store, clock, version="v1").get_or_compute_many(["key"], model)

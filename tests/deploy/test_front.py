@@ -61,6 +61,10 @@ def test_l0_caches_get_predict_alone_encrypted_within_aws_ttl() -> None:
     assert (predict["ResourcePath"], predict["HttpMethod"]) == ("/~1predict", "GET")
     assert predict["CachingEnabled"] is True and predict["CacheDataEncrypted"] is True
     assert 1 <= predict["CacheTtlInSeconds"] <= 3600
+    # the function answers an entry only while it outlives what L0 may keep of it
+    (function,) = resources_of(template, "AWS::Lambda::Function").values()
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["L0_TTL_SECONDS"] == str(predict["CacheTtlInSeconds"])
 
 
 def test_a_new_version_is_never_answered_from_the_old_ones_entries() -> None:
@@ -75,6 +79,8 @@ def test_without_l0_nothing_is_cached() -> None:
     (deployment,) = resources_of(template, "AWS::ApiGateway::Deployment").values()
     assert "StageDescription" not in deployment["Properties"]
     assert "CacheKeyParameters" not in l0_method(template)["Integration"]
+    (function,) = resources_of(template, "AWS::Lambda::Function").values()
+    assert "L0_TTL_SECONDS" not in function["Properties"]["Environment"]["Variables"]
 
 
 def test_invalidating_an_l0_entry_needs_authorization(aws_env: None) -> None:

@@ -321,6 +321,11 @@ REFUSALS = [  # (what `osls package` is given, what its one line says)
     ),
     (["--param=front=url"], "front=url has no API keys or usage plans: give the app its keys"),
     (
+        ["--param=apiCache=true", "--param=apiCacheTtl=600", "short-ttl"],
+        "L0_TTL_SECONDS=600 (API_CACHE_TTL, API Gateway's cache) must be smaller than "
+        "CACHE_TTL_SECONDS=300",
+    ),
+    (
         ["--param=apiCache=true", "--param=model=nested:Nested", "nested-model"],
         "API_CACHE=1 caches GET /predict, which MODEL=nested:Nested has none of",
     ),
@@ -358,6 +363,12 @@ def refused_package(folder: Path, params: list[str]) -> subprocess.CompletedProc
         params = [p for p in params if p != "nested-model"]
         (folder / "nested.py").write_text(NESTED)
         env["PREDCACHE_PYTHON"] = sys.executable
+    if "short-ttl" in params:  # entries promised for 300 s, as serverless.yml would say it
+        params = [p for p in params if p != "short-ttl"]
+        yml = folder / "serverless.yml"
+        mode = "    CACHE_MODE: ${param:cacheMode}\n"
+        yml.write_text(yml.read_text().replace(mode, mode + '    CACHE_TTL_SECONDS: "300"\n'))
+        env["PREDCACHE_PYTHON"] = sys.executable
     if "no-interpreter" in params:
         params = [p for p in params if p != "no-interpreter"]
         env |= {"HOME": str(folder), "PATH": str(Path(shutil.which("node")).parent)}
@@ -385,7 +396,8 @@ def test_a_package_that_cannot_work_is_refused_in_one_line(
 ) -> None:
     """SnapStart without the model in the snapshot, an unsupported runtime, a runtime
     whose interpreter this machine lacks, an unknown front door, L0 off the REST door,
-    an L0 TTL past AWS's maximum, a door without keys, L0 for a model without GET."""
+    an L0 TTL past AWS's maximum or past the entries' own, a door without keys, L0 for a
+    model without GET."""
     done, says = refusals[case], REFUSALS[case][1]
     assert done.returncode != 0
     assert says in done.stdout + done.stderr
