@@ -34,12 +34,14 @@ STAGE ?= dev
 REGION ?= us-east-1
 SNAPSTART ?= 0
 # the front door (deploy/front.js, docs/deploy.md): FRONT=rest|http|url, API_CACHE=1 (L0)
-# with API_CACHE_TTL and API_CACHE_SIZE, APP_API_KEYS, URL_AUTH; unset: serverless.yml's
+# with API_CACHE_TTL and API_CACHE_SIZE, APP_API_KEYS_PARAMETER (the SSM SecureString
+# holding the app's keys; APP_API_KEYS: local stacks only), URL_AUTH; unset: serverless.yml's
 FRONT ?=
 API_CACHE ?=
 API_CACHE_TTL ?=
 API_CACHE_SIZE ?=
 APP_API_KEYS ?=
+APP_API_KEYS_PARAMETER ?=
 URL_AUTH ?=
 PYTEST_ARGS ?=
 REQUESTS ?= 300
@@ -72,7 +74,9 @@ SNAPSTART_PARAMS := --param=snapStart=true --param=modelPreload=1
 FRONT_PARAMS = $(if $(FRONT),--param=front=$(FRONT)) $(if $(API_CACHE),--param=apiCache=$(API_CACHE)) \
 	$(if $(API_CACHE_TTL),--param=apiCacheTtl=$(API_CACHE_TTL)) \
 	$(if $(API_CACHE_SIZE),--param=apiCacheSize=$(API_CACHE_SIZE)) \
-	$(if $(APP_API_KEYS),--param=appApiKeys=$(APP_API_KEYS)) $(if $(URL_AUTH),--param=urlAuth=$(URL_AUTH))
+	$(if $(APP_API_KEYS),--param=appApiKeys=$(APP_API_KEYS)) \
+	$(if $(APP_API_KEYS_PARAMETER),--param=appApiKeysParameter=$(APP_API_KEYS_PARAMETER)) \
+	$(if $(URL_AUTH),--param=urlAuth=$(URL_AUTH))
 SLS_PARAMS = $(if $(filter 1,$(SNAPSTART)),$(SNAPSTART_PARAMS)) $(MODEL_PARAMS) $(FRONT_PARAMS) \
 	$(BUILD_PARAMS)
 # make test-deploy's packages beside the default one, each in .serverless-<variant>/
@@ -82,7 +86,7 @@ VARIANTS := snapstart l0 http url image
 VARIANT_snapstart := $(SNAPSTART_PARAMS)
 VARIANT_model := --param=model=model.iris:Iris
 VARIANT_l0 := --param=apiCache=true
-VARIANT_http := --param=front=http --param=appApiKeys=test-deploy-key
+VARIANT_http := --param=front=http # the app's keys: serverless.yml's SSM parameter name
 VARIANT_url := --param=front=url --param=urlAuth=aws_iam # IAM: no app keys needed
 VARIANT_image := # the default package, then made a container image (PACKAGE=image)
 BUILT_VARIANTS := $(filter-out image,$(VARIANTS))

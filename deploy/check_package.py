@@ -27,7 +27,14 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
-from package_runs import PackageRunError, container, example_events, function, log_error
+from package_runs import (
+    PackageRunError,
+    app_key,
+    container,
+    example_events,
+    function,
+    log_error,
+)
 from requirements_cache import remember, user_cache
 
 HERE = Path(__file__).resolve().parent
@@ -178,7 +185,7 @@ def check_answers(zip_path: Path, template_path: Path) -> list[str]:
     variables = properties.get("Environment", {}).get("Variables", {})
     env = {k: v for k, v in variables.items() if isinstance(v, str)}
     spec = env.get("MODEL") or DEFAULT_MODEL
-    key = (env.get("API_KEYS") or "").split(",")[0].strip() or None
+    key = app_key(env)
     mode = env.get("CACHE_MODE", "tiered")
     wanted = {"off": ("MISS", "MISS", "MISS"), "memory": ("MISS", "HIT-L1", "MISS")}.get(
         mode, ("MISS", "HIT-L1", "HIT-L2"))  # fmt: skip
@@ -265,7 +272,7 @@ def check_image(zip_path: Path, template_path: Path) -> list[str]:
     properties = the_function(template_path)
     variables = properties.get("Environment", {}).get("Variables", {})
     env = {k: v for k, v in variables.items() if isinstance(v, str)}
-    key = (env.get("API_KEYS") or "").split(",")[0].strip() or None
+    key = app_key(env)
     try:
         target = image.write(zip_path, template_path)
     except image.ImageError as exc:

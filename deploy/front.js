@@ -7,9 +7,9 @@
 //   rest  REST API (the default): API keys and a usage plan (429 past its throttle),
 //         gateway responses in the app's error shape, optionally L0 on GET /predict.
 //   http  HTTP API: a lower request fee (docs/deploy.md's table), no API keys or usage
-//         plans (the app's API_KEYS check is the auth), the plan's throttle set as the
-//         stage's route throttle.
-//   url   Lambda function URL: no request fee, auth by the app's API_KEYS or AWS_IAM,
+//         plans (the app's key check is the auth: keys from the SSM SecureString
+//         API_KEYS_PARAMETER names), the plan's throttle set as the stage's route throttle.
+//   url   Lambda function URL: no request fee, auth by the app's keys or AWS_IAM,
 //         reserved concurrency the only throttle.
 //
 // L0 keys GET /predict on the request schema's fields (asked of the model contract:
@@ -50,7 +50,7 @@ class Front {
     this.cliOptions = cliOptions || {};
     this.hooks = {
       'before:package:initialize': () => this.choose(),
-      'before:offline:start:init': () => this.choose(),
+      'before:offline:start:init': () => this.choose(true),
       'before:package:finalize': () => this.compile(),
       'after:deploy:deploy': () => this.protectInvalidation(),
     };
@@ -76,14 +76,34 @@ class Front {
     }
     if (!URL_AUTHS.includes(o.urlAuth)) this.fail(`URL_AUTH=${o.urlAuth}: use ${URL_AUTHS.join(' or ')}`);
     const keyed = o.door === 'rest' || (o.door === 'url' && o.urlAuth === 'aws_iam');
-    if (!keyed && !String(o.appApiKeys || '').trim()) {
-      this.fail(`front=${o.door} has no API keys or usage plans: give the app its keys (APP_API_KEYS=k1,k2, or an \${ssm:...} in serverless.yml)`);
+    return { ...o, ttl, appKeys: !keyed };
+  }
+
+  // The app's own keys (http, url without IAM): a package names the SSM SecureString
+  // that holds them, with read on that one parameter; a local stack (serverless-offline)
+  // may give the keys themselves.
+  appKeys(o, local) {
+    const { service } = this.serverless;
+    const keys = String(o.appApiKeys || '').trim();
+    const name = String(o.appApiKeysParameter || '').trim();
+    if (local && keys) return { API_KEYS: keys };
+    if (keys) {
+      this.fail('APP_API_KEYS would put the keys in the packaged template: store them in an SSM SecureString and name it with APP_API_KEYS_PARAMETER (docs/deploy.md)');
     }
-    return { ...o, ttl };
+    if (!name) {
+      this.fail(`front=${o.door} has no API keys or usage plans: name the SSM SecureString holding the app's keys (APP_API_KEYS_PARAMETER=/name)`);
+    }
+    service.provider.iam.role.statements.push({
+      Effect: 'Allow',
+      Action: ['ssm:GetParameter'], // exactly what service/keys.py calls
+      Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/${name.replace(/^\//, '')}` },
+    });
+    this.serverless.cli.log(`App keys: the SSM SecureString ${name} (make it before deploying: docs/deploy.md)`);
+    return { API_KEYS_PARAMETER: name };
   }
 
   // Before anything compiles: the events, keys and URL of the chosen door.
-  choose() {
+  choose(local = false) {
     const o = this.options();
     const { service } = this.serverless;
     const fn = service.getFunction('api');
@@ -93,9 +113,7 @@ class Front {
       this.fields = this.requestFields(); // before anything is installed
     }
     if (o.door === 'rest') return;
-    if (String(o.appApiKeys || '').trim()) {  // the app refuses an API_KEYS naming no key
-      service.provider.environment = { ...service.provider.environment, API_KEYS: o.appApiKeys };
-    }
+    if (o.appKeys) service.provider.environment = { ...service.provider.environment, ...this.appKeys(o, local) };
     if (service.provider.apiGateway) {
       this.throttle = service.provider.apiGateway.usagePlan.throttle;
       delete service.provider.apiGateway.apiKeys;

@@ -20,7 +20,13 @@ from typing import Any
 sys.path.insert(1, os.getcwd())  # MODEL imports where predcache finds it
 
 from model.contract import model_class
-from service.ops.local import EMBEDDED_L2_ENV, embedded_table, local_env
+from service.ops.local import (
+    EMBEDDED_L2_ENV,
+    LOCAL_CREDENTIALS,
+    LOCAL_REGION,
+    embedded_table,
+    local_env,
+)
 from stress_test.bench.events import http_api_v2_event, rest_v1_event
 from stress_test.bench.lambda_runtime import (
     lambda_env,
@@ -29,9 +35,19 @@ from stress_test.bench.lambda_runtime import (
     runtime_python,
 )
 
+# what the embedded SSM holds for a function whose keys live there (API_KEYS_PARAMETER)
+CHECK_KEY = "package-check-key"
+
 
 class PackageRunError(RuntimeError):
     """The packaged function did not answer as it must; the message says what, in one line."""
+
+
+def app_key(environment: dict[str, str]) -> str | None:
+    """The `x-api-key` the function's own key check accepts, or None (no check)."""
+    if environment.get("API_KEYS_PARAMETER"):
+        return CHECK_KEY
+    return (environment.get("API_KEYS") or "").split(",")[0].strip() or None
 
 
 def event(door: str, body: Any, path: str = "/predict", method: str = "POST",
@@ -74,7 +90,8 @@ def function(
 ) -> Iterator[tuple[str, dict]]:
     """The runtime's Python (`python3.12`) and a function's environment: code from
     `paths` (the unzipped package, or its parts), botocore as the runtime provides it,
-    the function's own variables, and an embedded table in place of the stack's."""
+    the function's own variables, and an embedded table in place of the stack's (and an
+    embedded SSM holding its keys, when the function reads them there)."""
     version = runtime.removeprefix("python")
     python = runtime_python(version)
     if python is None:
@@ -84,8 +101,20 @@ def function(
     with embedded_table(table) as endpoint:
         env = lambda_env(paths[0], provided) | environment | local_env(endpoint)
         env |= EMBEDDED_L2_ENV | {"CACHE_TABLE": table, "EMIT_METRICS": "0"}
+        if environment.get("API_KEYS_PARAMETER"):
+            _hold_keys(endpoint, environment["API_KEYS_PARAMETER"])
+            env["AWS_ENDPOINT_URL_SSM"] = endpoint
         env["PYTHONPATH"] = ":".join([*map(str, paths), str(provided)])
         yield python, env
+
+
+def _hold_keys(endpoint: str, name: str) -> None:
+    import botocore.session
+
+    ssm = botocore.session.get_session().create_client(
+        "ssm", region_name=LOCAL_REGION, endpoint_url=endpoint, **LOCAL_CREDENTIALS
+    )
+    ssm.put_parameter(Name=name, Value=CHECK_KEY, Type="SecureString", Overwrite=True)
 
 
 def container(python: str, task: Path, env: dict[str, str], events: list) -> tuple[list, dict]:

@@ -12,6 +12,7 @@ the client until the block ends.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -81,6 +82,14 @@ class _Handler(BaseHTTPRequestHandler):
             api.done.set()
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (the entry point is killed once it has answered,
+        maybe while asking for the next event) is not an error worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class RuntimeApi:
     """`with RuntimeApi(events) as api:` serves `events` to one client at `api.address`."""
 
@@ -90,7 +99,7 @@ class RuntimeApi:
         self.init_error: str | None = None
         self.done = threading.Event()
         self.closing = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.server.api = self  # type: ignore[attr-defined]
         self.address = f"127.0.0.1:{self.server.server_address[1]}"

@@ -2,8 +2,9 @@
 
 Before any route or dependency runs: several `x-api-key`, `content-length` or
 `content-type` headers get 400 (servers disagree on which one wins); when `API_KEYS`
-is set, every route but `PUBLIC_ROUTES` needs a matching `x-api-key` (401: it fails
-closed, so a route added later is guarded too); a body that says it is something
+or `API_KEYS_PARAMETER` is set (service/keys.py), every route but `PUBLIC_ROUTES`
+needs a matching `x-api-key` (401: it fails closed, so a route added later is guarded
+too); a body that says it is something
 other than JSON gets 415 (one that says nothing is read as JSON, as FastAPI does and
 as API Gateway test events built by AWS SAM need); a query string over
 `max_query_bytes` gets 414 before anything parses it (every door hands the app the
@@ -16,9 +17,9 @@ the framework's floor: each dependency is solved again on every request.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
 from typing import Any
 
+from service.keys import KeySource
 from service.replies import error_body, send_json
 
 Scope = dict[str, Any]
@@ -37,12 +38,12 @@ class AdmissionMiddleware:
     """Header, API key, query length, media type and body size checks, in that order."""
 
     def __init__(
-        self, app: Any, max_bytes: int, max_query_bytes: int, api_keys: Iterable[str] = ()
+        self, app: Any, max_bytes: int, max_query_bytes: int, keys: KeySource | None = None
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_query_bytes = max_query_bytes
-        self.api_keys = tuple(key.encode() for key in api_keys)
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -80,12 +81,12 @@ class AdmissionMiddleware:
         return None
 
     def _needs_key(self, scope: Scope) -> bool:
-        return bool(self.api_keys) and route_of(scope) not in PUBLIC_ROUTES
+        return self.keys is not None and route_of(scope) not in PUBLIC_ROUTES
 
     def _key_matches(self, given: bytes) -> bool:
-        """Every configured key is compared in constant time, so timing tells nothing."""
+        """Every current key is compared in constant time, so timing tells nothing."""
         matched = False
-        for key in self.api_keys:
+        for key in self.keys.current():
             matched |= hmac.compare_digest(given, key)
         return matched
 

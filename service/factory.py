@@ -18,6 +18,7 @@ from cache import RecordStore, worst_call_seconds
 from model.artifact import ArtifactError
 from service.admission import AdmissionMiddleware
 from service.errors import ErrorMiddleware
+from service.keys import key_source
 from service.logs import configure_logging
 from service.predictions import PredictionService, build_prediction_service
 from service.replies import error_body, problems_body, short
@@ -55,6 +56,7 @@ def create_app(
         settings = settings or Settings.from_env()
         configure_logging(settings.log_level)
         predictions = build_prediction_service(settings, inline=inline, store=store)
+        keys = key_source(settings)
     except (ArtifactError, SettingsError) as exc:
         configure_logging(settings.log_level if settings else "INFO")
         log.error("refusing to start: %s", exc)
@@ -73,7 +75,7 @@ def create_app(
         AdmissionMiddleware,
         max_bytes=settings.max_body_bytes,
         max_query_bytes=settings.max_query_bytes,
-        api_keys=settings.api_keys or (),
+        keys=keys,
     )
     app.add_middleware(ErrorMiddleware)
     _log_start(settings, predictions)

@@ -81,6 +81,12 @@ class Settings:
     )
     # None: unset (no authentication); set, it must name at least one key.
     api_keys: frozenset[str] | None = field(default=None, metadata=env("API_KEYS"))
+    # Or the name of an SSM SecureString holding them, read at start and every
+    # API_KEYS_REFRESH_SECONDS (service/keys.py): a deployed function's keys
+    api_keys_parameter: str | None = field(default=None, metadata=env("API_KEYS_PARAMETER"))
+    api_keys_refresh_seconds: int = field(
+        default=300, metadata=env("API_KEYS_REFRESH_SECONDS", 10, 86_400)
+    )
     max_body_bytes: int = field(
         default=512 * 1024, metadata=env("MAX_BODY_BYTES", 1024, 6 * 1024 * 1024)
     )
@@ -107,6 +113,8 @@ class Settings:
             _check_url(self.dynamodb_endpoint)
         if self.api_keys is not None and (not self.api_keys or "" in self.api_keys):
             raise SettingsError("API_KEYS is set but names no key: give keys, or unset it")
+        if self.api_keys is not None and self.api_keys_parameter:
+            raise SettingsError("API_KEYS and API_KEYS_PARAMETER are both set: keep one")
         if not self.metrics_service:
             raise SettingsError("METRICS_SERVICE must not be empty")
         if self.l0_ttl_seconds >= self.cache_ttl_seconds:

@@ -146,7 +146,17 @@ def test_the_http_door_serves_the_same_routes_with_the_apps_keys_and_the_plans_t
     assert routes(template) == routes(packaged(""))
     assert not resources_of(template, "AWS::ApiGateway::ApiKey")  # HTTP APIs have none
     function = template["Resources"]["ApiLambdaFunction"]["Properties"]
-    assert function["Environment"]["Variables"]["API_KEYS"] == "test-deploy-key"
+    # the keys' SSM SecureString by name, and read on that one parameter
+    variables = function["Environment"]["Variables"]
+    assert variables["API_KEYS_PARAMETER"] == "/predcache/dev/api-keys"
+    assert "API_KEYS" not in variables
+    (policy,) = template["Resources"]["IamRoleLambdaExecution"]["Properties"]["Policies"]
+    reads = [
+        s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == ["ssm:GetParameter"]
+    ]
+    assert [r["Resource"]["Fn::Sub"].rsplit(":", 1)[1] for r in reads] == [
+        "parameter/predcache/dev/api-keys"
+    ]
     throttle = serverless_yml()["provider"]["apiGateway"]["usagePlan"]["throttle"]
     stage = template["Resources"]["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
     assert stage == {"ThrottlingBurstLimit": throttle["burstLimit"],
@@ -155,7 +165,7 @@ def test_the_http_door_serves_the_same_routes_with_the_apps_keys_and_the_plans_t
 
 def test_the_url_door_is_a_function_url_behind_iam_without_app_keys() -> None:
     """`make test-deploy` packages the url door with URL_AUTH=aws_iam and no keys: the
-    function must not get an API_KEYS naming no key (the app would refuse to start);
+    function must not be given keys to check (IAM is the check);
     the app-keys path is the http door's, checked above."""
     template = packaged("-url")
     (url,) = resources_of(template, "AWS::Lambda::Url").values()
@@ -163,4 +173,13 @@ def test_the_url_door_is_a_function_url_behind_iam_without_app_keys() -> None:
     kinds = {v["Type"] for v in template["Resources"].values()}
     assert not [kind for kind in kinds if kind.startswith("AWS::ApiGateway")]
     function = template["Resources"]["ApiLambdaFunction"]["Properties"]
-    assert "API_KEYS" not in function["Environment"]["Variables"]
+    assert not {"API_KEYS", "API_KEYS_PARAMETER"} & set(function["Environment"]["Variables"])
+
+
+def test_no_packaged_template_carries_a_key() -> None:
+    """Every variant make test-deploy packages: the app's keys are named, never given."""
+    for variant in ("", "-snapstart", "-l0", "-http", "-url", "-image"):
+        template = packaged(variant)
+        for function in resources_of(template, "AWS::Lambda::Function").values():
+            assert "API_KEYS" not in function["Properties"]["Environment"]["Variables"]
+        assert "test-deploy-key" not in json.dumps(template)

@@ -312,14 +312,21 @@ REFUSALS = [  # (what `osls package` is given, what its one line says)
     (["--param=runtime=python3.13", "no-interpreter"], "`pyenv install 3.13`"),
     (["--param=front=alb"], "front=alb is not a door: use one of rest, http, url"),
     (
-        ["--param=front=http", "--param=appApiKeys=k", "--param=apiCache=true"],
+        ["--param=front=http", "--param=apiCache=true"],
         "API_CACHE=1 is API Gateway's REST cache: front=http has none",
     ),
     (
         ["--param=apiCache=true", "--param=apiCacheTtl=3601"],
         "API_CACHE_TTL=3601: a whole number of seconds, 1 to 3600",
     ),
-    (["--param=front=url"], "front=url has no API keys or usage plans: give the app its keys"),
+    (
+        ["--param=front=url", "--param=appApiKeysParameter= "],
+        "front=url has no API keys or usage plans: name the SSM SecureString",
+    ),
+    (
+        ["--param=front=http", "--param=appApiKeys=k1"],
+        "APP_API_KEYS would put the keys in the packaged template",
+    ),
     (
         ["--param=apiCache=true", "--param=apiCacheTtl=600", "short-ttl"],
         "L0_TTL_SECONDS=600 (API_CACHE_TTL, API Gateway's cache) must be smaller than "
