@@ -14,7 +14,7 @@ from cache.memory import MemoryStore
 from cache.outcome import Outcome
 from cache.record import CacheRecord
 from cache.refresh import EarlyRefresh
-from cache.tiered import ComputeMany, Lookup, TieredCache
+from cache.tiered import ComputeMany, Lookup, TieredCache, tally
 
 __all__ = [
     "CacheRecord",
@@ -31,5 +31,6 @@ __all__ = [
     "TieredCache",
     "make_client",
     "make_key",
+    "tally",
     "worst_call_seconds",
 ]

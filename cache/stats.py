@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cache.outcome import Refresh
@@ -86,15 +86,13 @@ class CacheStats:
         self.outcomes: Counter[str] = Counter()
         self.refreshes: Counter[str] = Counter()
 
-    def count_outcomes(self, counts: Counter[str]) -> None:
+    def count(self, outcomes: Mapping[str, int], refreshes: Mapping[str, int]) -> None:
+        """One lookup's outcomes, and its early refreshes by what they did
+        (`cache.outcome.Refresh`), apart from hits."""
         with self._lock:
-            self.outcomes.update(counts)
-
-    def count_refreshes(self, counts: Counter[str]) -> None:
-        """Early refreshes by what they did (`cache.outcome.Refresh`), apart from hits."""
-        if counts:
-            with self._lock:
-                self.refreshes.update(counts)
+            self.outcomes.update(outcomes)
+            if refreshes:
+                self.refreshes.update(refreshes)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

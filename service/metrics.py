@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -44,9 +43,9 @@ class EmfMetrics:
 
     def record(
         self,
-        outcomes: Counter[str],
+        outcomes: Mapping[str, int],
         context: Mapping[str, Any],
-        refreshes: Counter[str] | None = None,
+        refreshes: Mapping[str, int] | None = None,
     ) -> None:
         """One line per outcome present: how many items it answered, and the latency;
         the first line also counts early refreshes by what they did (`Refresh`).

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import pickle
 import time
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ from cache import (
     TieredCache,
     make_client,
     make_key,
+    tally,
 )
 from model.artifact import ArtifactError
 from model.contract import Model, ModelError, load_model
@@ -137,8 +137,7 @@ class PredictionService:
             else:
                 lookups = await run_in_threadpool(self.cache.resolve, pending, compute)
         elapsed_ms = round(1000 * (time.perf_counter() - started), 3)
-        outcomes = Counter(lookup.outcome.value for lookup in lookups)
-        refreshes = Counter(lookup.refresh.value for lookup in lookups if lookup.refresh)
+        outcomes, refreshes = tally(lookups)
         context = {"route": route, "key": keys[0][:12], "items": len(items), "ms": elapsed_ms}
         if self.metrics is not None:
             self.metrics.record(outcomes, context, refreshes)

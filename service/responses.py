@@ -39,6 +39,21 @@ def age_seconds(lookup: Lookup, now: float) -> float:
     return max(0.0, now - lookup.record.created_at)
 
 
+class JSONAnswer(Response):
+    """A 200 JSON answer whose headers are given as sent (lower-case bytes): Starlette's
+    Response would rebuild, encode and lower-case them on every answer, a tenth of an
+    L1 hit's own time."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = [(b"content-length", b"%d" % len(body)),
+                            (b"content-type", b"application/json"), *headers]  # fmt: skip
+
+
 class Answers:
     """One model's answers: its value's fields, then `model_version` and `cache`, then its
     `extras`; with the input they were computed for when the model rounds a field."""
@@ -62,13 +77,12 @@ class Answers:
         return item
 
     def one(self, lookup: Lookup, row: dict[str, Any]) -> Response:
-        headers = {
-            "X-Cache": lookup.outcome.value,
-            "Cache-Status": cache_status(lookup, self.caching),
-            "Age": str(int(age_seconds(lookup, time.time()))),
-        }
         body = orjson.dumps(self._item(lookup, row))
-        return Response(body, media_type="application/json", headers=headers)
+        return JSONAnswer(body, [
+            (b"x-cache", lookup.outcome.value.encode()),
+            (b"cache-status", cache_status(lookup, self.caching).encode()),
+            (b"age", b"%d" % age_seconds(lookup, time.time())),
+        ])  # fmt: skip
 
     def batch(self, lookups: Sequence[Lookup], rows: Sequence[dict[str, Any]]) -> Response:
         now = time.time()
