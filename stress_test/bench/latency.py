@@ -9,9 +9,12 @@ event), as in AWS, against an embedded moto DynamoDB server on 127.0.0.1:
     cache off  model only
 
 and one `POST /predict/batch` of 1000 items, 90% of them in L2, on a fresh
-container: DynamoDB calls made, total time and time per item. Last, a fresh
+container: DynamoDB calls made, total time and time per item. Then a fresh
 container on a hung table (a socket that accepts and never answers) with the
 default L2 settings: what each request waits before and after the breaker opens.
+Last, server mode against the framework's floor (stress_test/bench/floor.py): a
+cached `POST /predict` under uvicorn, in requests per second, beside a bare FastAPI
+app served and loaded the same way.
 
     predcache bench [--requests 300]
 """
@@ -30,6 +33,7 @@ import orjson
 
 from cache.stats import percentile
 from service.settings import Settings
+from stress_test.bench import floor
 from stress_test.bench.events import http_api_v2_event
 from stress_test.machine import describe_machine
 from stress_test.measurements import save
@@ -207,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         f"(budget {settings.l2_budget_seconds * 1000:.0f} ms + the model); breaker open after: "
         f"p50 {summary(hung[failures:])[0]:.2f} ms"
     )
+    floor.report(unique_payloads(1, offset=170_000)[0])
 
 
 if __name__ == "__main__":
