@@ -26,7 +26,7 @@ CONNECTIONS = 16
 SECONDS = 3.0
 WARM_UP_SECONDS = 0.5  # the first request (predcache: its miss) and connection set-up
 ROUNDS = 2  # each server measured this many times, in turn (A B A B); the best is kept
-FIXED = b'{"delay_probability":0.1}'
+FIXED = b'{"value":0.1,"cache":"HIT-L1"}'  # an answer's size, no model's fields
 
 floor_app = FastAPI()
 
