@@ -240,4 +240,6 @@ def test_hung_table_with_the_defaults_costs_each_request_under_half_a_second(
     assert max(times) < 0.3 + 0.5, times  # the budget, plus slack for a loaded machine
     assert stats["l2"]["errors"]["timeout"] == 5  # L2_BREAKER_FAILURES, then open
     assert stats["l2_circuit"] == "open"
-    assert sum(times[5:]) < 0.3  # open: requests no longer wait on L2
+    # open: the last three make no L2 call at all (a timed sum flaked once in a full run,
+    # a 0.37 s pause with the breaker open and no call made)
+    assert stats["l2"]["latency"]["calls"] == 5 and stats["l2"]["errors"]["circuit_open"] == 3
