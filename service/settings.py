@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from model.contract import project_model
+from model.contract import ModelError, project_model
 
 CACHE_MODES = ("off", "memory", "tiered")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -32,6 +32,15 @@ MAX_L2_WAIT_SECONDS = 5.0
 
 class SettingsError(ValueError):
     """A setting holds a value the service cannot use."""
+
+
+def _project_model() -> str:
+    """`model` in ./predcache.toml: a file that cannot be read is a bad setting (one
+    line at start), not a traceback."""
+    try:
+        return project_model()
+    except ModelError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def env(
@@ -72,7 +81,7 @@ class Settings:
     early_refresh_beta: float = field(default=1.0, metadata=env("EARLY_REFRESH_BETA", 0, 10))
     # The model served (`package.module:Class`, a `model.contract.Model`) and its
     # artifact (None: the model's own default, model/artifacts/<its file>).
-    model: str = field(default_factory=project_model, metadata=env("MODEL"))
+    model: str = field(default_factory=_project_model, metadata=env("MODEL"))
     model_path: Path | None = field(default=None, metadata=env("MODEL_PATH"))
     model_preload: bool = field(default=False, metadata=env("MODEL_PRELOAD"))
     # SnapStart: payloads (JSON Lines) whose L2 entries are read into L1 before the snapshot

@@ -79,12 +79,12 @@ def test_names_are_case_insensitive_and_defaults_apply() -> None:
     assert Settings.from_env({}) == Settings()
 
 
-def _start(code: list[str], **env: str) -> subprocess.CompletedProcess:
+def _start(code: list[str], cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     clean |= {"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
               "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
     return subprocess.run(
-        [sys.executable, *code], env=clean | env, capture_output=True, text=True, cwd=ROOT,
+        [sys.executable, *code], env=clean | env, capture_output=True, text=True, cwd=cwd,
         timeout=60,
     )  # fmt: skip
 
@@ -198,3 +198,9 @@ def test_a_model_that_cannot_be_served_is_one_line_at_start(
     started = _start(["-c", "import service.handler"], CACHE_MODE="memory", MODEL=model,
                      MODEL_PATH=str(artifact_path))  # fmt: skip
     assert says in _one_line(started)
+
+
+def test_a_predcache_toml_that_cannot_be_read_is_one_line_at_start(tmp_path: Path) -> None:
+    (tmp_path / "predcache.toml").write_text('model = "mymodels.x:Y\n')  # unterminated
+    started = _start(["-c", "import service.handler"], cwd=tmp_path, CACHE_MODE="memory")
+    assert "predcache.toml: Illegal character" in _one_line(started)
