@@ -40,16 +40,18 @@ class FixedKeys:
 
 
 class ParameterKeys:
-    """An SSM SecureString's keys, read at start and every `refresh_seconds` after."""
+    """An SSM SecureString's keys, read at start and every `refresh_seconds` after, each
+    time with a new client from `connect` (so fresh credentials: a SnapStart container
+    restored long after its snapshot must not sign with the snapshot's)."""
 
     def __init__(
         self,
-        client: Any,
+        connect: Callable[[], Any],
         name: str,
         refresh_seconds: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.client = client
+        self.connect = connect
         self.name = name
         self.refresh_seconds = refresh_seconds
         self._clock = clock
@@ -87,7 +89,7 @@ class ParameterKeys:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            answer = self.client.get_parameter(Name=self.name, WithDecryption=True)
+            answer = self.connect().get_parameter(Name=self.name, WithDecryption=True)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             raise SettingsError(f"{error.get('Code')}: {error.get('Message')}") from None
@@ -112,7 +114,7 @@ def ssm_client(settings: Settings) -> Any:
 def key_source(settings: Settings) -> KeySource | None:
     """The keys the settings name, or None (no key is asked for)."""
     if settings.api_keys_parameter:
-        return ParameterKeys(ssm_client(settings), settings.api_keys_parameter,
+        return ParameterKeys(lambda: ssm_client(settings), settings.api_keys_parameter,
                              settings.api_keys_refresh_seconds)  # fmt: skip
     if settings.api_keys is not None:
         return FixedKeys(settings.api_keys)

@@ -68,7 +68,7 @@ def test_keys_and_a_parameter_together_are_refused() -> None:
 def test_keys_rotate_without_a_restart_and_survive_a_failed_read(ssm, caplog) -> None:
     put(ssm, "old")
     clock = Clock()
-    keys = ParameterKeys(ssm, NAME, refresh_seconds=300, clock=clock)
+    keys = ParameterKeys(lambda: ssm, NAME, refresh_seconds=300, clock=clock)
     put(ssm, "new")
     clock.now += 299
     assert keys.current() == (b"old",) and keys.refresher is None  # not due yet
