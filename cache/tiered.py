@@ -159,13 +159,10 @@ class TieredCache:
         return record.expiry(self.ttl_seconds) - self.reserve_seconds
 
     def live(self, record: CacheRecord, now: float) -> bool:
-        """Written for this version and shape, and still answered at `now`."""
-        return (
-            not record.corrupt
-            and record.version == self.version
-            and record.schema == self.schema
-            and now < self.ends(record)
-        )
+        """Written for this version and shape, and still answered at `now` (usable
+        `reserve_seconds` later)."""
+        return record.is_usable(self.version, self.schema, now + self.reserve_seconds,
+                                self.ttl_seconds)  # fmt: skip
 
     def _due(self, record: CacheRecord, now: float) -> bool:
         return self.refresh.due(record, now, self.ends(record))
