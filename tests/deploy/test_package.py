@@ -187,11 +187,10 @@ def test_stack_serves_end_to_end_in_moto(stack: dict) -> None:
         TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTR}
     )
     resources = boto3.client("cloudformation").list_stack_resources(StackName="predcache-test")
-    name = next(
-        r["PhysicalResourceId"]
-        for r in resources["StackResourceSummaries"]
-        if r["LogicalResourceId"] == "ApiLambdaFunction"
-    )
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources["StackResourceSummaries"]
+    }
+    name = physical["ApiLambdaFunction"]
     function = boto3.client("lambda").get_function_configuration(FunctionName=name)
     env = function["Environment"]["Variables"]
     assert env["CACHE_TABLE"] == table
@@ -199,6 +198,16 @@ def test_stack_serves_end_to_end_in_moto(stack: dict) -> None:
         RoleName=function["Role"].rsplit("/", 1)[1], PolicyName=f"predcache-{_stage()}-lambda"
     )["PolicyDocument"]
     assert "dynamodb:BatchWriteItem" in json.dumps(policy)
+    # the environment is encrypted with the stack's own rotating key (moto's Lambda drops
+    # a template's KmsKeyArn: its wiring is asserted from the template), which the role
+    # may decrypt
+    key_id = physical["FunctionEnvironmentKey"]
+    assert boto3.client("kms").get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"]
+    # moto answers the role's policy as Python's repr of it: read as text
+    assert "['kms:Decrypt'], 'Resource': 'arn:aws:kms:" in str(policy)
+    assert str(policy).endswith(f":key/{key_id}'}}]}}")
+    template = json.loads(TEMPLATE.read_text())["Resources"]["ApiLambdaFunction"]
+    assert template["Properties"]["KmsKeyArn"] == {"Fn::GetAtt": ["FunctionEnvironmentKey", "Arn"]}
     settings = Settings.from_env({**env, "MODEL_PATH": str(ARTIFACT), "EMIT_METRICS": "0"})
     first = TestClient(create_app(settings)).post("/predict", json=PAYLOAD)
     second = TestClient(create_app(settings)).post("/predict", json=PAYLOAD)
