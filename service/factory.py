@@ -18,6 +18,7 @@ from cache import RecordStore, worst_call_seconds
 from model.artifact import ArtifactError
 from service.admission import AdmissionMiddleware
 from service.errors import ErrorMiddleware
+from service.fastpath import FastPath
 from service.keys import key_source
 from service.logs import configure_logging
 from service.predictions import PredictionService, build_prediction_service
@@ -68,9 +69,12 @@ def create_app(
     )
     app.state.settings = settings
     app.state.predictions = predictions
-    app.include_router(build_router(predictions))
+    routes = build_router(predictions)
+    app.include_router(routes.router)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # innermost first: the fast path runs after admission, on the body it has read
+    app.add_middleware(FastPath, method="POST", path="/predict", answer=routes.predict_body)
     app.add_middleware(
         AdmissionMiddleware,
         max_bytes=settings.max_body_bytes,

@@ -36,6 +36,10 @@ from service.settings import Settings, SettingsError
 
 log = logging.getLogger("predcache.predict")
 
+# validated requests' keys, the one model run for the keys a cache lacks, and the
+# canonical rows (what an answer says it was computed for)
+Plan = tuple[list[str], ComputeMany, list[dict[str, Any]]]
+
 
 class PredictionService:
     """Answers prediction requests through the tiered cache, the model only on misses.
@@ -88,9 +92,7 @@ class PredictionService:
         keys, compute, _rows = self.plan_rows(items)
         return keys, compute
 
-    def plan_rows(
-        self, items: Sequence[BaseModel]
-    ) -> tuple[list[str], ComputeMany, list[dict[str, Any]]]:
+    def plan_rows(self, items: Sequence[BaseModel]) -> Plan:
         """`plan`, and the canonical rows (what an answer says it was computed for)."""
         rows = [item.model_dump() for item in items]
         keys = [self._key_of(row) for row in rows]
@@ -126,8 +128,14 @@ class PredictionService:
         L1 hits are answered on the event loop; the rest runs inline or in a
         worker thread (see `inline`). Emits one metrics or log line per request.
         """
+        return await self.lookup_plan(self.plan_rows(items), route)
+
+    async def lookup_plan(
+        self, plan: Plan, route: str
+    ) -> tuple[list[Lookup], list[dict[str, Any]]]:
+        """`lookup` of what `plan_rows` made (a caller that keeps plans skips re-keying)."""
         started = time.perf_counter()
-        keys, compute, rows = self.plan_rows(items)
+        keys, compute, rows = plan
         if self.inline:
             lookups = self.cache.get_or_compute_many(keys, compute)
         else:
@@ -138,7 +146,7 @@ class PredictionService:
                 lookups = await run_in_threadpool(self.cache.resolve, pending, compute)
         elapsed_ms = round(1000 * (time.perf_counter() - started), 3)
         outcomes, refreshes = tally(lookups)
-        context = {"route": route, "key": keys[0][:12], "items": len(items), "ms": elapsed_ms}
+        context = {"route": route, "key": keys[0][:12], "items": len(rows), "ms": elapsed_ms}
         if self.metrics is not None:
             self.metrics.record(outcomes, context, refreshes)
         # With metrics on, the EMF line already carries these fields: the log line is DEBUG.

@@ -7,13 +7,15 @@ a server."""
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, NamedTuple
 
+from cachetools import LRUCache
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
 from service.deps import get_settings
-from service.predictions import PredictionService
+from service.predictions import Plan, PredictionService
 from service.replies import ERROR_RESPONSES
 from service.responses import Answers
 from service.schemas import (
@@ -31,9 +33,39 @@ from service.settings import Settings
 log = logging.getLogger("predcache.app")
 
 _KEYED = {status: ERROR_RESPONSES[status] for status in (400, 401, 500)}
+KNOWN_BODIES = 1024  # POST /predict bodies whose plan is kept (each at most:)
+KNOWN_BODY_MAX_BYTES = 4096
 
 
-def build_router(predictions: PredictionService) -> APIRouter:
+class Routes(NamedTuple):
+    router: APIRouter
+    # POST /predict's answer from its raw body, for the layer that answers it before
+    # the router (service/fastpath.py)
+    predict_body: Callable[[bytes], Awaitable[Response]]
+
+
+def _body_answers(
+    predictions: PredictionService, request: type[BaseModel], answers: Answers
+) -> Callable[[bytes], Awaitable[Response]]:
+    """POST /predict's answer for its raw body (a 422, `RequestValidationError`, for an
+    invalid one). Plans are kept by raw body: a payload sent again (what a cache is
+    for) is neither parsed nor keyed again. Only valid bodies are kept (a parse is
+    deterministic: the same bytes make the same plan), and only small ones."""
+    plans: LRUCache[bytes, Plan] = LRUCache(KNOWN_BODIES)
+
+    async def answer_body(body: bytes) -> Response:
+        plan = plans.get(body)
+        if plan is None:
+            plan = predictions.plan_rows(keyable([parse_body(request, body)], ("body",)))
+            if len(body) <= KNOWN_BODY_MAX_BYTES:
+                plans[body] = plan
+        (lookup,), (row,) = await predictions.lookup_plan(plan, "/predict")
+        return answers.one(lookup, row)
+
+    return answer_body
+
+
+def build_router(predictions: PredictionService) -> Routes:
     """`/predict`, `/predict/batch`, `/health` and `/stats` for `predictions.model`."""
     model = type(predictions.model)
     bodies = Bodies.of(model)
@@ -51,6 +83,8 @@ def build_router(predictions: PredictionService) -> APIRouter:
         (lookup,), (row,) = await predictions.lookup(keyable([item], (where,)), "/predict")
         return answers.one(lookup, row)
 
+    answer_body = _body_answers(predictions, Request_, answers)
+
     @router.post("/predict", openapi_extra={"requestBody": json_body(Request_)}, **one)
     async def predict(request: Request) -> Response:
         """The model's answer for one request.
@@ -59,9 +93,10 @@ def build_router(predictions: PredictionService) -> APIRouter:
         `cache` and the `X-Cache` header say which tier answered. `Cache-Status`
         (RFC 9211) says the same for HTTP caches, and `Age` is the answer's age in seconds.
         """
-        # The body is parsed here, not declared as a parameter: pydantic reads the bytes
-        # directly and no dependency is solved, keeping the hottest path near `GET /health`.
-        return await answer(parse_body(Request_, await request.body()), "body")
+        # The body is parsed from its bytes, not declared as a parameter (pydantic reads
+        # them directly). A server answers a valid body before this route is routed to
+        # (service/fastpath.py); this route documents it and answers the rest.
+        return await answer_body(await request.body())
 
     async def predict_get(request: Request) -> Response:
         """The same answer as `POST /predict`, the request's fields as query parameters
@@ -113,4 +148,4 @@ def build_router(predictions: PredictionService) -> APIRouter:
         container or server worker) since it started."""
         return {"cache_mode": settings.cache_mode, **predictions.stats()}
 
-    return router
+    return Routes(router, answer_body)
