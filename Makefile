@@ -267,6 +267,10 @@ build-image: build
 test-deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 	$(MAKE) --no-print-directory -j4 --output-sync=target test-packages test-offline-stack \
 		test-own-models test-refusals
+# Beside the packages (the longest chain of make test-deploy, one build after another),
+# the parts that need no package run at a lower CPU priority: on a machine whose cores
+# they would share, they take the time the chain leaves idle instead of stretching it.
+YIELD := nice -n 10
 
 # the packages, then their templates scanned beside the tests of what they hold
 test-packages: packages checkov-fetch
@@ -278,13 +282,13 @@ deploy-tests:
 
 # what make package refuses before it builds anything (no package needed)
 test-refusals: $(STAMP) $(NPM_STAMP)
-	$(BIN)/python -m pytest -m 'deploy and refusals' $(PYTEST_ARGS)
+	$(YIELD) $(BIN)/python -m pytest -m 'deploy and refusals' $(PYTEST_ARGS)
 
 # models of a user's own (README's "Deploy your own model"), each packaged in a copy of
 # the checkout, beside the other packages (a requirements folder two packages share is
 # held by one at a time: deploy/model.js)
 test-own-models: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
-	$(BIN)/python -m pytest -m 'deploy and own_models' $(PYTEST_ARGS)
+	$(YIELD) $(BIN)/python -m pytest -m 'deploy and own_models' $(PYTEST_ARGS)
 
 # every package of make test-deploy: built one after another (they share .serverless/),
 # each checked beside the next one's build
