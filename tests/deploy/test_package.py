@@ -387,7 +387,10 @@ def refused_package(folder: Path, params: list[str]) -> subprocess.CompletedProc
         env["PREDCACHE_PYTHON"] = sys.executable
     if "no-interpreter" in params:
         params = [p for p in params if p != "no-interpreter"]
-        env |= {"HOME": str(folder), "PATH": str(Path(shutil.which("node")).parent)}
+        env |= {"HOME": str(folder), "PATH": str(Path(shutil.which("node")).parent),
+                # osls' compiled config validator, kept under the real home (~2 s to
+                # compile again)
+                "SLS_SCHEMA_CACHE_BASE_DIR": str(Path.home())}  # fmt: skip
     return subprocess.run(
         [str(folder / "node_modules" / ".bin" / "osls"), "package", *params],
         cwd=folder, env=env, capture_output=True, text=True, timeout=600,
