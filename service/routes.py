@@ -33,8 +33,8 @@ from service.settings import Settings
 log = logging.getLogger("predcache.app")
 
 _KEYED = {status: ERROR_RESPONSES[status] for status in (400, 401, 500)}
-KNOWN_BODIES = 1024  # POST /predict bodies whose plan is kept (each at most:)
-KNOWN_BODY_MAX_BYTES = 4096
+KNOWN_BODIES = 1024  # POST /predict bodies whose plan is kept, by raw bytes,
+KNOWN_BODY_MAX_BYTES = 4096  # each at most this long (~4 MiB of bodies at most)
 
 
 class Routes(NamedTuple):
@@ -94,8 +94,9 @@ def build_router(predictions: PredictionService) -> Routes:
         (RFC 9211) says the same for HTTP caches, and `Age` is the answer's age in seconds.
         """
         # The body is parsed from its bytes, not declared as a parameter (pydantic reads
-        # them directly). A server answers a valid body before this route is routed to
-        # (service/fastpath.py); this route documents it and answers the rest.
+        # them directly). The app answers a valid body before the router runs, under a
+        # server and Mangum alike (service/fastpath.py); this route documents it and
+        # answers the rest.
         return await answer_body(await request.body())
 
     async def predict_get(request: Request) -> Response:
