@@ -1,4 +1,5 @@
-"""`POST /predict` answered before FastAPI routes it: the server's hot path.
+"""`POST /predict` answered before FastAPI routes it: the cached path, under a server
+and under Mangum alike.
 
 A profile of a cached `POST /predict` under uvicorn (2026-12-07, docs/benchmarks.md)
 spends as much time in the framework's routing (matching, the request object,
