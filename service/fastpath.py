@@ -8,8 +8,8 @@ itself. This layer sits inside `AdmissionMiddleware`, so every key, header and s
 check has run and the body is whole; it hands the body to the route's own answer
 function (`routes.Routes.predict_body`, the same code the route runs) and sends what
 it returns. A body that function refuses goes on to the router, which answers the
-422 as it answers every route's; everything else (other routes, methods, a mounted
-prefix's paths) passes through untouched.
+422 as it answers every route's; other routes and methods pass through untouched.
+Paths are matched without the root path, as admission matches them.
 """
 
 from __future__ import annotations
