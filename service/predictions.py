@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import pickle
 import time
@@ -111,7 +112,9 @@ class PredictionService:
 
         def compute(keys: list[str]) -> list[dict[str, Any]]:
             self._load()
-            rows = [rows_by_key[key] for key in keys]
+            # copies: a model may change its rows in place (a preprocessing step), and a
+            # plan's rows are kept (a repeated body's, service/routes.py) and echoed
+            rows = [copy.deepcopy(rows_by_key[key]) for key in keys]
             try:
                 return json_values(self.model.Value, self.model.predict_many(rows), len(rows))
             except ModelOutputError as exc:

@@ -99,6 +99,16 @@ class Slow(Toy):
         return [{"progression": 1.0} for _ in rows]
 
 
+class Mutating(Toy):
+    """Scales its input rows in place, as a preprocessing step might."""
+
+    def predict_many(self, rows: Any) -> Any:
+        type(self).calls += 1
+        for row in rows:
+            row["age"] *= 2
+        return [{"progression": float(r["age"] + r["bmi"])} for r in rows]
+
+
 class RaisingCheck(Toy):
     """A hand-written check that raises on a value of another shape."""
 
@@ -159,6 +169,15 @@ def test_a_slow_model_runs_once_for_concurrent_identical_requests(tmp_path: Path
     for thread in threads:
         thread.join()
     assert replies == [200] * 4 and Slow.calls == 1
+
+
+def test_a_model_that_changes_its_rows_changes_no_later_answer(tmp_path: Path) -> None:
+    """Rows a repeated body keeps (service/routes.py) reach the model as copies: with the
+    cache off, every identical request gets the same answer."""
+    Mutating.calls = 0
+    client = serve(Mutating, tmp_path, cache_mode="off")
+    answers = [client.post("/predict", json=BODY).json()["progression"] for _ in range(3)]
+    assert answers == [1.25] * 3 and Mutating.calls == 3
 
 
 def test_a_check_that_raises_is_a_miss_recomputed_and_overwritten(
