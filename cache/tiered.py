@@ -290,7 +290,8 @@ class TieredCache:
             kind = exc.kind if isinstance(exc, StoreError) else ErrorKind.UNEXPECTED
             queued = take_wait()
             table_time = self._spent(pending, started, queued)
-            if kind is ErrorKind.TIMEOUT and queued > table_time < self.slow_call_seconds:
+            mostly_queued = queued > table_time and table_time < self.slow_call_seconds
+            if kind is ErrorKind.TIMEOUT and mostly_queued:
                 kind = ErrorKind.BUSY  # mostly queued, until too little budget was left
             self.stats.l2.error(kind)
             if kind is ErrorKind.BUSY:  # the process's queue, not the table's health
