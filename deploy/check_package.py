@@ -163,11 +163,16 @@ def check(zip_path: Path, budget: int = PACKAGE_BUDGET) -> list[str]:
 
 
 def the_function(template_path: Path) -> dict:
+    """The function's properties, its `door` and `env` (its variables given as text:
+    the rest are CloudFormation references no local run can resolve)."""
     resources = json.loads(template_path.read_text())["Resources"]
     (function_,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
     door = "rest" if any(r["Type"] == "AWS::ApiGateway::RestApi" for r in resources.values()) \
         else "http"  # an HTTP API's or a function URL's event (v2)  # fmt: skip
-    return function_["Properties"] | {"door": door}
+    properties = function_["Properties"]
+    variables = properties.get("Environment", {}).get("Variables", {})
+    env = {k: v for k, v in variables.items() if isinstance(v, str)}
+    return properties | {"door": door, "env": env}
 
 
 def _value(body: dict) -> dict:
@@ -182,8 +187,7 @@ def check_answers(zip_path: Path, template_path: Path) -> list[str]:
     from model.contract import DEFAULT_MODEL
 
     properties = the_function(template_path)
-    variables = properties.get("Environment", {}).get("Variables", {})
-    env = {k: v for k, v in variables.items() if isinstance(v, str)}
+    env = properties["env"]
     spec = env.get("MODEL") or DEFAULT_MODEL
     key = app_key(env)
     mode = env.get("CACHE_MODE", "tiered")
@@ -270,8 +274,7 @@ def check_image(zip_path: Path, template_path: Path) -> list[str]:
     import image
 
     properties = the_function(template_path)
-    variables = properties.get("Environment", {}).get("Variables", {})
-    env = {k: v for k, v in variables.items() if isinstance(v, str)}
+    env = properties["env"]
     key = app_key(env)
     try:
         target = image.write(zip_path, template_path)
@@ -302,8 +305,7 @@ def main() -> None:
     template = path.parent / "cloudformation-template-update-stack.json"
     served = DEFAULT_MODEL
     if template.exists():
-        variables = the_function(template).get("Environment", {}).get("Variables", {})
-        served = variables.get("MODEL") or DEFAULT_MODEL
+        served = the_function(template)["env"].get("MODEL") or DEFAULT_MODEL
     with zipfile.ZipFile(path) as archive:
         too_big = sum(i.file_size for i in archive.infolist()) >= LAMBDA_UNZIPPED_LIMIT
     if template.exists() and (kind == "image" or too_big):
