@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,14 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def make_settings(artifact_path: Path, **overrides: object) -> Settings:
     values = {"cache_mode": "memory", "model_path": artifact_path, "cache_table": TABLE}
     return Settings(**(values | overrides))
+
+
+def run_together(threads: Sequence[threading.Thread]) -> None:
+    """Start every thread, then wait for them all."""
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 L2_TIMES = ("l2_timeout_seconds", "l2_budget_seconds", "l2_slow_call_seconds")

@@ -10,6 +10,7 @@ import pytest
 
 from cache import CacheRecord, CircuitBreaker, MemoryStore
 from cache.singleflight import SingleFlight
+from tests.conftest import run_together
 
 
 class FakeClock:
@@ -56,10 +57,7 @@ def test_memory_is_safe_under_concurrent_writers() -> None:
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_together(threads)
     finally:
         sys.setswitchinterval(previous)
     assert errors == []

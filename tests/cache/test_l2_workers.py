@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from cache import CircuitBreaker, DynamoDBStore, ErrorKind, TieredCache
+from tests.conftest import run_together
 
 TABLE_SECONDS = 0.04  # under the 0.1 s slow-call threshold
 
@@ -56,10 +57,7 @@ def concurrent_misses(workers: int, lookups: int) -> TieredCache:
     # fraction of it. What is measured here is the queue, not the process's pauses.
     gc.disable()
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_together(threads)
     finally:
         gc.enable()
     return cache

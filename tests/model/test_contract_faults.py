@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from model.artifact import write_artifact
 from model.contract import Integer, Model, Real, Rounded
 from service.factory import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_settings, run_together
 
 BODY = {"age": 0.5, "bmi": 0.25}
 
@@ -164,10 +164,7 @@ def test_a_slow_model_runs_once_for_concurrent_identical_requests(tmp_path: Path
     replies: list[int] = []
     threads = [threading.Thread(target=lambda: replies.append(
         client.post("/predict", json=BODY).status_code)) for _ in range(4)]  # fmt: skip
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(threads)
     assert replies == [200] * 4 and Slow.calls == 1
 
 
