@@ -68,7 +68,11 @@ PREDCACHE := $(BIN)/predcache
 NPM_STAMP := node_modules/.installed
 SLS = SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off SLS_DEPRECATION_DISABLE='*' \
 	PREDCACHE_PYTHON=$(abspath $(BIN)/python) node_modules/.bin/osls
-CHECKOV = $(BIN)/uv tool run --quiet --from checkov==3.3.30 checkov
+CHECKOV_TOOL = $(BIN)/uv tool run --quiet --from checkov==3.3.30
+CHECKOV = $(CHECKOV_TOOL) checkov
+# make test-deploy's pytest runs: the property-based testing plugins that only the unit
+# tier's fuzz tests use stay unloaded (~1 s of CPU in each run)
+DEPLOY_PYTEST = $(BIN)/python -m pytest -p no:schemathesis -p no:hypothesispytest
 TEMPLATE := .serverless/cloudformation-template-update-stack.json
 SNAPSTART_PARAMS := --param=snapStart=true --param=modelPreload=1
 FRONT_PARAMS = $(if $(FRONT),--param=front=$(FRONT)) $(if $(API_CACHE),--param=apiCache=$(API_CACHE)) \
@@ -277,18 +281,18 @@ test-packages: packages checkov-fetch
 	$(MAKE) --no-print-directory -j2 scan-templates deploy-tests
 
 deploy-tests:
-	$(BIN)/python -m pytest -m 'deploy and not offline_stack and not own_models and not refusals' \
+	$(DEPLOY_PYTEST) -m 'deploy and not offline_stack and not own_models and not refusals' \
 		$(PYTEST_ARGS)
 
 # what make package refuses before it builds anything (no package needed)
 test-refusals: $(STAMP) $(NPM_STAMP)
-	$(YIELD) $(BIN)/python -m pytest -m 'deploy and refusals' $(PYTEST_ARGS)
+	$(YIELD) $(DEPLOY_PYTEST) -m 'deploy and refusals' $(PYTEST_ARGS)
 
 # models of a user's own (README's "Deploy your own model"), each packaged in a copy of
 # the checkout, beside the other packages (a requirements folder two packages share is
 # held by one at a time: deploy/model.js)
 test-own-models: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
-	$(YIELD) $(BIN)/python -m pytest -m 'deploy and own_models' $(PYTEST_ARGS)
+	$(YIELD) $(DEPLOY_PYTEST) -m 'deploy and own_models' $(PYTEST_ARGS)
 
 # every package of make test-deploy: built one after another (they share .serverless/),
 # each checked beside the next one's build
@@ -299,10 +303,11 @@ packages: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
 chain = $(if $(word 2,$(1)),$(eval $(word 2,$(1)): | $(word 1,$(1)))$(call chain,$(wordlist 2,$(words $(1)),$(1))))
 $(if $(CHAINED),$(call chain,$(addprefix build-,$(BUILT_VARIANTS)) build))
 
-# checkov in uv's tool cache, fetched beside the packaging on a machine's first run
+# checkov in uv's tool cache, fetched beside the packaging on a machine's first run (its
+# Python started, not checkov: importing checkov costs ~4 s of CPU)
 checkov-fetch: $(STAMP)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
-	$(CHECKOV) --version > /dev/null
+	$(CHECKOV_TOOL) python -c ''
 
 # every package's template through cfn-lint and checkov, side by side
 scan: packages checkov-fetch
@@ -315,7 +320,7 @@ scan-templates:
 
 # the checks on serverless-offline's stack (make offline's), without any package
 test-offline-stack: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
-	$(BIN)/python -m pytest -m 'deploy and offline_stack' $(PYTEST_ARGS)
+	$(DEPLOY_PYTEST) -m 'deploy and offline_stack' $(PYTEST_ARGS)
 
 # Deploys exactly the package `make package` built and checked (a container image is
 # pushed and deployed as docs/deploy.md says: no Docker here).

@@ -18,6 +18,15 @@ from service.factory import create_app
 from service.settings import Settings
 
 TABLE = "prediction-cache-test"
+ROOT = Path(__file__).resolve().parents[1]
+# Where the deploy checks live. make test-deploy's runs (`-m 'deploy and …'`) collect
+# only these: importing every other test module cost each of its pytest processes
+# ~2 s of CPU. A deploy-marked test kept anywhere else is refused at collection.
+DEPLOY_TESTS = (
+    ROOT / "tests" / "deploy",
+    ROOT / "tests" / "ops" / "test_offline.py",
+    ROOT / "tests" / "stress_test" / "test_conformance.py",
+)
 PAYLOAD = dict(EXAMPLE)  # the documented example: UA EWR→ORD, Dec 24, 17:00
 
 
@@ -46,6 +55,34 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def _among_deploy_tests(path: Path) -> bool:
+    return any(path == home or home in path.parents for home in DEPLOY_TESTS)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With `-m deploy` or `-m 'deploy and …'` (nothing but deploy checks can match),
+    only DEPLOY_TESTS and the folders above them are collected."""
+    expression = config.option.markexpr.strip()
+    if expression != "deploy" and not expression.startswith("deploy and "):
+        return None
+    above = any(collection_path in home.parents for home in DEPLOY_TESTS)
+    return None if above or _among_deploy_tests(collection_path) else True
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects them
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A deploy check outside DEPLOY_TESTS would never run in make test-deploy."""
+    strays = [
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("deploy") and not _among_deploy_tests(item.path)
+    ]
+    if strays:
+        raise pytest.UsageError(
+            f"deploy-marked tests outside tests/conftest.py's DEPLOY_TESTS: {strays[:3]}"
+        )
 
 
 def make_settings(artifact_path: Path, **overrides: object) -> Settings:
