@@ -30,14 +30,25 @@ function pyenvCandidates(binary) {
 const found = new Map(); // binary -> interpreter: asked once per package, not per use
 
 // The interpreter of `binary` (python3.12): PATH's, then pyenv's, newest first. Asking
-// a pyenv shim runs its shell scripts, and a package asks several times (docs/deploy.md).
+// a pyenv shim runs its shell scripts (~0.1 s of CPU, and it answers for pyenv's global
+// versions only), so a shim on PATH is passed over for pyenv's versions themselves; a
+// package asks several times (docs/deploy.md).
 function findInterpreter(binary) {
   if (!found.has(binary)) found.set(binary, probe(binary));
   return found.get(binary);
 }
 
+function onPath(binary) {
+  const shims = path.join('.pyenv', 'shims');
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    const candidate = path.join(dir, binary);
+    if (dir && !dir.endsWith(shims) && fs.existsSync(candidate)) return [candidate];
+  }
+  return [];
+}
+
 function probe(binary) {
-  for (const candidate of [binary, ...pyenvCandidates(binary)]) {
+  for (const candidate of [...onPath(binary), ...pyenvCandidates(binary)]) {
     try {
       const version = execFileSync(candidate, ['--version'], { stdio: 'pipe' }).toString();
       if (version.startsWith(`Python ${binary.replace(/^python/, '')}`)) return candidate;

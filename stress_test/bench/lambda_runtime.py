@@ -52,11 +52,15 @@ print(json.dumps({"pandas": "pandas" in sys.modules, "opened": sorted(files), "c
 
 def runtime_python(version: str = RUNTIME_VERSION) -> str | None:
     """A Python of the Lambda runtime's version (`3.12`; PATH's, then pyenv's, newest
-    first: the order deploy/runtime.js looks in), or None."""
+    first: the order deploy/runtime.js looks in, passing over a pyenv shim as it does),
+    or None."""
     versions = Path.home() / ".pyenv" / "versions"
     installed = [*versions.glob(version), *versions.glob(f"{version}.*")]
     pyenv = [str(v / "bin" / f"python{version}") for v in sorted(installed, reverse=True)]
-    for candidate in [f"python{version}", *pyenv]:
+    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep)
+            if d and Path(d).parts[-2:] != (".pyenv", "shims")]  # fmt: skip
+    on_path = shutil.which(f"python{version}", path=os.pathsep.join(dirs))
+    for candidate in [*([on_path] if on_path else []), *pyenv]:
         with contextlib.suppress(OSError):
             done = subprocess.run([candidate, "--version"], capture_output=True, text=True)
             if done.returncode == 0 and done.stdout.startswith(f"Python {version}."):
