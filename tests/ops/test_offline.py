@@ -50,7 +50,7 @@ def facts(log: Path, expected: int) -> list[dict]:
 
 
 def test_offline_stack_keys_containers_and_a_warm_cold_start(
-    tmp_path: Path, artifact_path: Path, capsys, aws_env: None
+    tmp_path: Path, capsys, aws_env: None
 ) -> None:
     if missing_tools():
         pytest.fail(missing_tools())
