@@ -269,8 +269,8 @@ build-image: build
 # idle, and they need no package) run beside the rest; each part's output is printed
 # when it ends.
 test-deploy: $(STAMP) $(ARTIFACT) $(NPM_STAMP)
-	$(MAKE) --no-print-directory -j4 --output-sync=target test-packages test-offline-stack \
-		test-own-models test-refusals
+	$(BIN)/python deploy/with_dynamodb.py $(MAKE) --no-print-directory -j4 --output-sync=target \
+		test-packages test-offline-stack test-own-models test-refusals
 # Beside the packages (the longest chain of make test-deploy, one build after another),
 # the parts that need no package run at a lower CPU priority: on a machine whose cores
 # they would share, they take the time the chain leaves idle instead of stretching it.

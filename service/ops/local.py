@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cache.dynamodb import make_client
 from service.ops.processes import free_port, stop, wait_for_port
@@ -40,6 +41,10 @@ EMBEDDED_L2_ENV = {
     "L2_SLOW_CALL_SECONDS": "1.0",
 }
 LOCAL_REGION = "us-east-1"
+# The URL of one moto server that the jobs of a run share, each with a table of its own
+# (make test-deploy: every package's trace and check would start a server, ~0.4 s of
+# CPU each; deploy/with_dynamodb.py runs a command with one). Unset: a server per table.
+SHARED_DYNAMODB_ENV = "PREDCACHE_SHARED_DYNAMODB"
 # Dummy credentials for a local DynamoDB-compatible server (it checks none, botocore signs).
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
@@ -79,10 +84,18 @@ def dynamodb_server(host: str = "127.0.0.1", port: int | None = None) -> Iterato
 
 @contextlib.contextmanager
 def embedded_table(table: str) -> Iterator[str]:
-    """A moto server holding `table` (as the template declares it); yields its URL."""
-    with dynamodb_server() as endpoint:
-        create_table(local_client(endpoint), table)
-        yield endpoint
+    """A moto server holding `table` (as the template declares it); yields its URL.
+    Under SHARED_DYNAMODB_ENV, the table is made on that server and deleted after."""
+    shared = os.environ.get(SHARED_DYNAMODB_ENV)
+    with contextlib.nullcontext(shared) if shared else dynamodb_server() as endpoint:
+        client = local_client(endpoint)
+        create_table(client, table)
+        try:
+            yield endpoint
+        finally:
+            if shared:  # a server that is gone has no table left to delete
+                with contextlib.suppress(BotoCoreError, ClientError):
+                    client.delete_table(TableName=table)
 
 
 @contextlib.contextmanager
