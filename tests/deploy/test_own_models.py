@@ -1,7 +1,7 @@
 """Models of a user's own, kept in a folder of the checkout, package as they serve:
 README's "Deploy your own model" run as written (a list-valued request and a
 dependency predcache does not have), a TF-IDF model (`sklearn.feature_extraction`,
-which no list written for the flight model kept), and a model asking for XGBoost
+which no list written for the flight model kept), and a model answering through XGBoost
 without declaring it, which `make package` must refuse in one line naming it.
 
 Each runs `make package MODEL=…` in a copy of this checkout of its own, all three at
@@ -75,22 +75,44 @@ class Reviews(Model):
         return write_artifact(model, out, {"model_name": cls.name})
 """
 
-UNDECLARED = '''
-from mymodels.reviews import Reviews
+UNDECLARED = """
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from model.artifact import write_artifact
+from model.contract import Model
 
 
-class Undeclared(Reviews):
-    """The reviews model asking XGBoost for its answer without declaring it: served here
-    (README's model installs XGBoost in the venv), missing from its zip."""
+class Words(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"text": "on time"}})
 
+    text: str
+
+
+class Count(BaseModel):
+    words: int
+
+
+# Counts words through XGBoost without declaring it: served here (README's model installs
+# XGBoost in the venv), missing from its zip. Nothing else it runs needs more than
+# predcache (its artifact is a plain dict), so its training never waits on XGBoost, and
+# only its answer can fail.
+class Undeclared(Model):
     name = "undeclared"
+    Request = Words
+    Value = Count
     artifact_file = "undeclared.pkl"
 
     def predict_many(self, rows):
         import xgboost  # noqa: F401
 
-        return super().predict_many(rows)
-'''
+        return [{"words": len(row["text"].split())} for row in rows]
+
+    @classmethod
+    def train(cls, out: Path) -> dict:
+        return write_artifact({"counts": "words"}, out, {"model_name": cls.name})
+"""
 
 
 def readme_section(title: str) -> str:
