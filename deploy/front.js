@@ -44,6 +44,43 @@ const GATEWAY_RESPONSES = {
   DEFAULT_4XX: {},
 };
 
+// The front options serverless.yml resolved (custom.front), checked before anything
+// compiles: each refusal is one line, thrown by `fail`. Returns them with L0's TTL as a
+// number and whether the app checks keys itself (no API keys or IAM in front of it).
+function chooseFront(raw, fail) {
+  const o = { ...raw, apiCache: ['1', 'true'].includes(String(raw.apiCache).toLowerCase()) };
+  if (!DOORS.includes(o.door)) fail(`front=${o.door} is not a door: use one of ${DOORS.join(', ')}`);
+  if (o.apiCache && o.door !== 'rest') {
+    fail(`API_CACHE=1 is API Gateway's REST cache: front=${o.door} has none (use FRONT=rest)`);
+  }
+  const ttl = Number(o.apiCacheTtlSeconds);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > TTL_MAX) {
+    fail(`API_CACHE_TTL=${o.apiCacheTtlSeconds}: a whole number of seconds, 1 to ${TTL_MAX} (AWS's maximum)`);
+  }
+  if (!CACHE_SIZES.includes(String(o.apiCacheSize))) {
+    fail(`API_CACHE_SIZE=${o.apiCacheSize} GB: API Gateway offers ${CACHE_SIZES.join(', ')}`);
+  }
+  if (!URL_AUTHS.includes(o.urlAuth)) fail(`URL_AUTH=${o.urlAuth}: use ${URL_AUTHS.join(' or ')}`);
+  const keyed = o.door === 'rest' || (o.door === 'url' && o.urlAuth === 'aws_iam');
+  return { ...o, ttl, appKeys: !keyed };
+}
+
+// The function's variables for the app's own keys: the name of the SSM SecureString
+// holding them (a package), or the keys themselves (a local stack only); one line,
+// thrown by `fail`, when the package would carry the keys or names none.
+function appKeyVariables(o, local, fail) {
+  const keys = String(o.appApiKeys || '').trim();
+  const name = String(o.appApiKeysParameter || '').trim();
+  if (local && keys) return { API_KEYS: keys };
+  if (keys) {
+    fail('APP_API_KEYS would put the keys in the packaged template: store them in an SSM SecureString and name it with APP_API_KEYS_PARAMETER (docs/deploy.md)');
+  }
+  if (!name) {
+    fail(`front=${o.door} has no API keys or usage plans: name the SSM SecureString holding the app's keys (APP_API_KEYS_PARAMETER=/name)`);
+  }
+  return { API_KEYS_PARAMETER: name };
+}
+
 class Front {
   constructor(serverless, cliOptions) {
     this.serverless = serverless;
@@ -61,45 +98,22 @@ class Front {
   }
 
   options() {
-    const raw = this.serverless.service.custom.front;
-    const o = { ...raw, apiCache: ['1', 'true'].includes(String(raw.apiCache).toLowerCase()) };
-    if (!DOORS.includes(o.door)) this.fail(`front=${o.door} is not a door: use one of ${DOORS.join(', ')}`);
-    if (o.apiCache && o.door !== 'rest') {
-      this.fail(`API_CACHE=1 is API Gateway's REST cache: front=${o.door} has none (use FRONT=rest)`);
-    }
-    const ttl = Number(o.apiCacheTtlSeconds);
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > TTL_MAX) {
-      this.fail(`API_CACHE_TTL=${o.apiCacheTtlSeconds}: a whole number of seconds, 1 to ${TTL_MAX} (AWS's maximum)`);
-    }
-    if (!CACHE_SIZES.includes(String(o.apiCacheSize))) {
-      this.fail(`API_CACHE_SIZE=${o.apiCacheSize} GB: API Gateway offers ${CACHE_SIZES.join(', ')}`);
-    }
-    if (!URL_AUTHS.includes(o.urlAuth)) this.fail(`URL_AUTH=${o.urlAuth}: use ${URL_AUTHS.join(' or ')}`);
-    const keyed = o.door === 'rest' || (o.door === 'url' && o.urlAuth === 'aws_iam');
-    return { ...o, ttl, appKeys: !keyed };
+    return chooseFront(this.serverless.service.custom.front, (message) => this.fail(message));
   }
 
   // The app's own keys (http, url without IAM): a package names the SSM SecureString
-  // that holds them, with read on that one parameter; a local stack (serverless-offline)
-  // may give the keys themselves.
+  // that holds them, with read on that one parameter.
   appKeys(o, local) {
-    const { service } = this.serverless;
-    const keys = String(o.appApiKeys || '').trim();
-    const name = String(o.appApiKeysParameter || '').trim();
-    if (local && keys) return { API_KEYS: keys };
-    if (keys) {
-      this.fail('APP_API_KEYS would put the keys in the packaged template: store them in an SSM SecureString and name it with APP_API_KEYS_PARAMETER (docs/deploy.md)');
-    }
-    if (!name) {
-      this.fail(`front=${o.door} has no API keys or usage plans: name the SSM SecureString holding the app's keys (APP_API_KEYS_PARAMETER=/name)`);
-    }
-    service.provider.iam.role.statements.push({
+    const variables = appKeyVariables(o, local, (message) => this.fail(message));
+    const name = variables.API_KEYS_PARAMETER;
+    if (!name) return variables;
+    this.serverless.service.provider.iam.role.statements.push({
       Effect: 'Allow',
       Action: ['ssm:GetParameter'], // exactly what service/keys.py calls
       Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/${name.replace(/^\//, '')}` },
     });
     this.serverless.cli.log(`App keys: the SSM SecureString ${name} (make it before deploying: docs/deploy.md)`);
-    return { API_KEYS_PARAMETER: name };
+    return variables;
   }
 
   // Before anything compiles: the events, keys and URL of the chosen door.
@@ -225,3 +239,5 @@ function gatewayResponse(type, { status, retryAfter, message = '$context.error.m
 }
 
 module.exports = Front;
+module.exports.chooseFront = chooseFront;
+module.exports.appKeyVariables = appKeyVariables;
