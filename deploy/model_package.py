@@ -57,7 +57,9 @@ def check_example(cls: type) -> None:
 
 def check_wheels(cls: type, requirements: str, options: dict, runtime: str) -> None:
     """Each of the model's own requirements has a wheel for the runtime's platform
-    (the zip is built from wheels only): asked of pip before anything is installed."""
+    (the zip is built from wheels only): asked of pip before anything is installed, as
+    a dry run that reads the index's metadata (a download of each wheel cost a machine's
+    first package ~15 s, and the requirements plugin downloads it again)."""
     own = {str(req.name).lower() for req in model_requirements(cls)}
     pinned = [line for line in requirements.splitlines()
               if line.split("==")[0].split("[")[0].lower() in own]  # fmt: skip
@@ -71,8 +73,8 @@ def check_wheels(cls: type, requirements: str, options: dict, runtime: str) -> N
         return
     with tempfile.TemporaryDirectory() as scratch:
         done = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             "--disable-pip-version-check", "-d", scratch, *asked],
+            [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--no-deps",
+             "--ignore-installed", "--disable-pip-version-check", "--target", scratch, *asked],
             capture_output=True, text=True,
         )  # fmt: skip
     if done.returncode != 0:
