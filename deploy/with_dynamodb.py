@@ -4,8 +4,9 @@ instead of on a server of its own.
 
     .venv/bin/python deploy/with_dynamodb.py COMMAND [ARG ...]
 
-make test-deploy runs under it: the traces and checks of its ~12 packages would each
-start and stop a server. Exits with the command's status; the server stops with it.
+make test-deploy runs under it: its ~12 package traces and checks and its offline
+stacks would each start and stop a server. Exits with the command's status; the server
+stops with it.
 """
 
 from __future__ import annotations

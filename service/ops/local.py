@@ -42,8 +42,9 @@ EMBEDDED_L2_ENV = {
 }
 LOCAL_REGION = "us-east-1"
 # The URL of one moto server that the jobs of a run share, each with a table of its own
-# (make test-deploy: every package's trace and check would start a server, ~0.4 s of
-# CPU each; deploy/with_dynamodb.py runs a command with one). Unset: a server per table.
+# (make test-deploy: each package's trace and check, and each offline stack, would start
+# a server, ~0.4 s of CPU each; deploy/with_dynamodb.py runs a command with one). Unset:
+# a server per table.
 SHARED_DYNAMODB_ENV = "PREDCACHE_SHARED_DYNAMODB"
 # Dummy credentials for a local DynamoDB-compatible server (it checks none, botocore signs).
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
