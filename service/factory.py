@@ -69,6 +69,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.predictions = predictions
+    app.state.keys = keys
     routes = build_router(predictions)
     app.include_router(routes.router)
     app.add_exception_handler(RequestValidationError, _invalid)

@@ -36,6 +36,7 @@ class InstrumentedHandler:
     def __init__(self, app: FastAPI, handler: Handler, init_started: float) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.predictions = app.state.predictions
+        self.keys = app.state.keys  # taken anew after a SnapStart restore
         self.handler = handler
         self.init_ms = (time.perf_counter() - init_started) * 1000
         self.invocations = 0

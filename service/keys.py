@@ -28,6 +28,11 @@ class KeySource(Protocol):
         """The keys a request may present, now."""
         ...
 
+    def renew(self) -> None:
+        """Take the keys anew, now (a SnapStart restore: the snapshot's may have been
+        revoked long ago); `SettingsError` if they cannot be had."""
+        ...
+
 
 class FixedKeys:
     """`API_KEYS`: the same keys for the life of the process."""
@@ -37,6 +42,9 @@ class FixedKeys:
 
     def current(self) -> tuple[bytes, ...]:
         return self.keys
+
+    def renew(self) -> None:
+        """Nothing to take: these keys are the process's own."""
 
 
 class ParameterKeys:
@@ -58,11 +66,16 @@ class ParameterKeys:
         self._refreshing = threading.Lock()
         self._failing = False
         self.refresher: threading.Thread | None = None  # the last refresh started
+        self.renew()
+
+    def renew(self) -> None:
+        """The parameter read now (at start, and after a SnapStart restore), the next
+        refresh `refresh_seconds` from now."""
         try:
             self.keys = self._read()
         except SettingsError as exc:
-            raise SettingsError(f"API_KEYS_PARAMETER={name}: {exc}") from None
-        self._due = clock() + refresh_seconds
+            raise SettingsError(f"API_KEYS_PARAMETER={self.name}: {exc}") from None
+        self._due = self._clock() + self.refresh_seconds
 
     def current(self) -> tuple[bytes, ...]:
         if self._clock() >= self._due and self._refreshing.acquire(blocking=False):

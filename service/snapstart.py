@@ -7,7 +7,9 @@ schedule an operator expects to be hot, the one `predcache warm` is given) their
 entries are read into L1 with batched reads. After each restore, state that every
 restored copy would otherwise share is renewed: the container id, the random state
 early refresh draws from, the DynamoDB client and its connections (the snapshot's
-sockets are dead) and the circuit breaker. L1 runs on the wall clock, so an entry's
+sockets are dead) and the circuit breaker, and app keys from SSM are read again
+(`API_KEYS_PARAMETER`: a key revoked while the snapshot slept stays revoked). L1 runs
+on the wall clock, so an entry's
 L1 life counts from when it entered L1, across the snapshot, and a restore never
 extends it; the preloaded entries, the L2 copy the snapshot was made for, enter L1
 again at restore while they still have L2 life (as a fresh container would read
@@ -84,6 +86,8 @@ def after_restore(
         )
         if cache.memory is not None and preloaded:
             _refill(handler.predictions, preloaded)
+        if handler.keys is not None:  # keys revoked while the snapshot slept stay revoked
+            handler.keys.renew()
     except Exception as exc:
         handler.refuse(f"restore failed: {type(exc).__name__}: {exc}")
         log.error("refusing to serve: restore failed", extra={"error": f"{exc}"})

@@ -18,6 +18,7 @@ from cache import CacheRecord
 from model.flight_delay import FlightFeatures
 from service.factory import create_app
 from service.invocation import InstrumentedHandler
+from service.keys import ssm_client
 from service.snapstart import register
 from stress_test.bench.events import LambdaContext, http_api_v2_event
 from tests.conftest import PAYLOAD, instance, make_settings
@@ -43,13 +44,14 @@ def snapshotted(artifact_path: Path, moto_endpoint: str, table: str, tmp_path: P
     return snapshot(artifact_path, moto_endpoint, table, tmp_path)
 
 
-def snapshot(artifact_path: Path, endpoint: str, table: str, tmp_path: Path):
+def snapshot(artifact_path: Path, endpoint: str, table: str, tmp_path: Path, **overrides):
     """A container registered with the runtime's hooks, after its snapshot hook ran with
     the example as its preload file."""
     preload = tmp_path / "hot.jsonl"
     preload.write_text(json.dumps(PAYLOAD) + "\n")
     settings = make_settings(artifact_path, cache_mode="tiered", dynamodb_endpoint=endpoint,
-                             cache_table=table, snapstart_preload_file=preload)  # fmt: skip
+                             cache_table=table, snapstart_preload_file=preload,
+                             **overrides)  # fmt: skip
     app = create_app(settings, inline=True)
     handler = InstrumentedHandler(app, Mangum(app, lifespan="off"), time.perf_counter())
     register(handler, settings)
@@ -141,3 +143,22 @@ def test_a_failed_restore_leaves_the_container_refusing(
     answer = snapshotted(http_api_v2_event(PAYLOAD), LambdaContext())
     assert answer["statusCode"] == 503
     assert "restore failed" in json.loads(answer["body"])["message"]
+
+
+def test_a_restore_takes_the_keys_rotated_while_the_snapshot_slept(
+    artifact_path: Path, moto_endpoint: str, table: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """`API_KEYS_PARAMETER`: the restored copy answers the parameter's keys of now, not
+    the snapshot's."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", moto_endpoint)
+    name = "/predcache/test/restore-keys"
+    ssm = ssm_client(make_settings(artifact_path))
+    ssm.put_parameter(Name=name, Value="revoked", Type="SecureString", Overwrite=True)
+    handler = snapshot(artifact_path, moto_endpoint, table, tmp_path, api_keys_parameter=name)
+    ssm.put_parameter(Name=name, Value="rotated", Type="SecureString", Overwrite=True)
+    run_hooks(snapshot_restore_py._after_restore_registry)
+    for key, status in (("revoked", 401), ("rotated", 200)):
+        event = http_api_v2_event(PAYLOAD)
+        event["headers"]["x-api-key"] = key
+        assert handler(event, LambdaContext())["statusCode"] == status
