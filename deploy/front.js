@@ -81,6 +81,13 @@ function appKeyVariables(o, local, fail) {
   return { API_KEYS_PARAMETER: name };
 }
 
+// Both checks, as a package (or, `local`, a serverless-offline stack) makes them: the
+// options, and the function's variables for the app's own keys when it checks them.
+function checkFront(raw, local, fail) {
+  const o = chooseFront(raw, fail);
+  return { o, keyVariables: o.appKeys ? appKeyVariables(o, local, fail) : {} };
+}
+
 class Front {
   constructor(serverless, cliOptions) {
     this.serverless = serverless;
@@ -101,24 +108,19 @@ class Front {
     return chooseFront(this.serverless.service.custom.front, (message) => this.fail(message));
   }
 
-  // The app's own keys (http, url without IAM): a package names the SSM SecureString
-  // that holds them, with read on that one parameter.
-  appKeys(o, local) {
-    const variables = appKeyVariables(o, local, (message) => this.fail(message));
-    const name = variables.API_KEYS_PARAMETER;
-    if (!name) return variables;
+  // The app's keys in a package's SSM SecureString: read on that one parameter.
+  grantKeys(name) {
     this.serverless.service.provider.iam.role.statements.push({
       Effect: 'Allow',
       Action: ['ssm:GetParameter'], // exactly what service/keys.py calls
       Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/${name.replace(/^\//, '')}` },
     });
     this.serverless.cli.log(`App keys: the SSM SecureString ${name} (make it before deploying: docs/deploy.md)`);
-    return variables;
   }
 
   // Before anything compiles: the events, keys and URL of the chosen door.
   choose(local = false) {
-    const o = this.options();
+    const { o, keyVariables } = checkFront(this.serverless.service.custom.front, local, (m) => this.fail(m));
     const { service } = this.serverless;
     const fn = service.getFunction('api');
     if (o.apiCache) {
@@ -127,7 +129,8 @@ class Front {
       this.fields = this.requestFields(); // before anything is installed
     }
     if (o.door === 'rest') return;
-    if (o.appKeys) service.provider.environment = { ...service.provider.environment, ...this.appKeys(o, local) };
+    if (keyVariables.API_KEYS_PARAMETER) this.grantKeys(keyVariables.API_KEYS_PARAMETER);
+    service.provider.environment = { ...service.provider.environment, ...keyVariables };
     if (service.provider.apiGateway) {
       this.throttle = service.provider.apiGateway.usagePlan.throttle;
       delete service.provider.apiGateway.apiKeys;
@@ -239,5 +242,4 @@ function gatewayResponse(type, { status, retryAfter, message = '$context.error.m
 }
 
 module.exports = Front;
-module.exports.chooseFront = chooseFront;
-module.exports.appKeyVariables = appKeyVariables;
+module.exports.checkFront = checkFront;

@@ -435,12 +435,11 @@ FRONT_REFUSALS = [
     ),
 ]
 CHECK_FRONT = """
-const { chooseFront, appKeyVariables } = require(process.argv[1]);
+const { checkFront } = require(process.argv[1]);
 const fail = (message) => { throw new Error(message); };
 console.log(JSON.stringify(JSON.parse(process.argv[2]).map((raw) => {
   try {
-    const options = chooseFront(raw, fail);
-    if (options.appKeys) appKeyVariables(options, false, fail);
+    checkFront(raw, false, fail);
     return null;
   } catch (error) {
     return error.message;
