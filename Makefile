@@ -71,7 +71,7 @@ SLS = SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off SLS_DEPRECATION_DISABL
 CHECKOV_TOOL = $(BIN)/uv tool run --quiet --from checkov==3.3.30
 CHECKOV = $(CHECKOV_TOOL) checkov
 # make test-deploy's pytest runs: the property-based testing plugins that only the unit
-# tier's fuzz tests use stay unloaded (~1 s of CPU in each run)
+# tier's fuzz tests use stay unloaded (what that saves: docs/deploy.md)
 DEPLOY_PYTEST = $(BIN)/python -m pytest -p no:schemathesis -p no:hypothesispytest
 TEMPLATE := .serverless/cloudformation-template-update-stack.json
 SNAPSTART_PARAMS := --param=snapStart=true --param=modelPreload=1
@@ -304,7 +304,7 @@ chain = $(if $(word 2,$(1)),$(eval $(word 2,$(1)): | $(word 1,$(1)))$(call chain
 $(if $(CHAINED),$(call chain,$(addprefix build-,$(BUILT_VARIANTS)) build))
 
 # checkov in uv's tool cache, fetched beside the packaging on a machine's first run (its
-# Python started, not checkov: importing checkov costs ~4 s of CPU)
+# Python started, not checkov, which imports all of itself: docs/deploy.md)
 checkov-fetch: $(STAMP)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
 	$(CHECKOV_TOOL) python -c ''

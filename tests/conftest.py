@@ -20,8 +20,8 @@ from service.settings import Settings
 TABLE = "prediction-cache-test"
 ROOT = Path(__file__).resolve().parents[1]
 # Where the deploy checks live. make test-deploy's runs (`-m 'deploy and …'`) collect
-# only these: importing every other test module cost each of its pytest processes
-# ~2 s of CPU. A deploy-marked test kept anywhere else is refused at collection.
+# only these, not importing every other test module in each of its pytest processes
+# (docs/deploy.md). A deploy-marked test kept anywhere else is refused at collection.
 DEPLOY_TESTS = (
     ROOT / "tests" / "deploy",
     ROOT / "tests" / "ops" / "test_offline.py",
