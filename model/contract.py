@@ -25,16 +25,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
-import inspect
+import importlib.util
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Strict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Strict
 from pydantic_core import PydanticCustomError
 
 from model.artifact import ArtifactError, ModelArtifact
+from model.values import is_stored_form
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DEFAULT_MODEL = "model.flight_delay:FlightDelay"
@@ -120,6 +121,16 @@ class Model:
 
     def __init__(self, artifact: ModelArtifact) -> None:
         self.artifact = artifact
+        if type(self).load is not Model.load:  # the model reads its own format
+            artifact.loader = self.load  # (the default's unpickle needs no second hash)
+
+    def load(self, path: Path) -> Any:
+        """The object `predict_many` uses (`self.artifact.pipeline()`), from the verified
+        artifact at `path`: a file in any format or a folder. Called once, on the first
+        miss (or at start with MODEL_PRELOAD=1), never on a hit. The default unpickles
+        the very bytes that were verified; override it for any other format, importing
+        the format's library here (`onnxruntime.InferenceSession(str(path))`)."""
+        return self.artifact.unpickled()
 
     @property
     def identity(self) -> str:
@@ -132,7 +143,8 @@ class Model:
     def code_identity(cls) -> str:
         """`code_version` if pinned (a model whose edits never change its answers can
         keep its entries across releases), else the first 12 hex of a hash of the
-        source of every module its class and its bases below `Model` come from."""
+        source of the model's code (`code_files`) for its class and each of its bases
+        below `Model`: an edit of a helper module changes the key."""
         if cls.code_version is not None:
             return cls.code_version
         own = tuple(k for k in cls.__mro__ if issubclass(k, Model) and k is not Model)
@@ -143,13 +155,10 @@ class Model:
         raise NotImplementedError
 
     def is_valid(self, value: Any) -> bool:
-        """Whether a value read from a tier is one this model computes: by default, a
-        strict validation against `Value` (override with a faster exact check)."""
-        try:
-            self.Value.model_validate(value, strict=True)
-        except ValidationError:
-            return False
-        return isinstance(value, dict) and value.keys() == self.Value.model_fields.keys()
+        """Whether a value read from a tier is one this model computes: by default,
+        exactly the JSON form `Value` writes (`model.values`; override with a faster
+        exact check)."""
+        return is_stored_form(self.Value, value)
 
     @classmethod
     def default_artifact(cls) -> Path:
@@ -192,14 +201,38 @@ def served_spec() -> str:
     return os.environ.get("MODEL") or project_model()
 
 
+def code_home(module_name: str) -> Path:
+    """Where a model module's code lives, as `make package` ships it: its top-level
+    package's folder, or the file itself for a top-level module (`mymodel.py`); inside
+    predcache's own `model` package, the model's own subpackage or file (the framework
+    beside it is predcache's, not the model's)."""
+    parts = module_name.split(".")
+    depth = 2 if parts[0] == __name__.split(".")[0] else 1
+    spec = importlib.util.find_spec(".".join(parts[:depth]))
+    if spec is None or spec.origin is None:
+        raise ModelError(f"{module_name}: no source to package or hash")
+    origin = Path(spec.origin)
+    return origin.parent if spec.submodule_search_locations else origin
+
+
+def code_files(home: Path) -> list[Path]:
+    """The Python files of a code home, in a fixed order (caches left out)."""
+    if home.is_file():
+        return [home]
+    return sorted(p for p in home.rglob("*.py") if "__pycache__" not in p.parts)
+
+
 @functools.cache
 def _source_hash(classes: tuple[type, ...]) -> str:
-    """Over the classes' names and their modules' source (helpers beside a class count)."""
+    """Over the classes' names, and the relative paths and source of every file of the
+    homes their modules live in."""
     digest = hashlib.sha256()
     for klass in classes:
         digest.update(f"{klass.__module__}:{klass.__qualname__}\0".encode())
-    for path in dict.fromkeys(inspect.getsourcefile(k) for k in classes):
-        digest.update(Path(path).read_bytes() if path else b"")
+    for home in dict.fromkeys(code_home(k.__module__) for k in classes):
+        for path in code_files(home):
+            digest.update(f"{path.relative_to(home.parent)}\0".encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -247,6 +280,8 @@ __all__ = [
     "ModelError",
     "Real",
     "Rounded",
+    "code_files",
+    "code_home",
     "load_model",
     "model_class",
     "project_model",

@@ -47,3 +47,26 @@ def main(argv: list[str] | None = None) -> int:
         f"-> {args.out}"
     )
     return 0
+
+
+def manifest(argv: list[str] | None = None) -> int:
+    """`predcache manifest PATH --name NAME`: vouch for an artifact made elsewhere (a
+    file in any format, or a folder) by writing its manifest beside it."""
+    from model.artifact import ArtifactError, manifest_path_for, register_artifact
+
+    parser = argparse.ArgumentParser(
+        prog="predcache manifest",
+        description="write the manifest of an artifact made outside predcache (any format, "
+        "a file or a folder): its SHA-256, checked before every load",
+    )
+    parser.add_argument("path", type=Path, help="the artifact: a file or a folder")
+    parser.add_argument("--name", required=True, help="the model's `name` (its class says it)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        written = register_artifact(args.path, {"model_name": args.name})
+    except ArtifactError as exc:
+        print(f"predcache manifest: {exc}", file=sys.stderr)
+        return 1
+    print(f"{manifest_path_for(args.path)}: {args.name}, model_version "
+          f"{written['model_version']} ({written['artifact']['bytes']:,} bytes)")  # fmt: skip
+    return 0

@@ -24,6 +24,7 @@ from service.logs import configure_logging
 from service.predictions import PredictionService, build_prediction_service
 from service.replies import error_body, problems_body, short
 from service.routes import build_router
+from service.schemas import get_refusal
 from service.settings import Settings, SettingsError
 
 log = logging.getLogger("predcache.app")
@@ -88,9 +89,11 @@ def create_app(
 
 
 def _log_start(settings: Settings, predictions: PredictionService) -> None:
+    no_get = get_refusal(predictions.model.Request)
     log.info(
         "started",
         extra={
+            "get_predict": f"left out: {no_get}" if no_get else "on",
             "model": predictions.model.name,
             "model_version": predictions.artifact.version,
             "cache_mode": settings.cache_mode,

@@ -30,9 +30,9 @@ from cache import (
 )
 from model.artifact import ArtifactError
 from model.contract import Model, ModelError, load_model
+from model.values import ModelOutputError, json_values
 from service.errors import ModelUnavailable
 from service.metrics import EmfMetrics
-from service.outputs import ModelOutputError, json_values
 from service.settings import Settings, SettingsError
 
 log = logging.getLogger("predcache.predict")
@@ -236,6 +236,18 @@ def build_cache(
     )
 
 
+def _check_keyable(model: Model) -> None:
+    """The model's example, validated, has a canonical key: a request type no key can
+    carry (bytes, an arbitrary object) is refused here once, not with a 500 per request."""
+    try:
+        make_key(model.name, "", model.Request.model_validate(model.example()).model_dump(),
+                 schema=model.value_schema)  # fmt: skip
+    except TypeError as exc:
+        raise ModelError(f"MODEL {model.name}: its Request cannot be keyed: {exc}") from None
+    except ValueError:  # an example its own schema refuses: said where the example is used
+        pass
+
+
 def build_prediction_service(
     settings: Settings, *, inline: bool = False, store: RecordStore | None = None
 ) -> PredictionService:
@@ -243,6 +255,7 @@ def build_prediction_service(
     preload if asked."""
     try:
         model = load_model(settings.model, settings.model_path)
+        _check_keyable(model)
     except ModelError as exc:
         raise SettingsError(str(exc)) from None
     metrics = EmfMetrics(settings.metrics_service) if settings.emit_metrics else None

@@ -6,7 +6,6 @@ a server."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, NamedTuple
 
@@ -26,11 +25,10 @@ from service.schemas import (
     keyable,
     parse_body,
     parse_query,
+    query_pairs,
     query_parameters,
 )
 from service.settings import Settings
-
-log = logging.getLogger("predcache.app")
 
 _KEYED = {status: ERROR_RESPONSES[status] for status in (400, 401, 500)}
 KNOWN_BODIES = 1024  # POST /predict bodies whose plan is kept, by raw bytes,
@@ -106,14 +104,12 @@ def build_router(predictions: PredictionService) -> Routes:
         Same validation, key and entry as the POST (a GET after a POST is a hit), and an
         HTTP cache in front (API Gateway's, keyed on these parameters) can keep it.
         """
-        return await answer(parse_query(Request_, request.query_params.multi_items()), "query")
+        pairs = query_pairs(request.scope["query_string"])
+        return await answer(parse_query(Request_, pairs), "query")
 
-    refusal = get_refusal(Request_)
-    if refusal is None:
+    if get_refusal(Request_) is None:  # else said in the start-up line
         router.get("/predict", openapi_extra={"parameters": query_parameters(Request_)},
                    **one)(predict_get)  # fmt: skip
-    else:
-        log.warning("GET /predict is left out for this model", extra={"reason": refusal})
 
     @router.post(
         "/predict/batch",

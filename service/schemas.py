@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi.exceptions import RequestValidationError
@@ -162,9 +163,12 @@ def get_refusal(model: type[BaseModel]) -> str | None:
     them or of lists), or None: then GET /predict is left out for it."""
     for name, schema in field_schemas(model).items():
         kind = _kind(schema)
-        items = _kind(kind.get("items", {})) if kind.get("type") == "array" else {}
-        if "anyOf" in kind or kind.get("type") == "object" or items.get("type") in (
-            "object", "array") or "anyOf" in items:  # fmt: skip
+        items = []
+        if kind.get("type") == "array":
+            items = [_kind(i) for i in [kind.get("items", {}), *kind.get("prefixItems", ())]]
+        if "anyOf" in kind or kind.get("type") == "object" or any(
+            i.get("type") in ("object", "array") or "anyOf" in i for i in items
+        ):
             return f"field {name!r} is {'a list of ' if items else ''}objects or a union"
     return None
 
@@ -177,17 +181,35 @@ def _number(raw: str) -> Any:
     return raw
 
 
+def _member_reader(members: list[Any]) -> Callable[[str], Any]:
+    """An enum of mixed members (`Literal["a", 1]`): the member whose JSON text, or whose
+    own text, the parameter is; anything else as text, for the schema to refuse."""
+    by_text = {m if isinstance(m, str) else orjson.dumps(m).decode(): m for m in members}
+    return lambda raw: by_text.get(raw, raw)
+
+
 def _reader(schema: dict[str, Any]) -> Callable[[str], Any]:
     """How a query parameter's text becomes its field's JSON value: numbers (and number
-    enums) as JSON numbers, `true`/`false`, a list as its items separated by commas
-    (OpenAPI `style: form, explode: false`); anything else as text, for the schema to
-    judge."""
+    enums) as JSON numbers, `true`/`false`, a list or tuple as its items separated by
+    commas (OpenAPI `style: form, explode: false`), each item read by its own schema;
+    anything else as text, for the schema to judge."""
     kind = _kind(schema)
+    if kind.get("type") == "array" and "prefixItems" in kind:  # a tuple: each place its own
+        places = [_reader(item) for item in kind["prefixItems"]]
+        rest = _reader(kind.get("items", {}))
+
+        def read_tuple(raw: str) -> list[Any]:
+            parts = raw.split(",") if raw else []
+            return [(places[i] if i < len(places) else rest)(p) for i, p in enumerate(parts)]
+
+        return read_tuple
     if kind.get("type") == "array":
         item = _reader(kind.get("items", {}))
         return lambda raw: [item(part) for part in raw.split(",")] if raw else []
     if kind.get("type") == "boolean":
         return lambda raw: raw == "true" if raw in ("true", "false") else raw
+    if "enum" in kind and not _is_number(kind):
+        return _member_reader(kind["enum"])
     return _number if _is_number(kind) else str
 
 
@@ -195,6 +217,19 @@ def _reader(schema: dict[str, Any]) -> Callable[[str], Any]:
 def _readers(model: type[BaseModel]) -> dict[str, Callable[[str], Any]]:
     """Each field's reader, made once per model (a GET uses them on every request)."""
     return {name: _reader(schema) for name, schema in field_schemas(model).items()}
+
+
+def query_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """A query string's parameters, percent-decoded as UTF-8 and refused (422) when they
+    are not UTF-8: read with replacement characters, `%FF` would share the key of a
+    POST that sends U+FFFD."""
+    try:
+        return parse_qsl(raw.decode("latin-1"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        message = "The query string is not UTF-8 once percent-decoded"
+        raise RequestValidationError(
+            [{"type": "utf8", "loc": ("query",), "msg": message}]
+        ) from None
 
 
 def parse_query(model: type[M], pairs: list[tuple[str, str]]) -> M:

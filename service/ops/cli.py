@@ -24,6 +24,7 @@ JOBS: dict[str, Job] = {
     "inspect": Job("service.ops.entries:inspect", "show one payload's key and cache entry"),
     "purge": Job("service.ops.entries:purge", "delete one payload's cache entry"),
     "train": Job("model.training:main", "train the model MODEL names (default: flight delays)"),
+    "manifest": Job("model.training:manifest", "vouch for an artifact made elsewhere"),
     "deps": Job("service.ops.dependencies:main", "the model's own requirements: check, install"),
     "stress": Job("stress_test.load.run:main", "locust load runs per cache mode, with a report"),
     "soak": Job("stress_test.load.soak:main", "unique payloads: memory stays bounded"),
