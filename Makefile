@@ -148,7 +148,8 @@ $(STAMP): $(SERVE_STAMP)
 
 model: $(ARTIFACT)
 
-$(ARTIFACT): $(SERVE_STAMP) model/train.py model/data.py model/features.py
+$(ARTIFACT): $(SERVE_STAMP) model/flight_delay/train.py model/flight_delay/data.py \
+	model/flight_delay/features.py
 	@echo "predcache: training the model on the 2013 NYC departures (first run only, ~10 s)"
 	env -u MODEL $(PREDCACHE) train --out $@
 

@@ -10,8 +10,8 @@ parameter: the image you pushed to ECR). No base image can be pulled here, so th
 check runs what the image's entry point runs: the Lambda Runtime Interface Client
 (`awslambdaric`, which AWS's base images carry) on the runtime's Python, with
 `task/` as its task root, speaking the Runtime API to a local endpoint
-(deploy/runtime_api.py) that hands it the model's example: `MISS`, `HIT-L1`, then a
-fresh process answering `HIT-L2`. docs/deploy.md says what only Docker can verify.
+(service/ops/lambda_local/runtime_api.py) that hands it the model's example: `MISS`,
+`HIT-L1`, then a fresh process answering `HIT-L2`. docs/deploy.md says what only Docker can verify.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import zipfile
 from pathlib import Path
 
 from package_runs import PackageRunError, event, function, log_error
-from runtime_api import RuntimeApi
 
 from model.contract import model_class
-from stress_test.bench.lambda_runtime import RUNTIME_DIRS, installed
+from service.ops.lambda_local.runtime import RUNTIME_DIRS, installed
+from service.ops.lambda_local.runtime_api import RuntimeApi
 
 KINDS = ("zip", "image")
 RIC = "awslambdaric==4.2.2"  # what AWS's Python base images run as the entry point

@@ -4,11 +4,12 @@
 
 Run in the folder `osls package` runs in (the user's checkout), where `MODEL` imports
 as it does for `predcache` (the folder is on the path, as uvicorn's --app-dir). Prints
-the model module's package (its code goes into the zip and is compiled with the
-function's), the artifact and manifest, the requirements file the zip is built from
-(predcache's pins and the model's own, `predcache deps --lambda`), and the folder
-they are installed into (deploy/requirements_cache.py). Refuses, in one line on
-stderr, a model whose example its own schema refuses, whose artifact is missing, or
+the model's code (its package folder with its data files, or its one file: compiled
+with the function's), the artifact (a file or a folder) and its manifest, the
+requirements file the zip is built from (predcache's pins and the model's own,
+`predcache deps --lambda`), and the folder they are installed into
+(deploy/requirements_cache.py). Refuses, in one line on stderr, a model whose example
+its own schema refuses, whose artifact or code is missing or outside the checkout, or
 whose requirements have no wheel for the runtime.
 """
 
@@ -26,7 +27,8 @@ sys.path.insert(1, os.getcwd())
 
 from requirements_cache import folder, remember, user_cache
 
-from model.contract import ModelError, model_class
+from model.artifact import manifest_path_for
+from model.contract import ModelError, code_home, model_class
 from service.ops.dependencies import (
     DependencyError,
     lambda_requirements,
@@ -85,31 +87,53 @@ def check_wheels(cls: type, requirements: str, options: dict, runtime: str) -> N
     remember(found, "\n".join(pinned) + "\n")
 
 
+def code_patterns(spec: str, runtime: str) -> tuple[list[str], list[str]]:
+    """What the zip carries of the model's own code (its code home, `model.contract`):
+    the paths to compile with the function's, and the package patterns. A package folder
+    ships whole, its data files too (a vocabulary beside the module), less other
+    Pythons' bytecode; a model in one file ships that file and its bytecode."""
+    home = code_home(spec.partition(":")[0])
+    root = Path.cwd().resolve()
+    try:
+        relative = home.resolve().relative_to(root).as_posix()
+    except ValueError:
+        raise ModelError(f"MODEL={spec}: its code {home} is outside {root}") from None
+    if relative.split("/")[0] in OWN_CODE:  # predcache's model/: shipped with the function
+        return [], []
+    tag = "cpython-" + runtime.removeprefix("python").replace(".", "")
+    if home.is_file():
+        stem = home.stem
+        return [relative], [relative, f"__pycache__/{stem}.{tag}.pyc"]
+    return [relative], [f"{relative}/**", f"!{relative}/**/__pycache__/**",
+                        f"{relative}/**/__pycache__/*.{tag}.pyc"]  # fmt: skip
+
+
+def artifact_patterns(spec: str, artifact: Path) -> list[str]:
+    """The artifact (a file, or a folder's every file) and its manifest, relative to the
+    checkout the package is built in."""
+    if not artifact.exists():
+        raise ModelError(f"MODEL={spec}: no artifact at {artifact}: `predcache train` makes it")
+    root = Path.cwd().resolve()
+    try:
+        relative = artifact.resolve().relative_to(root)
+    except ValueError:
+        raise ModelError(f"MODEL={spec}: its artifact {artifact} is outside {root}") from None
+    shipped = f"{relative.as_posix()}/**" if artifact.is_dir() else relative.as_posix()
+    return [shipped, manifest_path_for(relative).as_posix()]
+
+
 def describe(spec: str, runtime: str) -> dict:
     cls = model_class(spec)
     check_example(cls)
-    package = spec.partition(":")[0].split(".")[0]
-    root = Path.cwd()
-    artifact = cls.default_artifact()
-    if not artifact.exists():
-        raise ModelError(f"MODEL={spec}: no artifact at {artifact}: `predcache train` makes it")
-    try:
-        artifact = artifact.resolve().relative_to(root)
-    except ValueError:
-        raise ModelError(f"MODEL={spec}: its artifact {artifact} is outside {root}") from None
     requirements = lambda_requirements(cls)
     options = template()["custom"]["pythonRequirements"]
     check_wheels(cls, requirements, options, runtime)
     if not REQUIREMENTS_FILE.exists() or REQUIREMENTS_FILE.read_text() != requirements:
         REQUIREMENTS_FILE.write_text(requirements)
-    theirs = [package] if package not in OWN_CODE else []
+    code, patterns = code_patterns(spec, runtime)
     return {
-        "code": [*OWN_CODE, *theirs],
-        "patterns": [
-            *(f"{name}/**/*.py" for name in theirs),
-            artifact.as_posix(),
-            artifact.with_suffix(".json").as_posix(),
-        ],
+        "code": [*OWN_CODE, *code],
+        "patterns": [*patterns, *artifact_patterns(spec, cls.default_artifact())],
         "requirementsFile": REQUIREMENTS_FILE.as_posix(),
         "requirementsCache": str(folder(requirements.encode(), options, runtime)),
     }

@@ -20,19 +20,19 @@ from typing import Any
 sys.path.insert(1, os.getcwd())  # MODEL imports where predcache finds it
 
 from model.contract import model_class
+from service.ops.lambda_local.events import http_api_v2_event, rest_v1_event
+from service.ops.lambda_local.runtime import (
+    lambda_env,
+    provided_packages,
+    run_container,
+    runtime_python,
+)
 from service.ops.local import (
     EMBEDDED_L2_ENV,
     LOCAL_CREDENTIALS,
     LOCAL_REGION,
     embedded_table,
     local_env,
-)
-from stress_test.bench.events import http_api_v2_event, rest_v1_event
-from stress_test.bench.lambda_runtime import (
-    lambda_env,
-    provided_packages,
-    run_container,
-    runtime_python,
 )
 
 # what the embedded SSM holds for a function whose keys live there (API_KEYS_PARAMETER)

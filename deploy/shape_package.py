@@ -12,7 +12,8 @@ a batch, and every other route (health, stats, docs, a 404, two 422s): a model l
 at init or on the first miss opens the same files; then a fresh one, without the model,
 answering the example from the table (a cold L2 hit). A package folder (one with an
 `__init__.py`, or a top-level namespace package) none of whose files those runs
-imported, mapped or opened is left out, whole; everything else stays (data beside a
+imported, mapped or opened is left out, whole, and with it the folder of shared libraries
+its wheel vendors (`scipy.libs`) when none of them was mapped; everything else stays (data beside a
 module that was imported, shared libraries, metadata). So a TF-IDF model keeps
 `sklearn.feature_extraction`, and a model that never imports scikit-learn ships
 without it.
@@ -93,7 +94,22 @@ def unused(folder: Path, opened: set[str]) -> list[str]:
         if directory != root and directory not in used and _prunable(root, directory, files):
             dropped.append(directory.relative_to(root).as_posix())
             subdirs.clear()
-    return sorted(dropped)
+    unopened = {p.name for p in root.iterdir() if p.name.endswith(".libs") and p not in used}
+    return sorted(dropped + orphaned_libs(root, set(dropped), unopened))
+
+
+def orphaned_libs(root: Path, dropped: set[str], unopened: set[str]) -> list[str]:
+    """The shared-library folders auditwheel vendors beside a wheel's packages
+    (`scipy.libs`) whose every package folder is left out, and none of whose libraries
+    was mapped: nothing else loads them (each wheel's RECORD says which are whose)."""
+    orphans = []
+    for record in root.glob("*.dist-info/RECORD"):
+        tops = {line.split(",", 1)[0].split("/", 1)[0] for line in record.read_text().splitlines()}
+        libs = tops & unopened
+        folders = {t for t in tops - libs if (root / t).is_dir() and t.isidentifier()}
+        if libs and folders and folders <= dropped:
+            orphans += sorted(libs)
+    return orphans
 
 
 def trace_key(folder: Path, own: Path, spec: str, runtime: str) -> str:

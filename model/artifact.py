@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_PATH = Path(__file__).resolve().parent / "artifacts" / "flight_delay.pkl"
 VERSION_HEX_CHARS = 12
 PICKLE_SUFFIX = ".pkl"
 

@@ -2,7 +2,7 @@
 
     predcache train [--out PATH] [--if-missing]      (MODEL=package.module:Class)
 
-The flight-delay model's trainer (`model.train`) takes its own options too
+The flight-delay model's trainer (`model.flight_delay.train`) takes its own options too
 (`--sample`, `--fit-on`).
 """
 
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.if_missing and args.out.exists():
         return 0
     if spec == DEFAULT_MODEL:
-        from model import train
+        from model.flight_delay import train
 
         train.main(["--out", str(args.out), *rest])
         return 0

@@ -166,8 +166,10 @@ def get_refusal(model: type[BaseModel]) -> str | None:
         items = []
         if kind.get("type") == "array":
             items = [_kind(i) for i in [kind.get("items", {}), *kind.get("prefixItems", ())]]
-        if "anyOf" in kind or kind.get("type") == "object" or any(
-            i.get("type") in ("object", "array") or "anyOf" in i for i in items
+        if (
+            "anyOf" in kind
+            or kind.get("type") == "object"
+            or any(i.get("type") in ("object", "array") or "anyOf" in i for i in items)
         ):
             return f"field {name!r} is {'a list of ' if items else ''}objects or a union"
     return None

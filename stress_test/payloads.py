@@ -81,7 +81,7 @@ def realistic_flights() -> tuple[tuple[dict, ...], tuple[float, ...]]:
 
     Training-only dependency (pandas), as the load generator runs beside the dev tools.
     """
-    from model.data import load_flights
+    from model.flight_delay.data import load_flights
 
     df = load_flights()
     df = df[df["month"] >= 11].drop(columns="delayed")
@@ -103,7 +103,7 @@ def schedule_flights(day: str) -> tuple[tuple[dict, ...], tuple[float, ...]]:
     from collections import Counter
     from datetime import date
 
-    from model.data import scheduled_departures
+    from model.flight_delay.data import scheduled_departures
 
     counts = Counter(tuple(row.items()) for row in scheduled_departures(date.fromisoformat(day)))
     total = sum(counts.values())

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from model.artifact import ModelArtifact
 from model.flight_delay import EXAMPLE
-from model.train import train
+from model.flight_delay.train import train
 from service.factory import create_app
 from service.settings import Settings
 

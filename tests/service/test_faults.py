@@ -169,8 +169,8 @@ def test_two_processes_writing_one_key_agree(
         "MODEL_PRELOAD": "1",
         "LOG_LEVEL": "WARNING",
     }
+    from service.ops.lambda_local.events import http_api_v2_event
     from stress_test.bench.cold import PROBE
-    from stress_test.bench.events import http_api_v2_event
 
     command = [sys.executable, str(PROBE), json.dumps(http_api_v2_event(payload))]
     root = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from mangum import Mangum
 
 from service.factory import create_app
-from stress_test.bench.events import LambdaContext, http_api_v2_event, rest_v1_event
+from service.ops.lambda_local.events import LambdaContext, http_api_v2_event, rest_v1_event
 from tests.conftest import PAYLOAD, make_settings
 
 QUERY = [(name, str(value)) for name, value in PAYLOAD.items()]

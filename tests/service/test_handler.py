@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stress_test.bench.events import LambdaContext as Context
-from stress_test.bench.events import http_api_v2_event, rest_v1_event
+from service.ops.lambda_local.events import LambdaContext as Context
+from service.ops.lambda_local.events import http_api_v2_event, rest_v1_event
 from tests.conftest import PAYLOAD
 
 rest_v1_base64 = functools.partial(rest_v1_event, base64_body=True)

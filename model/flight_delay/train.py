@@ -5,7 +5,7 @@ does not leak same-day weather between train and test as a random split would.
 The best candidate is then refitted on every month (so November and December
 are not extrapolated at serving time) unless `--fit-on train` is given.
 
-    python -m model.train [--out PATH] [--sample N] [--fit-on all|train]
+    python -m model.flight_delay.train [--out PATH] [--sample N] [--fit-on all|train]
 """
 
 from __future__ import annotations
@@ -18,14 +18,22 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from model.artifact import DEFAULT_PATH, write_artifact
-from model.data import load_flights
-from model.features import CATEGORICAL, FEATURES, NUMERIC, TARGET_DELAY_MINUTES
-from model.flight_delay import MODEL_NAME
+from model.artifact import write_artifact
+from model.contract import ARTIFACTS
+from model.flight_delay.data import load_flights
+from model.flight_delay.features import (
+    ARTIFACT_FILE,
+    CATEGORICAL,
+    FEATURES,
+    MODEL_NAME,
+    NUMERIC,
+    TARGET_DELAY_MINUTES,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
+DEFAULT_ARTIFACT = ARTIFACTS / ARTIFACT_FILE
 SEED = 0
 TRAIN_MONTHS = range(1, 11)  # Jan-Oct; Nov-Dec is the temporal hold-out
 MIN_TEMPORAL_AUC = 0.65
@@ -100,7 +108,7 @@ def _versions() -> dict[str, str]:
     return {"python": platform.python_version(), **{n: metadata.version(n) for n in names}}
 
 
-def train(out: Path = DEFAULT_PATH, sample: int | None = None, fit_on: str = "all") -> dict:
+def train(out: Path = DEFAULT_ARTIFACT, sample: int | None = None, fit_on: str = "all") -> dict:
     """Evaluate the candidates, fit the best and write it; returns the manifest."""
     df = load_flights(sample=sample, seed=SEED)
     scores = evaluate(df)
@@ -133,7 +141,7 @@ def train(out: Path = DEFAULT_PATH, sample: int | None = None, fit_on: str = "al
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="predcache train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_PATH, help="artifact path (.pkl)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_ARTIFACT, help="artifact path (.pkl)")
     parser.add_argument("--sample", type=int, default=None, help="train on N random rows")
     parser.add_argument(
         "--fit-on",

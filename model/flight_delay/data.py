@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from model.features import FEATURES, TARGET_DELAY_MINUTES
+from model.flight_delay.features import FEATURES, TARGET_DELAY_MINUTES
 
 if TYPE_CHECKING:
     import pandas as pd
