@@ -51,3 +51,39 @@ def test_serve_your_own_model_as_the_readme_says(tmp_path: Path) -> None:
     assert first.status_code == 200, first.text
     assert (first.json()["cache"], second.json()["cache"]) == ("MISS", "HIT-L1")
     assert isinstance(first.json()["progression"], float)
+
+
+def test_bring_a_model_you_already_have_as_the_readme_says(tmp_path: Path) -> None:
+    """The ONNX file exported outside predcache, the manifest, the class with `load`,
+    served: MISS then HIT-L1, the answer onnxruntime's."""
+    text = section("Bring a model you already have")
+    export, spec_code = re.findall(r"```python\n(.*?)```", text, re.S)
+    shell = re.search(r"```sh\n(.*?)```", text, re.S).group(1).splitlines()
+    spec_file = re.search(r"Save it as `([^`]+)`", text).group(1)
+    (tmp_path / "export.py").write_text(export)
+    (tmp_path / spec_file).write_text(spec_code)
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    env.pop("MODEL", None)
+    for line in shell[:2]:  # the export and the manifest, as written, from the venv
+        argv = line.split()
+        argv[0] = str(bin_dir / Path(argv[0]).name)
+        subprocess.run(argv, cwd=tmp_path, env=env, check=True, timeout=120)
+    model = re.search(r"make serve MODEL=(\S+)", shell[2]).group(1)
+    artifact = tmp_path / "model" / "artifacts" / "iris.onnx"
+    env |= {"MODEL": model, "MODEL_PATH": str(artifact), "CACHE_MODE": "memory"}
+    example = re.search(r"EXAMPLE = (\{.*?\})", spec_code).group(1)
+    body = json.loads(example.replace("'", '"'))
+    port = free_port()
+    server = subprocess.Popen([str(bin_dir / "predcache"), "serve", "--port", str(port),
+                               "--no-advertise"], cwd=tmp_path, env=env)  # fmt: skip
+    try:
+        wait_for_port("127.0.0.1", port, timeout=60)
+        url = f"http://127.0.0.1:{port}/predict"
+        first = httpx.post(url, json=body, timeout=30)
+        second = httpx.post(url, json=body, timeout=30)
+    finally:
+        stop(server)
+    assert first.status_code == 200, first.text
+    assert (first.json()["cache"], second.json()["cache"]) == ("MISS", "HIT-L1")
+    assert first.json()["species"] == 0 and first.json()["probability"] > 0.9

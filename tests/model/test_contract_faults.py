@@ -134,7 +134,7 @@ def serve(cls: type[Toy], tmp_path: Path, **overrides: Any) -> TestClient:
     artifact = tmp_path / cls.artifact_file
     if not artifact.exists():
         cls.train(artifact)
-    spec = f"{__name__}:{cls.__name__}"
+    spec = f"{cls.__module__}:{cls.__name__}"
     app = create_app(make_settings(artifact, model=spec, **overrides))
     return TestClient(app, raise_server_exceptions=False)
 
