@@ -115,6 +115,116 @@ class Undeclared(Model):
 """
 
 
+# The most common production shape: a ColumnTransformer over a pandas DataFrame's named
+# columns, then gradient-boosted trees; pandas is its own requirement, not a rule's
+CHURN = """
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from model.artifact import write_artifact
+from model.contract import Model, Real
+
+EXAMPLE = {"plan": "basic", "minutes": 310.5, "calls": 4}
+
+
+class Customer(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": EXAMPLE})
+
+    plan: Literal["basic", "pro"]
+    minutes: Real = Field(ge=0)
+    calls: int = Field(ge=0)
+
+
+class Churn(BaseModel):
+    churn: float
+
+
+class ChurnModel(Model):
+    name = "churn"
+    Request = Customer
+    Value = Churn
+    artifact_file = "churn.pkl"
+    requirements = ("pandas>=2",)
+
+    def predict_many(self, rows):
+        import pandas as pd
+
+        proba = self.artifact.pipeline().predict_proba(pd.DataFrame(rows))[:, 1]
+        return [{"churn": float(p)} for p in proba]
+
+    @classmethod
+    def train(cls, out: Path) -> dict:
+        import numpy as np
+        import pandas as pd
+        from sklearn.compose import ColumnTransformer
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import OneHotEncoder
+
+        rng = np.random.default_rng(0)
+        df = pd.DataFrame({"plan": rng.choice(["basic", "pro"], 400),
+                           "minutes": rng.uniform(0, 600, 400), "calls": rng.integers(0, 10, 400)})
+        churned = (df["calls"] > 5) | (df["minutes"] > 500)
+        columns = ColumnTransformer([("plan", OneHotEncoder(), ["plan"])], remainder="passthrough")
+        model = make_pipeline(columns, HistGradientBoostingClassifier(max_iter=20))
+        return write_artifact(model.fit(df, churned), out, {"model_name": cls.name})
+"""
+
+# Its artifact is a folder of JSON and text (no pickle: `load` reads it), and a
+# vocabulary file beside its module that the module opens
+KEYWORDS = """
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from model.artifact import register_artifact
+from model.contract import Model
+
+VOCABULARY = json.loads((Path(__file__).parent / "vocabulary.json").read_text())
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"example": {"text": "late again, gate changed"}}
+    )
+
+    text: str = Field(min_length=1, max_length=1000)
+
+
+class Urgency(BaseModel):
+    urgency: float
+    words: list[str]
+
+
+class Keywords(Model):
+    name = "keywords"
+    Request = Message
+    Value = Urgency
+    artifact_file = "keywords"
+
+    def load(self, path: Path):
+        weights = json.loads((path / "weights.json").read_text())
+        return weights, float((path / "bias.txt").read_text())
+
+    def predict_many(self, rows):
+        weights, bias = self.artifact.pipeline()
+        found = [[w for w in row["text"].lower().replace(",", " ").split() if w in VOCABULARY]
+                 for row in rows]
+        return [{"urgency": bias + sum(weights[w] for w in words), "words": words}
+                for words in found]
+
+    @classmethod
+    def train(cls, out: Path) -> dict:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "weights.json").write_text(json.dumps({word: 0.5 for word in VOCABULARY}))
+        (out / "bias.txt").write_text("0.1")
+        return register_artifact(out, {"model_name": cls.name})
+"""
+
+
 def readme_section(title: str) -> str:
     return (ROOT / "README.md").read_text().split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
 
@@ -136,7 +246,24 @@ def checkout(copy: Path) -> Path:
     (copy / saved_as).write_text(re.search(r"```python\n(.*?)```", text, re.S).group(1))
     (copy / "mymodels" / "reviews.py").write_text(REVIEWS)
     (copy / "mymodels" / "broken.py").write_text(UNDECLARED)
+    (copy / "mymodels" / "churn.py").write_text(CHURN)
+    (copy / "mymodels" / "keywords.py").write_text(KEYWORDS)
+    (copy / "mymodels" / "vocabulary.json").write_text('["late", "gate", "cancelled"]')
+    brought = readme_section("Bring a model you already have")
+    export, spec_code = re.findall(r"```python\n(.*?)```", brought, re.S)
+    (copy / "export.py").write_text(export)
+    (copy / re.search(r"Save it as `([^`]+)`", brought).group(1)).write_text(spec_code)
     return copy
+
+
+def bring(copy: Path) -> None:
+    """README's "Bring a model you already have" before its `make package`: the export
+    made elsewhere and `predcache manifest`, as written, from the venv."""
+    shell = re.search(r"```sh\n(.*?)```", readme_section("Bring a model you already have"),
+                      re.S).group(1).splitlines()  # fmt: skip
+    for line in shell[:2]:
+        argv = line.split()
+        subprocess.run([str(copy / argv[0]), *argv[1:]], cwd=copy, check=True, timeout=120)
 
 
 def make_package(checkout: Path, spec: str) -> subprocess.CompletedProcess:
@@ -148,8 +275,11 @@ def make_package(checkout: Path, spec: str) -> subprocess.CompletedProcess:
 
 README_MODEL = re.search(r"```sh\n(make package MODEL=(\S+))\n```",
                          readme_section("Deploy your own model")).group(2)  # fmt: skip
+BROUGHT_MODEL = re.search(r"make package MODEL=(\S+)",
+                          readme_section("Bring a model you already have")).group(1)  # fmt: skip
 Packaged = tuple[Path, subprocess.CompletedProcess]  # the checkout, make package's run
-MODELS = (README_MODEL, "mymodels.reviews:Reviews", "mymodels.broken:Undeclared")
+MODELS = (README_MODEL, "mymodels.reviews:Reviews", "mymodels.broken:Undeclared", BROUGHT_MODEL,
+          "mymodels.churn:ChurnModel", "mymodels.keywords:Keywords")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +290,8 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Packaged]:
 
     def package(spec: str, folder: Path) -> Packaged:
         copy = checkout(folder)
+        if spec == BROUGHT_MODEL:
+            bring(copy)
         return copy, make_package(copy, spec)
 
     folders = [tmp_path_factory.mktemp("checkout") for _ in MODELS]  # not thread-safe
@@ -206,3 +338,49 @@ def test_a_requirement_left_out_stops_the_package_in_one_line(packaged: dict) ->
     assert said, done.stdout[-3000:] + done.stderr[-3000:]
     assert said[-1].startswith("MODEL=mymodels.broken:Undeclared: the function answered")
     assert not (checkout / ".serverless" / "predcache.zip").exists()
+
+
+def shipped(checkout: Path) -> set[str]:
+    with zipfile.ZipFile(checkout / ".serverless" / "predcache.zip") as archive:
+        return set(archive.namelist())
+
+
+def test_an_onnx_file_made_elsewhere_packages_without_scikit_learn(packaged: dict) -> None:
+    """README's "Bring a model you already have": a model in one file, its artifact an
+    ONNX file with a manifest from `predcache manifest`, answered by onnxruntime."""
+    checkout, done = packaged[BROUGHT_MODEL]
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    names = shipped(checkout)
+    assert {
+        "iris_onnx.py",
+        "__pycache__/iris_onnx.cpython-312.pyc",
+        "model/artifacts/iris.onnx",
+        "model/artifacts/iris.onnx.manifest.json",
+        "onnxruntime/__init__.py",
+    } <= names
+    tops = {name.split("/")[0] for name in names}
+    assert not tops & {"sklearn", "scipy", "scipy.libs", "pandas"}  # never opened: left out
+    assert ANSWERED in done.stdout
+
+
+def test_a_pandas_column_transformer_pipeline_packages_with_pandas(packaged: dict) -> None:
+    checkout, done = packaged["mymodels.churn:ChurnModel"]
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    names = shipped(checkout)
+    assert {"pandas/__init__.py", "sklearn/compose/_column_transformer.py"} <= names
+    assert ANSWERED in done.stdout
+
+
+def test_a_folder_artifact_and_a_data_file_beside_the_module_ship(packaged: dict) -> None:
+    checkout, done = packaged["mymodels.keywords:Keywords"]
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    names = shipped(checkout)
+    assert {
+        "mymodels/keywords.py",
+        "mymodels/vocabulary.json",
+        "model/artifacts/keywords.manifest.json",
+        "model/artifacts/keywords/weights.json",
+        "model/artifacts/keywords/bias.txt",
+    } <= names
+    assert not any(n.startswith("mymodels/__pycache__/") and "312" not in n for n in names)
+    assert ANSWERED in done.stdout

@@ -24,7 +24,7 @@ RUNTIME_DIRS = Path(".predcache")
 # One cold container: answer the events (argv[1], a JSON list; "hooks" runs SnapStart's
 # before-snapshot then after-restore hooks), one JSON reply per line, then its facts:
 # the modules it imported from TASK without bytecode (each compiled at import, as on
-# every cold start in Lambda), whether pandas came in, every file it imported, mapped or
+# every cold start in Lambda), every file it imported, mapped or
 # opened (an audit hook sees each `open`, data files included).
 CONTAINER = """
 import importlib.util, json, os, sys
@@ -44,7 +44,7 @@ for event in json.loads(sys.argv[1]):
 task = os.environ["TASK"]
 files = {getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}
 files |= {line.split()[-1] for line in open("/proc/self/maps") if ".so" in line} | seen
-print(json.dumps({"pandas": "pandas" in sys.modules, "opened": sorted(files), "compiled": sorted(
+print(json.dumps({"opened": sorted(files), "compiled": sorted(
     f for f in files if f.startswith(task) and f.endswith(".py")
     and not os.path.exists(importlib.util.cache_from_source(f)))}))
 """
