@@ -13,8 +13,9 @@ at init or on the first miss opens the same files; then a fresh one, without the
 answering the example from the table (a cold L2 hit). A package folder (one with an
 `__init__.py`, or a top-level namespace package) none of whose files those runs
 imported, mapped or opened is left out, whole, and with it the folder of shared libraries
-its wheel vendors (`scipy.libs`) when none of them was mapped; everything else stays (data beside a
-module that was imported, shared libraries, metadata). So a TF-IDF model keeps
+its wheel vendors (`scipy.libs`) when none of them was mapped (its owners are read
+from the ELF files' RPATHs: the slimmed folder has no wheel metadata); everything else
+stays (data beside a module that was imported, shared libraries, metadata). So a TF-IDF model keeps
 `sklearn.feature_extraction`, and a model that never imports scikit-learn ships
 without it.
 
@@ -36,6 +37,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from elf import libs_owners
 from package_runs import PackageRunError, container, example_events, function, log_error
 from requirements_cache import remember, user_cache
 
@@ -100,16 +102,10 @@ def unused(folder: Path, opened: set[str]) -> list[str]:
 
 def orphaned_libs(root: Path, dropped: set[str], unopened: set[str]) -> list[str]:
     """The shared-library folders auditwheel vendors beside a wheel's packages
-    (`scipy.libs`) whose every package folder is left out, and none of whose libraries
-    was mapped: nothing else loads them (each wheel's RECORD says which are whose)."""
-    orphans = []
-    for record in root.glob("*.dist-info/RECORD"):
-        tops = {line.split(",", 1)[0].split("/", 1)[0] for line in record.read_text().splitlines()}
-        libs = tops & unopened
-        folders = {t for t in tops - libs if (root / t).is_dir() and t.isidentifier()}
-        if libs and folders and folders <= dropped:
-            orphans += sorted(libs)
-    return orphans
+    (`scipy.libs`) whose every owner (the top-level folders whose ELF files look into
+    it) is left out, and none of whose libraries was mapped: nothing else loads them."""
+    owners = libs_owners(root)
+    return sorted(name for name in unopened if owners.get(name) and owners[name] <= dropped)
 
 
 def trace_key(folder: Path, own: Path, spec: str, runtime: str) -> str:

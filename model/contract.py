@@ -209,10 +209,11 @@ def code_home(module_name: str) -> Path:
     parts = module_name.split(".")
     depth = 2 if parts[0] == __name__.split(".")[0] else 1
     spec = importlib.util.find_spec(".".join(parts[:depth]))
+    if spec is not None and spec.submodule_search_locations:  # a package (or namespace)
+        return Path(next(iter(spec.submodule_search_locations)))
     if spec is None or spec.origin is None:
         raise ModelError(f"{module_name}: no source to package or hash")
-    origin = Path(spec.origin)
-    return origin.parent if spec.submodule_search_locations else origin
+    return Path(spec.origin)
 
 
 def code_files(home: Path) -> list[Path]:
