@@ -28,20 +28,25 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
+from elf import unresolved
 from package_runs import (
     PackageRunError,
     app_key,
     container,
     example_events,
     function,
+    limits,
     log_error,
 )
 from requirements_cache import remember, user_cache
 
+from service.ops.lambda_local.runtime import sandbox_refusal
+
 HERE = Path(__file__).resolve().parent
 # a new check is a new key
+LOCAL_LAMBDA = HERE.parent / "service" / "ops" / "lambda_local"
 CHECKED_BY = [HERE / "check_package.py", HERE / "package_runs.py", HERE / "image.py",
-              HERE.parent / "service" / "ops" / "lambda_local" / "runtime_api.py"]  # fmt: skip
+              HERE / "elf.py", LOCAL_LAMBDA / "runtime.py", LOCAL_LAMBDA / "runtime_api.py"]  # fmt: skip
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
 # predcache's own function, in every package whatever the model: what else a package
@@ -59,6 +64,10 @@ REQUIRED = (
 )
 FORBIDDEN_TOP = {"tests", "stress_test", "node_modules", ".venv"}
 FORBIDDEN_PREFIXES = ("service/ops/",)  # operator tools: warm, inspect, local stacks, prices
+# The share of MemorySize a container's peak (RSS, measured here) may reach: the rest is
+# headroom for what this machine's run cannot see (the runtime's own process on Lambda,
+# another allocator's fragmentation, a larger batch than the example's)
+MEMORY_USABLE = 0.9
 # What a request needs of the function's timeout besides L2: a cold miss imports
 # scikit-learn and loads the model (~2.9 s on the slow 2-core machine, docs/benchmarks.md).
 HEADROOM_SECONDS = 5.0
@@ -190,16 +199,24 @@ def check_answers(zip_path: Path, template_path: Path) -> list[str]:
     wanted = {"off": ("MISS", "MISS", "MISS"), "memory": ("MISS", "HIT-L1", "MISS")}.get(
         mode, ("MISS", "HIT-L1", "HIT-L2"))  # fmt: skip
     digest = zip_digest(zip_path)
-    checked = _checked_before(digest, [env, properties["Runtime"], properties["door"]])
+    function_ = [env, properties["Runtime"], properties["door"], limits(properties),
+                 sandbox_refusal()]  # fmt: skip
+    checked = _checked_before(digest, function_)
     if checked.exists():  # these bytes, with this environment, answered already
         print(f"{checked.read_text().strip()} (this zip and environment, checked before)")
         return []
     task = unpacked(zip_path, digest)
+    missing = unresolved([task])
+    if missing:
+        return [f"MODEL={spec}: {soname}, needed by {needers[0].relative_to(task)}, is neither "
+                "in the package nor in Lambda's runtime (deploy/elf.py)"
+                for soname, needers in sorted(missing.items())]  # fmt: skip
     try:
-        with function([task], env, properties["Runtime"]) as (python, run_env):
+        with function([task], env, properties["Runtime"], *limits(properties)) as running:
+            python, run_env, sandbox = running
             one = example_events(spec, properties["door"], key)["one"]
-            first, facts = container(python, task, run_env, [one, one])
-            fresh, fresh_facts = container(python, task, run_env, [one])
+            first, facts = container(python, task, run_env, [one, one], sandbox)
+            fresh, fresh_facts = container(python, task, run_env, [one], sandbox)
     except PackageRunError as exc:
         return [f"MODEL={spec}: {exc}"]
     for logged in (facts, fresh_facts):
@@ -207,6 +224,9 @@ def check_answers(zip_path: Path, template_path: Path) -> list[str]:
             late = logged["compiled"][:5]
             return [f"MODEL={spec}: the packaged function imported modules without "
                     f"bytecode (compiled at every cold start): {late}"]  # fmt: skip
+    problems = check_limits(spec, properties, facts, fresh_facts)
+    if problems:
+        return problems
     answers = [*zip(first, [facts, facts], strict=True), (fresh[0], fresh_facts)]
     seen = []
     for (reply, logged), expected in zip(answers, wanted, strict=True):
@@ -225,6 +245,33 @@ def check_answers(zip_path: Path, template_path: Path) -> list[str]:
     print(said)
     remember(checked, said + "\n")
     return []
+
+
+def check_limits(spec: str, properties: dict, *runs: dict) -> list[str]:
+    """The containers' peak memory within the function's MemorySize (less the headroom),
+    and the cold miss (init and the first answer) within its timeout less the L2 budget."""
+    from service.settings import Settings
+
+    memory, _tmp = limits(properties)
+    peak = max(run["peak_mib"] for run in runs)
+    problems = []
+    if peak > memory * MEMORY_USABLE:
+        problems.append(
+            f"MODEL={spec}: the function peaked at {peak:,.0f} MiB here, over "
+            f"{MEMORY_USABLE:.0%} of its MemorySize of {memory:,} MiB (Lambda ends a function "
+            "past it): raise provider.memorySize in serverless.yml, or make the model smaller"
+        )
+    raw = properties["env"].get("L2_BUDGET_SECONDS")
+    budget = float(raw) if raw else Settings().l2_budget_seconds
+    timeout = float(properties.get("Timeout", 3))
+    cold_miss = runs[0]["init_s"] + runs[0]["seconds"][0]
+    if cold_miss > timeout - budget:
+        problems.append(
+            f"MODEL={spec}: its cold miss took {cold_miss:.1f} s here, past the function's "
+            f"{timeout:g} s timeout less its {budget:g} s L2 budget: raise provider.timeout "
+            "in serverless.yml (Lambda's CPU is the memory's share: more memory, more CPU)"
+        )
+    return problems
 
 
 def zip_digest(zip_path: Path) -> str:
@@ -283,7 +330,7 @@ def check_image(zip_path: Path, template_path: Path) -> list[str]:
         print(f"{checked.read_text().strip()} (this task root and environment, checked before)")
         problems = []
     else:
-        problems = image.check(target, env, properties["Runtime"], properties["door"], key)
+        problems = image.check(target, properties, key)
         if not problems:
             remember(checked, f"MODEL={env.get('MODEL')}: the image's entry point answered "
                               "its example MISS, HIT-L1, HIT-L2\n")  # fmt: skip

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,16 +97,17 @@ def elf_files(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def unresolved(root: Path, files: list[Path] | None = None) -> dict[str, list[Path]]:
-    """Each soname some ELF file under `root` needs that neither the package (where
-    Lambda's loader would find it) nor the runtime provides, with the files needing it.
+def unresolved(roots: Sequence[Path], files: list[Path] | None = None) -> dict[str, list[Path]]:
+    """Each soname some ELF file under `roots` (the folders that make the task root)
+    needs that neither the package (where Lambda's loader would find it) nor the
+    runtime provides, with the files needing it.
 
     In the package: the file's own RPATH/RUNPATH, the task root and its `lib/`, and the
     libraries a wheel vendors (a `*.libs` folder, or beside the file): those are loaded
     by their owners' RPATH first and then found by soname, as auditwheel arranges."""
-    files = elf_files(root) if files is None else files
+    files = [f for root in roots for f in elf_files(root)] if files is None else files
     vendored = {p.name for p in files if p.parent.name.endswith(".libs")}
-    task_dirs = [root / d for d in TASK_LIBRARY_DIRS]
+    task_dirs = [root / d for root in roots for d in TASK_LIBRARY_DIRS]
     missing: dict[str, list[Path]] = {}
     for path in files:
         found = needs(path)
@@ -136,3 +138,81 @@ def libs_owners(root: Path) -> dict[str, set[str]]:
             if resolved.parent == root and resolved.name in owners and top != resolved.name:
                 owners[resolved.name].add(top)
     return owners
+
+
+def host_library(soname: str) -> Path | None:
+    """Where this machine's loader finds `soname` (x86-64), from `ldconfig -p`."""
+    import subprocess
+
+    listed = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    for line in listed.splitlines():
+        name, _, rest = line.strip().partition(" (")
+        if name == soname and "x86-64" in rest and "=> " in rest:
+            return Path(rest.split("=> ", 1)[1].strip())
+    return None
+
+
+def licence(path: Path) -> tuple[str, Path] | None:
+    """The licence of a library of this machine's, from its Debian package's copyright
+    file (`dpkg -S`): (`package: licence`, the file); None when no package owns it."""
+    import subprocess
+
+    real = Path(os.path.realpath(path))
+    for candidate in dict.fromkeys([path, real, Path("/usr") / real.relative_to("/")]):
+        owner = subprocess.run(["dpkg", "-S", str(candidate)], capture_output=True, text=True)
+        if owner.returncode != 0:
+            continue
+        package = owner.stdout.split(":", 1)[0].strip()
+        copyright_file = Path("/usr/share/doc") / package / "copyright"
+        if not copyright_file.exists():
+            return None
+        text = copyright_file.read_text(errors="replace")
+        named = [line.split(":", 1)[1].strip() for line in text.splitlines()
+                 if line.startswith("License:")]  # fmt: skip
+        if "RUNTIME LIBRARY EXCEPTION" in text.upper():
+            named.insert(0, "GPL-3.0-or-later WITH GCC-exception-3.1")
+        said = ", ".join(dict.fromkeys(n for n in named if n)) or "as its copyright file says"
+        return f"{package}: {said}", copyright_file
+    return None
+
+
+class NativeLibraryError(RuntimeError):
+    """A library the package needs that it cannot carry; the message says which, in one line."""
+
+
+def vendor(roots: Sequence[Path], kept: list[Path], staging: Path) -> list[str]:
+    """Copy into `staging` (the zip's `lib/`, on Lambda's LD_LIBRARY_PATH) every library
+    the `kept` ELF files (of the task root `roots`) need that neither the package nor the
+    runtime provides, and what those need in turn, each with its copyright file; one
+    line per library shipped, naming its licence. NativeLibraryError for one this
+    machine lacks or whose licence is unknown."""
+    import shutil
+
+    said: list[str] = []
+    files = list(kept)
+    while True:
+        missing = unresolved([*roots, staging.parent], files)
+        missing = {k: v for k, v in missing.items() if not (staging / k).exists()}
+        if not missing:
+            return said
+        for soname, needers in sorted(missing.items()):
+            needer = needers[0].name
+            source = host_library(soname)
+            if source is None:
+                raise NativeLibraryError(
+                    f"{soname}, needed by {needer}, is neither in the package, nor in Lambda's "
+                    "runtime, nor on this machine: install it, or choose a wheel that vendors it"
+                )
+            known = licence(source)
+            if known is None:
+                raise NativeLibraryError(
+                    f"{soname}, needed by {needer}, has no known licence on this machine "
+                    f"({source}): ship it yourself if its licence allows"
+                )
+            said_licence, copyright_file = known
+            (staging / "LICENSES").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, staging / soname)
+            shutil.copyfile(copyright_file, staging / "LICENSES" / f"{soname}.txt")
+            files.append(staging / soname)
+            said.append(f"lib/{soname} for {needer}, from this machine's {said_licence} "
+                        f"(lib/LICENSES/{soname}.txt)")  # fmt: skip

@@ -23,10 +23,10 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from package_runs import PackageRunError, event, function, log_error
+from package_runs import PackageRunError, event, function, limits, log_error
 
 from model.contract import model_class
-from service.ops.lambda_local.runtime import RUNTIME_DIRS, installed
+from service.ops.lambda_local.runtime import RUNTIME_DIRS, Sandbox, installed
 from service.ops.lambda_local.runtime_api import RuntimeApi
 
 KINDS = ("zip", "image")
@@ -97,12 +97,15 @@ def write(zip_path: Path, template_path: Path) -> Path:
     return target
 
 
-def run_image(task: Path, python: str, env: dict[str, str], events: list[dict]) -> list[dict]:
+def run_image(
+    task: Path, python: str, env: dict[str, str], events: list[dict], sandbox: Sandbox | None
+) -> list[dict]:
     """One process of the image's entry point on the runtime's Python: `awslambdaric`
-    with the handler the Dockerfile names, in the task root, fed `events` by a local
-    Runtime API; the responses, in order."""
+    with the handler the Dockerfile names, in the task root (read-only, with a private
+    /tmp, in `sandbox`), fed `events` by a local Runtime API; the responses, in order."""
+    command = [python, "-m", "awslambdaric", HANDLER]
     with RuntimeApi(events) as api:
-        process = subprocess.Popen([python, "-m", "awslambdaric", HANDLER], cwd=task,
+        process = subprocess.Popen(sandbox.wrap(command) if sandbox else command, cwd=task,
                                    env=env | {"AWS_LAMBDA_RUNTIME_API": api.address},
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True)  # fmt: skip
@@ -117,18 +120,21 @@ def run_image(task: Path, python: str, env: dict[str, str], events: list[dict]) 
     return api.responses
 
 
-def check(target: Path, env: dict[str, str], runtime: str, door: str, key: str | None) -> list:
-    """The image answers its model's example MISS, HIT-L1, then HIT-L2 from a fresh process."""
+def check(target: Path, properties: dict, key: str | None) -> list:
+    """The image answers its model's example MISS, HIT-L1, then HIT-L2 from a fresh process
+    (the template function's `properties`: its environment, runtime, door and limits)."""
+    env, runtime = properties["env"], properties["Runtime"]
     spec = env["MODEL"]
-    one = event(door, model_class(spec).example(), api_key=key)
+    one = event(properties["door"], model_class(spec).example(), api_key=key)
     task = target / "task"
     try:
-        with function([task], env, runtime) as (python, run_env):
+        with function([task], env, runtime, *limits(properties)) as (python, run_env, sandbox):
             ric = ric_packages(python, runtime.removeprefix("python"))
-            run_env |= {"LAMBDA_TASK_ROOT": str(task),
-                        "PYTHONPATH": f"{run_env['PYTHONPATH']}:{ric}"}  # fmt: skip
-            replies = run_image(task, python, run_env, [one, one])
-            replies += run_image(task, python, run_env, [one])  # a fresh process
+            run_env |= {"PYTHONPATH": f"{run_env['PYTHONPATH']}:{ric}"}
+            if sandbox is not None:
+                sandbox = Sandbox((*sandbox.read_only, ric), sandbox.tmp_mib)
+            replies = run_image(task, python, run_env, [one, one], sandbox)
+            replies += run_image(task, python, run_env, [one], sandbox)  # a fresh process
     except PackageRunError as exc:
         return [f"MODEL={spec}: {exc}"]
     seen = [json.loads(reply.get("body") or "{}").get("cache") for reply in replies]

@@ -22,10 +22,12 @@ sys.path.insert(1, os.getcwd())  # MODEL imports where predcache finds it
 from model.contract import model_class
 from service.ops.lambda_local.events import http_api_v2_event, rest_v1_event
 from service.ops.lambda_local.runtime import (
-    lambda_env,
+    Sandbox,
+    defined_variables,
     provided_packages,
     run_container,
     runtime_python,
+    sandbox_refusal,
 )
 from service.ops.local import (
     EMBEDDED_L2_ENV,
@@ -35,6 +37,10 @@ from service.ops.local import (
     local_env,
 )
 
+# Lambda's defaults where a template says nothing: 128 MB of memory and 512 MB of /tmp
+# (AWS Lambda developer guide, "Configure Lambda function memory" and "ephemeral
+# storage", read 2026-12-07); serverless.yml sets its own memorySize
+DEFAULT_MEMORY_MIB, DEFAULT_TMP_MIB = 128, 512
 # what the embedded SSM holds for a function whose keys live there (API_KEYS_PARAMETER)
 CHECK_KEY = "package-check-key"
 
@@ -86,12 +92,19 @@ def example_events(spec: str, door: str = "rest", api_key: str | None = None) ->
 
 @contextlib.contextmanager
 def function(
-    paths: list[Path], environment: dict[str, str], runtime: str
-) -> Iterator[tuple[str, dict]]:
-    """The runtime's Python (`python3.12`) and a function's environment: code from
-    `paths` (the unzipped package, or its parts), botocore as the runtime provides it,
-    the function's own variables, and an embedded table in place of the stack's (and an
-    embedded SSM holding its keys, when the function reads them there)."""
+    paths: list[Path],
+    environment: dict[str, str],
+    runtime: str,
+    memory_mib: int = DEFAULT_MEMORY_MIB,
+    tmp_mib: int = DEFAULT_TMP_MIB,
+) -> Iterator[tuple[str, dict, Sandbox | None]]:
+    """The runtime's Python (`python3.12`), a function's environment and its sandbox:
+    code from `paths` (the unzipped package, or its parts) and botocore as the runtime
+    provides it, read-only, with a private `/tmp` of `tmp_mib`; the variables Lambda
+    defines and the function's own, none of this machine's; an embedded table in place
+    of the stack's (and an embedded SSM holding its keys, when the function reads them
+    there). Where no sandbox can be had, the sandbox is None and one line says what
+    goes unchecked."""
     version = runtime.removeprefix("python")
     python = runtime_python(version)
     if python is None:
@@ -99,13 +112,30 @@ def function(
     provided = provided_packages(python, version)
     table = f"package-{uuid.uuid4().hex[:8]}"
     with embedded_table(table) as endpoint:
-        env = lambda_env(paths[0], provided) | environment | local_env(endpoint)
+        env = defined_variables(paths[0], provided, runtime, memory_mib)
+        env |= environment | local_env(endpoint)
         env |= EMBEDDED_L2_ENV | {"CACHE_TABLE": table, "EMIT_METRICS": "0"}
         if environment.get("API_KEYS_PARAMETER"):
             _hold_keys(endpoint, environment["API_KEYS_PARAMETER"])
             env["AWS_ENDPOINT_URL_SSM"] = endpoint
         env["PYTHONPATH"] = ":".join([*map(str, paths), str(provided)])
-        yield python, env
+        yield python, env, _sandbox((*paths, provided), tmp_mib)
+
+
+def limits(properties: dict) -> tuple[int, int]:
+    """A template function's MemorySize and ephemeral /tmp (MiB), Lambda's defaults where
+    it sets none."""
+    tmp = properties.get("EphemeralStorage", {}).get("Size", DEFAULT_TMP_MIB)
+    return int(properties.get("MemorySize", DEFAULT_MEMORY_MIB)), int(tmp)
+
+
+def _sandbox(code: tuple[Path, ...], tmp_mib: int) -> Sandbox | None:
+    refused = sandbox_refusal()
+    if refused is None:
+        return Sandbox(tuple(Path(os.path.realpath(p)) for p in code), tmp_mib)
+    print(f"NOT CHECKED: the code read-only and /tmp private ({refused}): a model that "
+          "writes beside itself passes here and fails on Lambda", file=sys.stderr)  # fmt: skip
+    return None
 
 
 def _hold_keys(endpoint: str, name: str) -> None:
@@ -117,11 +147,13 @@ def _hold_keys(endpoint: str, name: str) -> None:
     ssm.put_parameter(Name=name, Value=CHECK_KEY, Type="SecureString", Overwrite=True)
 
 
-def container(python: str, task: Path, env: dict[str, str], events: list) -> tuple[list, dict]:
+def container(
+    python: str, task: Path, env: dict[str, str], events: list, sandbox: Sandbox | None
+) -> tuple[list, dict]:
     """One cold container's replies and facts; a container that dies is a one-line error
     naming its last line of output (the exception)."""
     try:
-        return run_container(python, task, env, events)
+        return run_container(python, task, env, events, sandbox)
     except RuntimeError as exc:
         last = [line for line in str(exc).splitlines() if line.strip()][-1:]
         raise PackageRunError(f"the function did not start: {''.join(last).strip()}") from None

@@ -37,15 +37,17 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from elf import libs_owners
+from elf import NativeLibraryError, elf_files, libs_owners, vendor
 from package_runs import PackageRunError, container, example_events, function, log_error
 from requirements_cache import remember, user_cache
 
 from model.contract import served_spec
 
 HERE = Path(__file__).resolve().parent
+# the trace decides what ships, not whether it fits: its containers may use what they need
+TRACE_MEMORY_MIB = 10240
 # a change to what the trace runs is a new trace
-TRACED_BY = [HERE / "shape_package.py", HERE / "package_runs.py"]
+TRACED_BY = [HERE / "shape_package.py", HERE / "package_runs.py", HERE / "elf.py"]
 
 
 def runs(spec: str) -> list[tuple[dict[str, str], list]]:
@@ -60,9 +62,10 @@ def runs(spec: str) -> list[tuple[dict[str, str], list]]:
 def opened_files(paths: list[Path], spec: str, runtime: str) -> set[str]:
     """Every file the trace's containers imported, mapped or opened (real paths)."""
     opened = set()
-    with function(paths, {"MODEL": spec, "CACHE_MODE": "tiered"}, runtime) as (python, env):
+    traced = {"MODEL": spec, "CACHE_MODE": "tiered"}
+    with function(paths, traced, runtime, TRACE_MEMORY_MIB) as (python, env, sandbox):
         for extra, events in runs(spec):
-            replies, facts = container(python, paths[0], env | extra, events)
+            replies, facts = container(python, paths[0], env | extra, events, sandbox)
             print(f"  trace: {len(events)} events -> {[r['status'] for r in replies]}",
                   file=sys.stderr)  # fmt: skip
             if replies[0]["status"] != 200:  # each container's first request: the example
@@ -123,7 +126,8 @@ def left_out(folder: Path, own: Path, spec: str, runtime: str) -> list[str]:
     kept = user_cache() / "shapes" / f"{trace_key(folder, own, spec, runtime)}.json"
     if kept.exists():
         return json.loads(kept.read_text())
-    with tempfile.TemporaryDirectory(prefix="predcache-shape-") as scratch:
+    # not under /tmp: the containers get a private /tmp, as Lambda's
+    with tempfile.TemporaryDirectory(prefix="predcache-shape-", dir=user_cache()) as scratch:
         task = Path(scratch) / "task"
         with zipfile.ZipFile(own) as archive:
             archive.extractall(task)
@@ -151,9 +155,45 @@ def shaped_zip(full: Path, dropped: list[str]) -> Path:
     return target
 
 
+def with_native_libraries(folder: Path, shaped: Path, dropped: list[str]) -> Path:
+    """`shaped`, plus a `lib/` (on Lambda's LD_LIBRARY_PATH) holding each library its
+    kept ELF files need that neither the package nor Lambda's runtime provides (LightGBM's
+    `libgomp.so.1`), copied from this machine with its copyright file (deploy/elf.py);
+    one line on stderr per library, naming its licence."""
+    root = Path(os.path.realpath(folder))
+    key = hashlib.sha256(f"{root.name}\0{chr(0).join(dropped)}".encode())
+    key.update((HERE / "elf.py").read_bytes())
+    none_needed = user_cache() / "shapes" / f"{key.hexdigest()[:16]}.no-libs"
+    if none_needed.exists():  # these ELF files were resolved before: nothing to add
+        return shaped
+    prefixes = tuple(f"{d}/" for d in dropped)
+    kept = [p for p in elf_files(root) if not p.relative_to(root).as_posix().startswith(prefixes)]
+    with tempfile.TemporaryDirectory(prefix="predcache-lib-", dir=user_cache()) as scratch:
+        staging = Path(scratch) / "lib"
+        said = vendor([root], kept, staging)
+        if not said:
+            remember(none_needed, "")
+            return shaped
+        for line in said:
+            print(f"  native: {line}", file=sys.stderr)
+        files = sorted(p for p in staging.rglob("*") if p.is_file())
+        digest = hashlib.sha256()
+        for path in files:
+            digest.update(path.relative_to(staging).as_posix().encode() + path.read_bytes())
+        target = shaped.with_name(f"{shaped.stem}-lib-{digest.hexdigest()[:12]}.zip")
+        if not target.exists():
+            partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+            shutil.copyfile(shaped, partial)
+            with zipfile.ZipFile(partial, "a", zipfile.ZIP_DEFLATED) as archive:
+                for path in files:
+                    archive.write(path, f"lib/{path.relative_to(staging).as_posix()}")
+            os.replace(partial, target)
+    return target
+
+
 def report(zip_path: Path, runtime: str) -> None:
     """The package's containers, and the largest of its files they never opened."""
-    with tempfile.TemporaryDirectory(prefix="predcache-trace-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="predcache-trace-", dir=user_cache()) as scratch:
         task = Path(scratch).resolve() / "task"
         with zipfile.ZipFile(zip_path) as archive:
             archive.extractall(task)
@@ -180,9 +220,13 @@ def main() -> None:
         case [folder, full, own, spec, runtime]:
             try:
                 dropped = left_out(Path(folder), Path(own), spec, runtime)
+                shaped = with_native_libraries(
+                    Path(folder), shaped_zip(Path(full), dropped), dropped
+                )
             except PackageRunError as exc:
                 sys.exit(str(exc))
-            shaped = shaped_zip(Path(full), dropped)
+            except NativeLibraryError as exc:
+                sys.exit(f"MODEL={spec}: {exc}")
             before, after = (sum(i.file_size for i in zipfile.ZipFile(z).infolist())
                              for z in (full, shaped))  # fmt: skip
             print(f"  shaped: {len(dropped)} package folders never opened left out "
