@@ -45,8 +45,10 @@ from service.ops.lambda_local.runtime import sandbox_refusal
 HERE = Path(__file__).resolve().parent
 # a new check is a new key
 LOCAL_LAMBDA = HERE.parent / "service" / "ops" / "lambda_local"
-CHECKED_BY = [HERE / "check_package.py", HERE / "package_runs.py", HERE / "image.py",
-              HERE / "elf.py", LOCAL_LAMBDA / "runtime.py", LOCAL_LAMBDA / "runtime_api.py"]  # fmt: skip
+CHECKED_BY = [
+    *(HERE / name for name in ("check_package.py", "package_runs.py", "image.py", "elf.py")),
+    *(LOCAL_LAMBDA / name for name in ("runtime.py", "runtime_api.py")),
+]
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
 # predcache's own function, in every package whatever the model: what else a package
@@ -240,8 +242,15 @@ def check_answers(zip_path: Path, template_path: Path) -> list[str]:
         if _value(body) != _value(json.loads(first[0]["body"])):
             return [f"MODEL={spec}: the packaged function's {expected} answer differs from "
                     f"its MISS: {reply['body'][:200]}"]  # fmt: skip
-    said = f"MODEL={spec}: the unzipped package on {properties['Runtime']} answered its " \
-        f"example {', '.join(seen)}"  # fmt: skip
+    memory, tmp = limits(properties)
+    peak = max(facts["peak_mib"], fresh_facts["peak_mib"])
+    cold = facts["init_s"] + facts["seconds"][0]
+    sandboxed = "read-only code, " if sandbox is not None else "WRITABLE code (not checked), "
+    said = (
+        f"MODEL={spec}: the unzipped package on {properties['Runtime']} answered its example "
+        f"{', '.join(seen)} ({sandboxed}/tmp {tmp:,} MiB; peak {peak:,.0f} of {memory:,} MiB, "
+        f"cold miss {cold:.1f} s of {properties.get('Timeout', 3)} s here)"
+    )
     print(said)
     remember(checked, said + "\n")
     return []

@@ -225,6 +225,114 @@ class Keywords(Model):
 """
 
 
+# LightGBM's own text format, loaded by LightGBM, whose wheel links the system's OpenMP
+# (libgomp.so.1), which Lambda's runtime lacks: make package ships it into lib/
+WINE = """
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from model.artifact import register_artifact
+from model.contract import Model, Real
+
+EXAMPLE = {"alcohol": 13.2, "malic_acid": 1.8, "color_intensity": 4.4, "proline": 1050.0}
+
+
+class Wine(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": EXAMPLE})
+
+    alcohol: Real
+    malic_acid: Real
+    color_intensity: Real
+    proline: Real
+
+
+class Cultivar(BaseModel):
+    cultivar: int
+    probability: float
+
+
+class WineTrees(Model):
+    name = "wine-lightgbm"
+    Request = Wine
+    Value = Cultivar
+    artifact_file = "wine.txt"
+    requirements = ("lightgbm>=4.5",)
+
+    def load(self, path: Path):
+        import lightgbm
+
+        return lightgbm.Booster(model_file=str(path))
+
+    def predict_many(self, rows):
+        import numpy as np
+
+        x = np.array([[row[name] for name in EXAMPLE] for row in rows])
+        proba = self.artifact.pipeline().predict(x, num_threads=1)
+        return [{"cultivar": int(p.argmax()), "probability": float(p.max())} for p in proba]
+
+    @classmethod
+    def train(cls, out: Path) -> dict:
+        import lightgbm
+        from sklearn.datasets import load_wine
+
+        data = load_wine()
+        columns = [data.feature_names.index(name) for name in EXAMPLE]
+        params = {"objective": "multiclass", "num_class": 3, "verbose": -1, "num_threads": 1}
+        booster = lightgbm.train(params, lightgbm.Dataset(data.data[:, columns], data.target),
+                                 num_boost_round=20)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        booster.save_model(str(out))
+        return register_artifact(out, {"model_name": cls.name})
+"""
+
+# Two models that answer here and cannot on Lambda: one writes beside its own module
+# (Lambda's code is read-only), one holds 1.5 GiB while it answers (serverless.yml's
+# memorySize is 1,024 MB)
+UNFIT = """
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from model.artifact import write_artifact
+from model.contract import Model
+
+
+class Words(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"text": "on time"}})
+
+    text: str
+
+
+class Count(BaseModel):
+    words: int
+
+
+class Jotter(Model):
+    name = "jotter"
+    Request = Words
+    Value = Count
+    artifact_file = "jotter.pkl"
+
+    def predict_many(self, rows):
+        (Path(__file__).parent / "last_batch.txt").write_text(str(len(rows)))
+        return [{"words": len(row["text"].split())} for row in rows]
+
+    @classmethod
+    def train(cls, out: Path) -> dict:
+        return write_artifact({"counts": "words"}, out, {"model_name": cls.name})
+
+
+class Hog(Jotter):
+    name = "hog"
+    artifact_file = "hog.pkl"
+
+    def predict_many(self, rows):
+        held = b"x" * (1536 * 2**20)  # 1.5 GiB, written, so it is resident
+        return [{"words": len(row["text"].split()) + held[:0].count(b"x")} for row in rows]
+"""
+
+
 def readme_section(title: str) -> str:
     return (ROOT / "README.md").read_text().split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
 
@@ -249,6 +357,8 @@ def checkout(copy: Path) -> Path:
     (copy / "mymodels" / "churn.py").write_text(CHURN)
     (copy / "mymodels" / "keywords.py").write_text(KEYWORDS)
     (copy / "mymodels" / "vocabulary.json").write_text('["late", "gate", "cancelled"]')
+    (copy / "mymodels" / "wine.py").write_text(WINE)
+    (copy / "mymodels" / "unfit.py").write_text(UNFIT)
     brought = readme_section("Bring a model you already have")
     export, spec_code = re.findall(r"```python\n(.*?)```", brought, re.S)
     (copy / "export.py").write_text(export)
@@ -279,7 +389,8 @@ BROUGHT_MODEL = re.search(r"make package MODEL=(\S+)",
                           readme_section("Bring a model you already have")).group(1)  # fmt: skip
 Packaged = tuple[Path, subprocess.CompletedProcess]  # the checkout, make package's run
 MODELS = (README_MODEL, "mymodels.reviews:Reviews", "mymodels.broken:Undeclared", BROUGHT_MODEL,
-          "mymodels.churn:ChurnModel", "mymodels.keywords:Keywords")  # fmt: skip
+          "mymodels.churn:ChurnModel", "mymodels.keywords:Keywords", "mymodels.wine:WineTrees",
+          "mymodels.unfit:Jotter", "mymodels.unfit:Hog")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -384,3 +495,37 @@ def test_a_folder_artifact_and_a_data_file_beside_the_module_ship(packaged: dict
     } <= names
     assert not any(n.startswith("mymodels/__pycache__/") and "312" not in n for n in names)
     assert ANSWERED in done.stdout
+
+
+def test_a_lightgbm_model_ships_the_openmp_lambda_lacks(packaged: dict) -> None:
+    """LightGBM's library needs libgomp.so.1, which neither its wheel nor Lambda's runtime
+    has: the zip carries this machine's copy in lib/ (on Lambda's LD_LIBRARY_PATH) with
+    its copyright file, the build says its licence, and the package answers."""
+    checkout, done = packaged["mymodels.wine:WineTrees"]
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    names = shipped(checkout)
+    assert {"lib/libgomp.so.1", "lib/LICENSES/libgomp.so.1.txt",
+            "lightgbm/lib/lib_lightgbm.so", "model/artifacts/wine.txt"} <= names  # fmt: skip
+    said = done.stdout + done.stderr
+    assert "lib/libgomp.so.1 for lib_lightgbm.so, from this machine's libgomp1: GPL-3.0" in said
+    assert ANSWERED in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("spec", "cause"),
+    [
+        ("mymodels.unfit:Jotter", "Read-only file system: '"),
+        ("mymodels.unfit:Hog", "MiB here, over 90% of its MemorySize of 1,024 MiB"),
+    ],
+)
+def test_a_model_lambda_would_stop_is_refused_in_one_line(
+    packaged: dict, spec: str, cause: str
+) -> None:
+    checkout, done = packaged[spec]
+    assert done.returncode != 0
+    said = [line for line in (done.stdout + done.stderr).splitlines() if cause in line]
+    assert said, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"MODEL={spec}" in said[-1]
+    if spec.endswith("Jotter"):
+        assert "mymodels/last_batch.txt" in said[-1]  # the path it wrote
+    assert not (checkout / ".serverless" / "predcache.zip").exists()
