@@ -11,7 +11,10 @@ check runs what the image's entry point runs: the Lambda Runtime Interface Clien
 (`awslambdaric`, which AWS's base images carry) on the runtime's Python, with
 `task/` as its task root, speaking the Runtime API to a local endpoint
 (service/ops/lambda_local/runtime_api.py) that hands it the model's example: `MISS`,
-`HIT-L1`, then a fresh process answering `HIT-L2`. docs/deploy.md says what only Docker can verify.
+`HIT-L1`, then a fresh process answering `HIT-L2`; as a zip's check does, with the task
+root read-only, a private /tmp and only Lambda's and the template's variables
+(deploy/package_runs.py), after every ELF file's libraries are found in the task root or
+the base image (deploy/elf.py). docs/deploy.md says what only Docker can verify.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+from elf import unresolved
 from package_runs import PackageRunError, event, function, limits, log_error
 
 from model.contract import model_class
@@ -127,6 +131,11 @@ def check(target: Path, properties: dict, key: str | None) -> list:
     spec = env["MODEL"]
     one = event(properties["door"], model_class(spec).example(), api_key=key)
     task = target / "task"
+    missing = unresolved([task])  # AWS's base image for the runtime: the same libraries
+    if missing:
+        return [f"MODEL={spec}: {soname}, needed by {needers[0].relative_to(task)}, is neither "
+                "in the image's task root nor in AWS's base image (deploy/elf.py)"
+                for soname, needers in sorted(missing.items())]  # fmt: skip
     try:
         with function([task], env, runtime, *limits(properties)) as (python, run_env, sandbox):
             ric = ric_packages(python, runtime.removeprefix("python"))
