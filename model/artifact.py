@@ -68,13 +68,17 @@ def _digest(path: Path) -> tuple[str, int, int]:
     return digest.hexdigest(), size, len(files)
 
 
-def register_artifact(artifact_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def register_artifact(
+    artifact_path: Path, manifest: dict[str, Any], loaded: Any = None
+) -> dict[str, Any]:
     """Write the manifest of an artifact already on disk (made by predcache or elsewhere),
-    completed with its hash, size and kind; returns it."""
+    completed with its hash, size and kind, and the split thresholds of `loaded` (the
+    artifact's object) when it is a tree ensemble (`model.trees`); returns it."""
     artifact_path = Path(artifact_path)
     sha256, size, files = _digest(artifact_path)
     full = {
         **manifest,
+        **_trees(loaded),
         "model_version": sha256[:VERSION_HEX_CHARS],
         "artifact": {
             "file": artifact_path.name,
@@ -92,7 +96,19 @@ def write_artifact(obj: Any, artifact_path: Path, manifest: dict[str, Any]) -> d
     """Pickle `obj` to `artifact_path`, then write its manifest."""
     artifact_path.parent.mkdir(parents=True, exist_ok=True)
     artifact_path.write_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
-    return register_artifact(artifact_path, manifest)
+    return register_artifact(artifact_path, manifest, obj)
+
+
+def _trees(loaded: Any) -> dict[str, Any]:
+    """`{"trees": …}` for a tree ensemble, else nothing (any other object keys exactly)."""
+    from model.trees import TreeError, thresholds
+
+    if loaded is None:
+        return {}
+    try:
+        return {"trees": thresholds(loaded)}
+    except TreeError:
+        return {}
 
 
 @dataclass
@@ -107,6 +123,7 @@ class ModelArtifact:
 
     path: Path
     loader: Callable[[Path], Any] | None = None
+    verify: Callable[[Any], None] | None = None  # raises ArtifactError for a loaded misfit
     manifest: dict[str, Any] = field(init=False)
     _pipeline: Any = field(init=False, default=None, repr=False)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
@@ -142,6 +159,12 @@ class ModelArtifact:
         return pickle.loads(self._verify())
 
     def _load(self) -> Any:
+        loaded = self._loaded()
+        if self.verify is not None:
+            self.verify(loaded)
+        return loaded
+
+    def _loaded(self) -> Any:
         if self.loader is None:
             return self.unpickled()
         self._verify()

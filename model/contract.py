@@ -35,6 +35,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Strict
 from pydantic_core import PydanticCustomError
 
 from model.artifact import ArtifactError, ModelArtifact
+from model.trees import Cells, TreeError, TreeIntervals, thresholds
 from model.values import is_stored_form
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -118,11 +119,52 @@ class Model:
     artifact_file: ClassVar[str]
     requirements: ClassVar[tuple[str, ...]] = ()
     code_version: ClassVar[str | None] = None
+    keys: ClassVar[TreeIntervals | None] = None
 
     def __init__(self, artifact: ModelArtifact) -> None:
         self.artifact = artifact
         if type(self).load is not Model.load:  # the model reads its own format
             artifact.loader = self.load  # (the default's unpickle needs no second hash)
+        self.cells = self._cells()
+        if self.cells is not None:
+            artifact.verify = self._same_trees
+
+    def _cells(self) -> Cells | None:
+        """The interval keys `keys` declares, from the manifest's thresholds (ModelError
+        in one line for a field the request lacks, a rounded one, or no thresholds)."""
+        if self.keys is None:
+            return None
+        fields = self.keys.fields
+        unknown = [f for f in fields if f not in self.Request.model_fields]
+        if unknown:
+            raise ModelError(f"{self.name}: TreeIntervals names {unknown}, not in its Request")
+        rounded = set(fields) & set(rounded_fields(self.Request))
+        if rounded:
+            raise ModelError(f"{self.name}: {sorted(rounded)} cannot be both Rounded and "
+                             "interval fields")  # fmt: skip
+        trees = self.artifact.manifest.get("trees")
+        if trees is None:
+            raise ModelError(
+                f"{self.name}: its manifest {self.artifact.path.name} holds no split thresholds "
+                "for TreeIntervals: write the artifact with write_artifact, or register it with "
+                "`predcache manifest` with MODEL naming this model"
+            )
+        try:
+            return Cells(fields, trees)
+        except TreeError as exc:
+            raise ModelError(f"{self.name}: {exc}") from None
+
+    def _same_trees(self, loaded: Any) -> None:
+        """The loaded ensemble's thresholds are the manifest's, or the artifact is refused."""
+        try:
+            found = thresholds(loaded)
+        except TreeError as exc:
+            raise ArtifactError(f"{self.artifact.path}: {exc}") from None
+        if found != self.artifact.manifest["trees"]:
+            raise ArtifactError(
+                f"{self.artifact.path}: its split thresholds differ from its manifest's; "
+                "refusing it (keys computed from the manifest would not be its cells)"
+            )
 
     def load(self, path: Path) -> Any:
         """The object `predict_many` uses (`self.artifact.pipeline()`), from the verified
@@ -281,6 +323,7 @@ __all__ = [
     "ModelError",
     "Real",
     "Rounded",
+    "TreeIntervals",
     "code_files",
     "code_home",
     "load_model",

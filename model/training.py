@@ -49,6 +49,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _tree_model(name: str, path: Path) -> object | None:
+    """The loaded object of the artifact at `path` when MODEL is the model `name` and it
+    keys by its ensemble's intervals (TreeIntervals), through its own `load`; else None."""
+    from model.artifact import ModelArtifact
+    from model.contract import Model
+
+    try:
+        cls = model_class(served_spec())
+    except ModelError:
+        return None
+    if cls.name != name or cls.keys is None:
+        return None
+    model = object.__new__(cls)  # not __init__: that needs the thresholds being written
+    model.artifact = ModelArtifact(path)
+    return model.load(path) if cls.load is not Model.load else model.artifact.unpickled()
+
+
 def manifest(argv: list[str] | None = None) -> int:
     """`predcache manifest PATH --name NAME`: vouch for an artifact made elsewhere (a
     file in any format, or a folder) by writing its manifest beside it."""
@@ -64,8 +81,15 @@ def manifest(argv: list[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         written = register_artifact(args.path, {"model_name": args.name})
-    except ArtifactError as exc:
+        ensemble = _tree_model(args.name, args.path)
+        if ensemble is not None:  # keyed by its intervals: the thresholds go in the manifest
+            written = register_artifact(args.path, {"model_name": args.name}, ensemble)
+    except (ArtifactError, ModelError, ImportError) as exc:
         print(f"predcache manifest: {exc}", file=sys.stderr)
+        return 1
+    if ensemble is not None and "trees" not in written:
+        print(f"predcache manifest: MODEL declares TreeIntervals, but {args.path} is not a tree "
+              "ensemble predcache can key", file=sys.stderr)  # fmt: skip
         return 1
     print(f"{manifest_path_for(args.path)}: {args.name}, model_version "
           f"{written['model_version']} ({written['artifact']['bytes']:,} bytes)")  # fmt: skip

@@ -90,10 +90,13 @@ def create_app(
 
 def _log_start(settings: Settings, predictions: PredictionService) -> None:
     no_get = get_refusal(predictions.model.Request)
+    cells = predictions.cells
     log.info(
         "started",
         extra={
             "get_predict": f"left out: {no_get}" if no_get else "on",
+            # interval fields and their threshold counts (a field has one cell more)
+            "keys": {"interval": cells.counts()} if cells is not None else "exact",
             "model": predictions.model.name,
             "model_version": predictions.artifact.version,
             "cache_mode": settings.cache_mode,

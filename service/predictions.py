@@ -61,6 +61,7 @@ class PredictionService:
         self.model = model
         self.artifact = model.artifact
         self.identity = model.identity  # the version keys and stored items carry
+        self.cells = model.cells
         self.cache = cache
         self.metrics = metrics
         self.inline = inline
@@ -85,6 +86,8 @@ class PredictionService:
         return self._key_of(request.model_dump())
 
     def _key_of(self, row: dict[str, Any]) -> str:
+        if self.cells is not None:  # a tree ensemble's fields: keyed by their interval
+            row = self.cells.key_row(row)
         return make_key(self.artifact.name, self.identity, row, schema=self.model.value_schema)
 
     def plan(self, items: Sequence[BaseModel]) -> tuple[list[str], ComputeMany]:

@@ -24,6 +24,24 @@ def section(title: str) -> str:
     return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
+def served_twice(folder: Path, env: dict[str, str], body: dict) -> tuple[dict, dict]:
+    """`predcache serve` in `folder` (as `make serve` runs it), the body POSTed twice: both
+    answers, the first asserted a 200."""
+    predcache = str(Path(sys.executable).parent / "predcache")
+    port = free_port()
+    server = subprocess.Popen([predcache, "serve", "--port", str(port), "--no-advertise"],
+                              cwd=folder, env=env)  # fmt: skip
+    try:
+        wait_for_port("127.0.0.1", port, timeout=60)
+        url = f"http://127.0.0.1:{port}/predict"
+        first = httpx.post(url, json=body, timeout=30)
+        second = httpx.post(url, json=body, timeout=30)
+    finally:
+        stop(server)
+    assert first.status_code == 200, first.text
+    return first.json(), second.json()
+
+
 def test_serve_your_own_model_as_the_readme_says(tmp_path: Path) -> None:
     text = section("Serve your own model")
     spec_file = re.search(r"Save this as\s+`([^`]+)`", text).group(1)
@@ -38,19 +56,9 @@ def test_serve_your_own_model_as_the_readme_says(tmp_path: Path) -> None:
     predcache = str(Path(sys.executable).parent / "predcache")
     subprocess.run([predcache, "train", "--out", str(artifact)], cwd=tmp_path, env=env,
                    check=True, timeout=120)  # fmt: skip
-    port = free_port()
-    server = subprocess.Popen([predcache, "serve", "--port", str(port), "--no-advertise"],
-                              cwd=tmp_path, env=env)  # fmt: skip
-    try:
-        wait_for_port("127.0.0.1", port, timeout=60)
-        url = f"http://127.0.0.1:{port}/predict"
-        first = httpx.post(url, json=body, timeout=30)
-        second = httpx.post(url, json=body, timeout=30)
-    finally:
-        stop(server)
-    assert first.status_code == 200, first.text
-    assert (first.json()["cache"], second.json()["cache"]) == ("MISS", "HIT-L1")
-    assert isinstance(first.json()["progression"], float)
+    first, second = served_twice(tmp_path, env, body)
+    assert (first["cache"], second["cache"]) == ("MISS", "HIT-L1")
+    assert isinstance(first["progression"], float)
 
 
 def test_bring_a_model_you_already_have_as_the_readme_says(tmp_path: Path) -> None:
@@ -73,17 +81,6 @@ def test_bring_a_model_you_already_have_as_the_readme_says(tmp_path: Path) -> No
     artifact = tmp_path / "model" / "artifacts" / "iris.onnx"
     env |= {"MODEL": model, "MODEL_PATH": str(artifact), "CACHE_MODE": "memory"}
     example = re.search(r"EXAMPLE = (\{.*?\})", spec_code).group(1)
-    body = json.loads(example.replace("'", '"'))
-    port = free_port()
-    server = subprocess.Popen([str(bin_dir / "predcache"), "serve", "--port", str(port),
-                               "--no-advertise"], cwd=tmp_path, env=env)  # fmt: skip
-    try:
-        wait_for_port("127.0.0.1", port, timeout=60)
-        url = f"http://127.0.0.1:{port}/predict"
-        first = httpx.post(url, json=body, timeout=30)
-        second = httpx.post(url, json=body, timeout=30)
-    finally:
-        stop(server)
-    assert first.status_code == 200, first.text
-    assert (first.json()["cache"], second.json()["cache"]) == ("MISS", "HIT-L1")
-    assert first.json()["species"] == 0 and first.json()["probability"] > 0.9
+    first, second = served_twice(tmp_path, env, json.loads(example.replace("'", '"')))
+    assert (first["cache"], second["cache"]) == ("MISS", "HIT-L1")
+    assert first["species"] == 0 and first["probability"] > 0.9

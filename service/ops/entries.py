@@ -70,6 +70,26 @@ def describe(record: CacheRecord | None, predictions: PredictionService) -> dict
     }
 
 
+def _cell(predictions: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """The request's cell, for a model keyed by its ensemble's intervals: each interval
+    field's cell and the thresholds either side of it, as the library compares (every
+    request in it shares the entry and the answer)."""
+    cells = predictions.cells
+    if cells is None:
+        return {}
+    shown = {}
+    for name, thresholds, zero in cells.columns:
+        cell = cells.cell(row[name], thresholds, zero)
+        if cell == "zero":
+            shown[name] = {"cell": cell}
+            continue
+        low = thresholds[cell - 1] if cell > 0 else None
+        high = thresholds[cell] if cell < len(thresholds) else None
+        shown[name] = {"cell": cell, "low": low, "high": high}
+    # `le`: a cell holds low < x <= high (x <= t goes left); `lt`: low <= x < high
+    return {"cell": shown, "cell_bounds": cells.comparison}
+
+
 def run_action(action: str, argv: list[str] | None = None) -> int:
     """`inspect` or `purge` one payload's entry; prints a JSON report."""
     parser = argparse.ArgumentParser(
@@ -104,6 +124,7 @@ def run_action(action: str, argv: list[str] | None = None) -> int:
         return 2
     report = {
         "key": key,
+        **_cell(predictions, request.model_dump()),
         "table": target.settings.cache_table,
         "where": target.where(store),
         "l1": "per serving process; not visible from here (see GET /stats)",

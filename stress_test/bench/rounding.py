@@ -1,14 +1,17 @@
-"""`predcache bench-rounding`: what a model's declared rounding buys and costs, on a
-scenario with noisy floats.
+"""`predcache bench-rounding`: what keys that are not exact buy and cost, on a scenario
+with noisy floats: a model's declared rounding, and a tree ensemble's interval keys.
 
 A hot pool of the model's payloads (`payload(i)`, Zipf-distributed as the `hot` load
 scenario), every float field of each request jittered by Gaussian noise (`--noise`,
-in the field's units), sent to two apps in one run: the model as declared (its
-`Rounded` fields) and its exact variant. Prints the L1 hit rate of each, and the
-largest change rounding makes to any number in an answer (the rounded answer
-against the exact model's answer for the same noisy request).
+in the field's units), sent in one run to each model as declared and to its exact
+variant: the rounded model (`Rounded` fields) against its exact keys, and the tree
+model keyed by its intervals (`TreeIntervals`) against its exact keys. Prints, for each,
+the L1 hit rate, the entries computed (the distinct keys, or cells), and the largest
+change to any number in an answer (the answer served against the exact model's answer
+for the same noisy request).
 
     predcache bench-rounding [--rounded model.iris:Iris] [--exact model.iris:IrisExact]
+        [--intervals model.iris:IrisTrees] [--intervals-exact model.iris:IrisTreesExact]
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ def noisy_requests(spec: str, requests: int, pool: int, noise: float, seed: int)
     return [{**p, **{n: p[n] + rng.gauss(0, noise) for n in floats}} for p in chosen]
 
 
-def run(spec: str, bodies: list[dict]) -> tuple[float, list[dict]]:
+def run(spec: str, bodies: list[dict]) -> tuple[float, int, list[dict]]:
+    """The L1 hit rate of `bodies` sent one by one, the entries computed, the answers."""
     settings = dataclasses.replace(
         Settings.from_env(), model=spec, cache_mode="memory", model_preload=True,
         log_level="WARNING",
@@ -60,7 +64,28 @@ def run(spec: str, bodies: list[dict]) -> tuple[float, list[dict]]:
     client = TestClient(create_app(settings))
     answers = [client.post("/predict/batch", json={"items": [b]}).json() for b in bodies]
     hits = sum(a["cache"]["hit_l1"] for a in answers)
-    return hits / len(bodies), [a["predictions"][0] for a in answers]
+    entries = client.get("/stats").json()["l1_items"]
+    return hits / len(bodies), entries, [a["predictions"][0] for a in answers]
+
+
+def compare(declared: str, exact: str, bodies: list[dict]) -> list[str]:
+    """One line each for the model as declared and its exact variant, and how far apart
+    their answers to the same requests are."""
+    rate, entries, served = run(declared, bodies)
+    exact_rate, exact_entries, truth = run(exact, bodies)
+    pairs = [(value(r), value(e)) for r, e in zip(served, truth, strict=True)]
+    worst = max(abs(a - b) for r, e in pairs for a, b in zip(numbers(r), numbers(e), strict=True))
+    changed = sum(
+        {k: v for k, v in r.items() if not numbers(v)} != {k: v for k, v in e.items()
+                                                          if not numbers(v)}
+        for r, e in pairs
+    )  # fmt: skip
+    return [
+        f"  {declared:28} L1 hit rate {rate:.3f}, {entries:5} entries",
+        f"  {exact:28} L1 hit rate {exact_rate:.3f}, {exact_entries:5} entries",
+        f"    largest change to a number in an answer: {worst:.4g}; answers whose "
+        f"non-numeric fields (a label) changed: {changed} of {len(pairs)}",
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,6 +94,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--rounded", default="model.iris:Iris", help="the model as declared")
     parser.add_argument("--exact", default="model.iris:IrisExact", help="its exact variant")
+    parser.add_argument(
+        "--intervals", default="model.iris:IrisTrees", help="a tree model keyed by intervals"
+    )
+    parser.add_argument(
+        "--intervals-exact", default="model.iris:IrisTreesExact", help="its exact variant"
+    )
     parser.add_argument("--requests", type=int, default=2000, help="requests to each app")
     parser.add_argument("--pool", type=int, default=200, help="distinct base payloads")
     parser.add_argument(
@@ -77,20 +108,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=42, help="random seed")
     args = parser.parse_args(argv)
     print(describe_machine(), flush=True)
+    for spec in (args.rounded, args.intervals):  # as `make serve` would: trained if missing
+        cls = model_class(spec)
+        if not cls.default_artifact().exists():
+            cls.train(cls.default_artifact())
     bodies = noisy_requests(args.rounded, args.requests, args.pool, args.noise, args.seed)
-    rounded_rate, rounded = run(args.rounded, bodies)
-    exact_rate, exact = run(args.exact, bodies)
-    pairs = [(value(r), value(e)) for r, e in zip(rounded, exact, strict=True)]
-    worst = max(abs(a - b) for r, e in pairs for a, b in zip(numbers(r), numbers(e), strict=True))
-    changed = sum(
-        {k: v for k, v in r.items() if not numbers(v)} != {k: v for k, v in e.items()
-                                                          if not numbers(v)}
-        for r, e in pairs
-    )  # fmt: skip
-    print(
-        f"{args.requests} requests over {args.pool} base payloads, Zipf 1.1, noise sigma "
-        f"{args.noise}:\n  {args.rounded:24} L1 hit rate {rounded_rate:.3f}\n"
-        f"  {args.exact:24} L1 hit rate {exact_rate:.3f}\n"
-        f"  largest change rounding made to a number in an answer: {worst:.4f}"
-        f"\n  answers whose non-numeric fields (a label) changed: {changed} of {len(pairs)}"
-    )
+    lines = [f"{args.requests} requests over {args.pool} base payloads, Zipf 1.1, noise sigma "
+             f"{args.noise}:", "rounded keys:", *compare(args.rounded, args.exact, bodies),
+             "interval keys:", *compare(args.intervals, args.intervals_exact, bodies)]  # fmt: skip
+    print("\n".join(lines))

@@ -54,3 +54,16 @@ def test_the_function_gets_lambdas_variables_not_this_machines(tmp_path: Path) -
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12"
     assert f"{tmp_path}:{tmp_path}/lib" in env["LD_LIBRARY_PATH"]
     assert "HOME" not in env and not set(env) & {k for k in os.environ if k.startswith("PYTEST")}
+
+
+def test_code_that_lives_under_tmp_stays_where_it_was(tmp_path: Path) -> None:
+    """A checkout under /tmp (CI's, a test's folder): its code is still there, read-only,
+    beside the private /tmp."""
+    if (refused := sandbox_refusal()) is not None:
+        pytest.fail(f"no sandbox on this machine: {refused}")
+    code = tmp_path / "task"
+    code.mkdir()
+    (code / "handler.py").write_text("answer = 42\n")
+    done = run(Sandbox((code,), tmp_mib=1), f"cat {code}/handler.py && touch {code}/x")
+    assert "answer = 42" in done.stdout
+    assert "Read-only file system" in done.stderr and not (code / "x").exists()

@@ -145,20 +145,34 @@ def defined_variables(task: Path, provided: Path, runtime: str, memory_mib: int)
     }
 
 
+# where a sandbox keeps this machine's /tmp while its own private /tmp is mounted, so
+# that code living under /tmp (a checkout, a test's folder) stays where it was
+HOST_TMP = Path("/run/predcache-sandbox-host-tmp")
+
+
 @dataclass(frozen=True)
 class Sandbox:
     """Lambda's file system for a container: the code (`read_only`: the task root and
     the runtime's folders) read-only even for root, and a private `/tmp` of the
-    function's ephemeral size, in a mount namespace of its own (`unshare`)."""
+    function's ephemeral size, in a mount namespace of its own (`unshare`). Code that
+    lives under this machine's /tmp is bound back at its own path, read-only."""
 
     read_only: tuple[Path, ...]
     tmp_mib: int = 512
 
     def wrap(self, command: list[str]) -> list[str]:
+        quote = shlex.quote
         steps = ["set -e"]
-        steps += [f"mount --bind -o ro {shlex.quote(str(p))} {shlex.quote(str(p))}"
-                  for p in self.read_only]  # fmt: skip
-        steps += [f"mount -t tmpfs -o size={self.tmp_mib}m lambda-tmp /tmp", 'exec "$@"']
+        steps += [f"mount --bind -o ro {quote(str(p))} {quote(str(p))}" for p in self.read_only]
+        under_tmp = [p for p in self.read_only if Path("/tmp") in p.parents]
+        if under_tmp:
+            steps += [f"mkdir -p {HOST_TMP}", f"mount --rbind /tmp {HOST_TMP}"]
+        steps.append(f"mount -t tmpfs -o size={self.tmp_mib}m lambda-tmp /tmp")
+        for path in under_tmp:
+            kept = quote(str(HOST_TMP / path.relative_to("/tmp")))
+            steps += [f"mkdir -p {quote(str(path))}",
+                      f"mount --bind -o ro {kept} {quote(str(path))}"]  # fmt: skip
+        steps.append('exec "$@"')
         return ["unshare", "--mount", "--propagation", "private", "--",
                 "sh", "-c", "\n".join(steps), "sandbox", *command]  # fmt: skip
 
