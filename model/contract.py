@@ -15,9 +15,14 @@ trading exactness for hit rate (the answer then names the input it was computed 
 `Integer` is a JSON integer (`7` and `7.0`; `"7"`, `true` and `7.5` are refused).
 
 Identity: a key holds the model's name, its artifact's hash, its code's identity
-(`code_version` if the model pins it, else a hash of the source of the modules its
-class is defined in: a release that changes the code never reads the previous one's
-entries) and `value_schema`.
+(`code_version` if the model pins it, else a hash of every Python file of the model's
+code home, `code_home`: a release that changes the code, a helper module included,
+never reads the previous one's entries) and `value_schema`.
+
+Artifacts come in any format (`load(path)`, `model.artifact`); values are stored in
+their JSON form (`model.values`); a tree ensemble's input fields may be keyed by the
+interval between split thresholds they fall in (`keys = TreeIntervals(…)`,
+`model.trees`).
 """
 
 from __future__ import annotations
@@ -104,6 +109,8 @@ class Model:
     item); `extras` are `Value` fields answered after `model_version` and `cache`.
     `train` and `payload` are optional: how to make an artifact, and the i-th of
     many distinct realistic requests (what `warm`, `stress` and `bench` send).
+    `keys = TreeIntervals("f1", …)` keys a tree ensemble's input fields by the interval
+    each value falls in (`model.trees`: no answer changes, bit for bit).
     `requirements` are what `predict_many` needs beyond predcache's own dependencies
     (PEP 508 strings, e.g. `"onnxruntime>=1.20"`): every job that loads the model
     installs them, and `make package` ships them. Import them where they are used

@@ -19,11 +19,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import random
+import statistics
+import time
+from typing import Any
 
 from fastapi.testclient import TestClient
+from mangum import Mangum
 
 from model.contract import model_class
 from service.factory import create_app
+from service.ops.lambda_local.events import LambdaContext, http_api_v2_event
 from service.settings import Settings
 from stress_test.machine import describe_machine
 from stress_test.payloads import zipf_weights
@@ -55,8 +60,19 @@ def noisy_requests(spec: str, requests: int, pool: int, noise: float, seed: int)
     return [{**p, **{n: p[n] + rng.gauss(0, noise) for n in floats}} for p in chosen]
 
 
-def run(spec: str, bodies: list[dict]) -> tuple[float, int, list[dict]]:
-    """The L1 hit rate of `bodies` sent one by one, the entries computed, the answers."""
+def accepted(spec: str, body: dict) -> bool:
+    """Whether the model's request schema takes the noisy body (noise can push a value
+    past a bound: iris's `gt=0`)."""
+    try:
+        model_class(spec).Request.model_validate(body)
+    except ValueError:
+        return False
+    return True
+
+
+def run(spec: str, bodies: list[dict]) -> tuple[float, int, list[dict], Any]:
+    """The L1 hit rate of `bodies` sent one by one, the entries computed, the answers,
+    and the app."""
     settings = dataclasses.replace(
         Settings.from_env(), model=spec, cache_mode="memory", model_preload=True,
         log_level="WARNING",
@@ -65,14 +81,31 @@ def run(spec: str, bodies: list[dict]) -> tuple[float, int, list[dict]]:
     answers = [client.post("/predict/batch", json={"items": [b]}).json() for b in bodies]
     hits = sum(a["cache"]["hit_l1"] for a in answers)
     entries = client.get("/stats").json()["l1_items"]
-    return hits / len(bodies), entries, [a["predictions"][0] for a in answers]
+    return hits / len(bodies), entries, [a["predictions"][0] for a in answers], client.app
 
 
-def compare(declared: str, exact: str, bodies: list[dict]) -> list[str]:
+def l1_hit_us(apps: list[Any], body: dict, rounds: int = 3000) -> list[float]:
+    """The median time of an L1 hit on each app through Mangum, as Lambda runs it, the
+    apps taking turns (so the machine's drift falls on both alike)."""
+    handlers = [Mangum(app, lifespan="off") for app in apps]
+    event, context = http_api_v2_event(body), LambdaContext()
+    for handler in handlers:
+        handler(event, context)  # the entry: every later call is an L1 hit
+    times: list[list[float]] = [[] for _ in handlers]
+    for _ in range(rounds):
+        for handler, spent in zip(handlers, times, strict=True):
+            started = time.perf_counter()
+            handler(event, context)
+            spent.append(time.perf_counter() - started)
+    return [statistics.median(spent) * 1e6 for spent in times]
+
+
+def compare(declared: str, exact: str, bodies: list[dict], rounds: int) -> list[str]:
     """One line each for the model as declared and its exact variant, and how far apart
     their answers to the same requests are."""
-    rate, entries, served = run(declared, bodies)
-    exact_rate, exact_entries, truth = run(exact, bodies)
+    rate, entries, served, app = run(declared, bodies)
+    exact_rate, exact_entries, truth, exact_app = run(exact, bodies)
+    hit, exact_hit = l1_hit_us([app, exact_app], bodies[0], rounds)
     pairs = [(value(r), value(e)) for r, e in zip(served, truth, strict=True)]
     worst = max(abs(a - b) for r, e in pairs for a, b in zip(numbers(r), numbers(e), strict=True))
     changed = sum(
@@ -85,6 +118,8 @@ def compare(declared: str, exact: str, bodies: list[dict]) -> list[str]:
         f"  {exact:28} L1 hit rate {exact_rate:.3f}, {exact_entries:5} entries",
         f"    largest change to a number in an answer: {worst:.4g}; answers whose "
         f"non-numeric fields (a label) changed: {changed} of {len(pairs)}",
+        f"    an L1 hit through Mangum: {hit:.0f} us against {exact_hit:.0f} us exact "
+        f"({hit / exact_hit:.2f}x, medians, taking turns)",
     ]
 
 
@@ -106,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         "--noise", type=float, default=0.02, help="noise sigma, in the fields units"
     )
     parser.add_argument("--seed", type=int, default=42, help="random seed")
+    parser.add_argument("--hit-rounds", type=int, default=3000, help="L1 hits timed per app")
     args = parser.parse_args(argv)
     print(describe_machine(), flush=True)
     for spec in (args.rounded, args.intervals):  # as `make serve` would: trained if missing
@@ -113,7 +149,12 @@ def main(argv: list[str] | None = None) -> None:
         if not cls.default_artifact().exists():
             cls.train(cls.default_artifact())
     bodies = noisy_requests(args.rounded, args.requests, args.pool, args.noise, args.seed)
-    lines = [f"{args.requests} requests over {args.pool} base payloads, Zipf 1.1, noise sigma "
-             f"{args.noise}:", "rounded keys:", *compare(args.rounded, args.exact, bodies),
-             "interval keys:", *compare(args.intervals, args.intervals_exact, bodies)]  # fmt: skip
+    specs = (args.rounded, args.exact, args.intervals, args.intervals_exact)
+    bodies = [b for b in bodies if all(accepted(spec, b) for spec in specs)]
+    left_out = args.requests - len(bodies)
+    header = (f"{len(bodies)} requests over {args.pool} base payloads, Zipf 1.1, noise sigma "
+              f"{args.noise} ({left_out} that noise made invalid left out):")  # fmt: skip
+    rounded = compare(args.rounded, args.exact, bodies, args.hit_rounds)
+    intervals = compare(args.intervals, args.intervals_exact, bodies, args.hit_rounds)
+    lines = [header, "rounded keys:", *rounded, "interval keys:", *intervals]
     print("\n".join(lines))

@@ -58,3 +58,18 @@ def test_fields_cannot_be_spliced_across_the_separator() -> None:
 def test_canonical_form_is_sorted_compact_json() -> None:
     assert canonical({"b": 1, "a": "x"}) == b'{"a":"x","b":1}'
     assert len(key_of(PAYLOAD)) == 64
+
+
+def test_the_flight_models_keys_are_the_ones_a_warmed_table_holds() -> None:
+    """The key of the flight model's example, as every release before wrote it (sha256
+    over name, version, value schema and the compact sorted JSON): a table warmed before
+    a release still hits after it."""
+    from model.flight_delay import EXAMPLE
+
+    row = FlightFeatures(**EXAMPLE).model_dump()
+    assert canonical(row) == (
+        b'{"carrier":"UA","day":24,"dest":"ORD","hour":17,"month":12,"origin":"EWR","weekday":2}'
+    )
+    assert make_key("flight-delay", "977d520eed74", row, schema=1) == (
+        "7dc7ee17bf5a4cf062baaa4401182debbe9e645e0d720a8de34412cf4e977d94"
+    )

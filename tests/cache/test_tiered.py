@@ -117,9 +117,12 @@ def test_corrupt_item_is_a_miss_counted_and_overwritten(store: DynamoDBStore) ->
 
 def test_batch_lookup_mixes_tiers_and_computes_once(store: DynamoDBStore) -> None:
     clock, model = Clock(), Model()
-    writer = tiered(store, clock)
+    # what is asserted is which tier answers, not how fast: in-process moto's 150-key
+    # reads on two shared cores can pass the deployed 0.3 s budget (then skipped as misses)
+    roomy = {"l2_budget_seconds": 5.0}
+    writer = tiered(store, clock, **roomy)
     writer.get_or_compute_many([f"l2-{i}" for i in range(150)], model)
-    cache = tiered(store, clock)
+    cache = tiered(store, clock, **roomy)
     cache.get_or_compute_many(["l1"], model)
     keys = ["l1", *[f"l2-{i}" for i in range(150)], "new-a", "new-b", "new-a"]
     results = cache.get_or_compute_many(keys, model)

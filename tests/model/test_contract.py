@@ -20,7 +20,7 @@ from stress_test.bench.cold import cold_start
 from stress_test.bench.rounding import numbers
 from tests.conftest import make_settings
 
-MODELS = ["model.flight_delay:FlightDelay", "model.iris:Iris"]
+MODELS = ["model.flight_delay:FlightDelay", "model.iris:Iris", "model.iris:IrisTrees"]
 
 
 @pytest.fixture(scope="session")

@@ -235,3 +235,73 @@ def test_a_model_whose_keys_cannot_be_built_refuses_to_start(
     setattr(sys.modules[__name__], name, type(name, (IrisTrees,), {"keys": keys}))
     with pytest.raises((SettingsError, ModelError), match=said):
         create_app(make_settings(artifact, model=f"{__name__}:{name}"))
+
+
+def test_inspect_shows_a_requests_cell(
+    iris_trees: Path, moto_endpoint: str, table: str,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+) -> None:  # fmt: skip
+    import json
+
+    from service.ops import cli
+
+    monkeypatch.setenv("MODEL", "model.iris:IrisTrees")
+    target = ["--endpoint", moto_endpoint, "--table", table, "--model-path", str(iris_trees)]
+    assert cli.main(["inspect", json.dumps(IrisTrees.example()), *target]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["cell_bounds"] == "le"  # a cell holds low < x <= high
+    for name, value in IrisTrees.example().items():
+        cell = report["cell"][name]
+        assert cell["low"] is None or cell["low"] < value
+        assert cell["high"] is None or value <= cell["high"]
+
+
+class IrisXGBoost(IrisTrees):
+    """Iris trees made elsewhere, in XGBoost's own JSON format, read by its own `load`."""
+
+    name = "iris-xgboost"
+    artifact_file = "iris_xgboost.json"
+
+    def load(self, path: Path) -> Any:
+        import xgboost
+
+        booster = xgboost.Booster()
+        booster.load_model(str(path))
+        return booster
+
+    def predict_many(self, rows: Any) -> Any:
+        import xgboost
+
+        x = xgboost.DMatrix(np.array([[row[f] for f in FEATURES] for row in rows]))
+        return [{"species": "setosa", "probabilities": {s: float(p) for s, p in zip(
+            ("setosa", "versicolor", "virginica"), proba, strict=True)}}
+            for proba in self.artifact.pipeline().predict(x)]  # fmt: skip
+
+    def is_valid(self, value: Any) -> bool:
+        return isinstance(value, dict)
+
+
+def test_predcache_manifest_reads_the_thresholds_through_the_models_own_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import json
+
+    import xgboost
+    from sklearn.datasets import load_iris
+
+    from model.artifact import manifest_path_for
+    from service.ops import cli
+
+    data = load_iris()
+    made = tmp_path / IrisXGBoost.artifact_file
+    xgboost.XGBClassifier(n_estimators=10, max_depth=3).fit(data.data, data.target) \
+        .get_booster().save_model(str(made))  # fmt: skip
+    monkeypatch.setenv("MODEL", f"{__name__}:IrisXGBoost")
+    assert cli.main(["manifest", str(made), "--name", IrisXGBoost.name]) == 0
+    trees = json.loads(manifest_path_for(made).read_text())["trees"]
+    assert trees["library"] == "xgboost" and all(trees["thresholds"])
+    client = TestClient(create_app(make_settings(made, model=f"{__name__}:IrisXGBoost")))
+    first = IrisTrees.example()
+    near = {**first, "sepal_width": first["sepal_width"] + 1e-7}
+    assert [client.post("/predict", json=b).json()["cache"] for b in (first, near)] == [
+        "MISS", "HIT-L1"]  # fmt: skip
