@@ -1,13 +1,17 @@
 """Models of a user's own, kept in a folder of the checkout, package as they serve:
 README's "Deploy your own model" run as written (a list-valued request and a
-dependency predcache does not have), a TF-IDF model (`sklearn.feature_extraction`,
-which no list written for the flight model kept), and a model answering through XGBoost
-without declaring it, which `make package` must refuse in one line naming it.
+dependency predcache does not have), README's "Bring a model you already have" (an ONNX
+file made elsewhere, a model in one file, no scikit-learn at serve time), a TF-IDF model
+(`sklearn.feature_extraction`, which no list written for the flight model kept), a
+pandas ColumnTransformer pipeline (pandas is its own requirement), a LightGBM export
+folder with a data file beside its module (and the OpenMP library Lambda lacks,
+shipped); and the models make package must refuse in one line: one answering through
+XGBoost without declaring it, one writing beside itself, one holding 1.5 GiB.
 
-Each runs `make package MODEL=…` in a copy of this checkout of its own, all three at
-once (its tracked files with their times, so make redoes nothing; its venv,
-node_modules and .predcache shared), which ends by running the unzipped package on the
-runtime's Python (deploy/check_package.py).
+Each runs `make package MODEL=…` in a copy of this checkout of its own, all at once
+(its tracked files with their times, so make redoes nothing; its venv, node_modules and
+.predcache shared), which ends by running the unzipped package on the runtime's Python
+as Lambda would (deploy/check_package.py).
 """
 
 from __future__ import annotations
@@ -172,62 +176,12 @@ class ChurnModel(Model):
         return write_artifact(model.fit(df, churned), out, {"model_name": cls.name})
 """
 
-# Its artifact is a folder of JSON and text (no pickle: `load` reads it), and a
-# vocabulary file beside its module that the module opens
-KEYWORDS = """
-import json
-from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, Field
-
-from model.artifact import register_artifact
-from model.contract import Model
-
-VOCABULARY = json.loads((Path(__file__).parent / "vocabulary.json").read_text())
-
-
-class Message(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"example": {"text": "late again, gate changed"}}
-    )
-
-    text: str = Field(min_length=1, max_length=1000)
-
-
-class Urgency(BaseModel):
-    urgency: float
-    words: list[str]
-
-
-class Keywords(Model):
-    name = "keywords"
-    Request = Message
-    Value = Urgency
-    artifact_file = "keywords"
-
-    def load(self, path: Path):
-        weights = json.loads((path / "weights.json").read_text())
-        return weights, float((path / "bias.txt").read_text())
-
-    def predict_many(self, rows):
-        weights, bias = self.artifact.pipeline()
-        found = [[w for w in row["text"].lower().replace(",", " ").split() if w in VOCABULARY]
-                 for row in rows]
-        return [{"urgency": bias + sum(weights[w] for w in words), "words": words}
-                for words in found]
-
-    @classmethod
-    def train(cls, out: Path) -> dict:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "weights.json").write_text(json.dumps({word: 0.5 for word in VOCABULARY}))
-        (out / "bias.txt").write_text("0.1")
-        return register_artifact(out, {"model_name": cls.name})
-"""
-
-
-# LightGBM's own text format, loaded by LightGBM, whose wheel links the system's OpenMP
+# An export folder as a training job writes it (LightGBM's own text format beside the
+# columns it was trained on: no pickle, `load` reads both), a data file beside the module
+# (the cultivars' names), and LightGBM, whose wheel links the system's OpenMP
 # (libgomp.so.1), which Lambda's runtime lacks: make package ships it into lib/
 WINE = """
+import json
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -236,6 +190,7 @@ from model.artifact import register_artifact
 from model.contract import Model, Real
 
 EXAMPLE = {"alcohol": 13.2, "malic_acid": 1.8, "color_intensity": 4.4, "proline": 1050.0}
+CULTIVARS = json.loads((Path(__file__).parent / "cultivars.json").read_text())
 
 
 class Wine(BaseModel):
@@ -248,7 +203,7 @@ class Wine(BaseModel):
 
 
 class Cultivar(BaseModel):
-    cultivar: int
+    cultivar: str
     probability: float
 
 
@@ -256,20 +211,23 @@ class WineTrees(Model):
     name = "wine-lightgbm"
     Request = Wine
     Value = Cultivar
-    artifact_file = "wine.txt"
+    artifact_file = "wine"
     requirements = ("lightgbm>=4.5",)
 
     def load(self, path: Path):
         import lightgbm
 
-        return lightgbm.Booster(model_file=str(path))
+        columns = json.loads((path / "columns.json").read_text())
+        return lightgbm.Booster(model_file=str(path / "model.txt")), columns
 
     def predict_many(self, rows):
         import numpy as np
 
-        x = np.array([[row[name] for name in EXAMPLE] for row in rows])
-        proba = self.artifact.pipeline().predict(x, num_threads=1)
-        return [{"cultivar": int(p.argmax()), "probability": float(p.max())} for p in proba]
+        booster, columns = self.artifact.pipeline()
+        x = np.array([[row[name] for name in columns] for row in rows])
+        proba = booster.predict(x, num_threads=1)
+        return [{"cultivar": CULTIVARS[int(p.argmax())], "probability": float(p.max())}
+                for p in proba]
 
     @classmethod
     def train(cls, out: Path) -> dict:
@@ -281,8 +239,9 @@ class WineTrees(Model):
         params = {"objective": "multiclass", "num_class": 3, "verbose": -1, "num_threads": 1}
         booster = lightgbm.train(params, lightgbm.Dataset(data.data[:, columns], data.target),
                                  num_boost_round=20)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        booster.save_model(str(out))
+        out.mkdir(parents=True, exist_ok=True)
+        booster.save_model(str(out / "model.txt"))
+        (out / "columns.json").write_text(json.dumps(list(EXAMPLE)))
         return register_artifact(out, {"model_name": cls.name})
 """
 
@@ -355,9 +314,8 @@ def checkout(copy: Path) -> Path:
     (copy / "mymodels" / "reviews.py").write_text(REVIEWS)
     (copy / "mymodels" / "broken.py").write_text(UNDECLARED)
     (copy / "mymodels" / "churn.py").write_text(CHURN)
-    (copy / "mymodels" / "keywords.py").write_text(KEYWORDS)
-    (copy / "mymodels" / "vocabulary.json").write_text('["late", "gate", "cancelled"]')
     (copy / "mymodels" / "wine.py").write_text(WINE)
+    (copy / "mymodels" / "cultivars.json").write_text('["class_0", "class_1", "class_2"]')
     (copy / "mymodels" / "unfit.py").write_text(UNFIT)
     brought = readme_section("Bring a model you already have")
     export, spec_code = re.findall(r"```python\n(.*?)```", brought, re.S)
@@ -389,7 +347,7 @@ BROUGHT_MODEL = re.search(r"make package MODEL=(\S+)",
                           readme_section("Bring a model you already have")).group(1)  # fmt: skip
 Packaged = tuple[Path, subprocess.CompletedProcess]  # the checkout, make package's run
 MODELS = (README_MODEL, "mymodels.reviews:Reviews", "mymodels.broken:Undeclared", BROUGHT_MODEL,
-          "mymodels.churn:ChurnModel", "mymodels.keywords:Keywords", "mymodels.wine:WineTrees",
+          "mymodels.churn:ChurnModel", "mymodels.wine:WineTrees",
           "mymodels.unfit:Jotter", "mymodels.unfit:Hog")  # fmt: skip
 
 
@@ -482,30 +440,19 @@ def test_a_pandas_column_transformer_pipeline_packages_with_pandas(packaged: dic
     assert ANSWERED in done.stdout
 
 
-def test_a_folder_artifact_and_a_data_file_beside_the_module_ship(packaged: dict) -> None:
-    checkout, done = packaged["mymodels.keywords:Keywords"]
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    names = shipped(checkout)
-    assert {
-        "mymodels/keywords.py",
-        "mymodels/vocabulary.json",
-        "model/artifacts/keywords.manifest.json",
-        "model/artifacts/keywords/weights.json",
-        "model/artifacts/keywords/bias.txt",
-    } <= names
-    assert not any(n.startswith("mymodels/__pycache__/") and "312" not in n for n in names)
-    assert ANSWERED in done.stdout
-
-
-def test_a_lightgbm_model_ships_the_openmp_lambda_lacks(packaged: dict) -> None:
-    """LightGBM's library needs libgomp.so.1, which neither its wheel nor Lambda's runtime
-    has: the zip carries this machine's copy in lib/ (on Lambda's LD_LIBRARY_PATH) with
-    its copyright file, the build says its licence, and the package answers."""
+def test_a_lightgbm_export_folder_ships_with_the_openmp_lambda_lacks(packaged: dict) -> None:
+    """Its artifact a folder (LightGBM's text and the columns), a data file beside its
+    module; LightGBM's library needs libgomp.so.1, which neither its wheel nor Lambda's
+    runtime has: the zip carries this machine's copy in lib/ (on Lambda's
+    LD_LIBRARY_PATH) with its copyright file, the build says its licence, and the
+    package answers."""
     checkout, done = packaged["mymodels.wine:WineTrees"]
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     names = shipped(checkout)
-    assert {"lib/libgomp.so.1", "lib/LICENSES/libgomp.so.1.txt",
-            "lightgbm/lib/lib_lightgbm.so", "model/artifacts/wine.txt"} <= names  # fmt: skip
+    assert {"lib/libgomp.so.1", "lib/LICENSES/libgomp.so.1.txt", "lightgbm/lib/lib_lightgbm.so",
+            "model/artifacts/wine/model.txt", "model/artifacts/wine/columns.json",
+            "model/artifacts/wine.manifest.json", "mymodels/cultivars.json"} <= names  # fmt: skip
+    assert not any(n.startswith("mymodels/__pycache__/") and "312" not in n for n in names)
     said = done.stdout + done.stderr
     assert "lib/libgomp.so.1 for lib_lightgbm.so, from this machine's libgomp1: GPL-3.0" in said
     assert ANSWERED in done.stdout
