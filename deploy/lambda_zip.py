@@ -55,16 +55,20 @@ def zip_requirements(folder: Path) -> Path:
 
 
 def merge(requirements: Path, artifact: Path) -> None:
-    """ARTIFACT becomes the requirements' zip plus ARTIFACT's own entries; a name in
-    both stops the package (one of the two would be lost)."""
+    """ARTIFACT becomes the requirements' zip plus ARTIFACT's own entries, each with the
+    fixed date the requirements' entries carry, so a package made again from the same
+    files is the same bytes (and its check, deploy/check_package.py, is not rerun); a
+    name in both stops the package (one of the two would be lost)."""
     merged = artifact.with_name(artifact.name + ".merged")
     shutil.copyfile(requirements, merged)
     with zipfile.ZipFile(artifact) as own, zipfile.ZipFile(merged, "a") as archive:
         clashes = set(own.namelist()) & set(archive.namelist())
         if clashes:
             sys.exit(f"{artifact} and the requirements both carry {sorted(clashes)[:5]}")
-        for entry in own.infolist():
-            archive.writestr(entry, own.read(entry), zipfile.ZIP_DEFLATED)
+        for entry in own.infolist():  # dated as the requirements are: one zip per content
+            fixed = zipfile.ZipInfo(entry.filename, FIXED_DATE)
+            fixed.external_attr = entry.external_attr
+            archive.writestr(fixed, own.read(entry), zipfile.ZIP_DEFLATED)
     os.replace(merged, artifact)
 
 
