@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from cache import RecordStore, worst_call_seconds
 from model.artifact import ArtifactError
@@ -43,9 +44,24 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    """404, 405 and the like in the one error shape, `message` saying what happened."""
+    """404, 405 and the like in the one error shape, `message` saying what happened; a
+    405's `Allow` names every method the path takes (Starlette's names only the first
+    route's: `GET /predict` and `POST /predict` are two routes)."""
     message = f"{exc.detail}: {request.method} {short(request.url.path)}"
-    return JSONResponse(error_body(message), exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return JSONResponse(error_body(message), exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of every route whose path matches the request's, sorted."""
+    methods: set[str] = set()
+    for route in request.app.state.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 def create_app(
@@ -73,6 +89,9 @@ def create_app(
     app.state.keys = keys
     routes = build_router(predictions)
     app.include_router(routes.router)
+    # every route with its methods, for a 405's Allow (an included router is one entry)
+    app.state.routes = [r for r in (*app.router.routes, *routes.router.routes)
+                        if getattr(r, "methods", None)]  # fmt: skip
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # innermost first: the fast path runs after admission, on the body it has read

@@ -39,8 +39,20 @@ def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) and value.isascii() else value
 
 
-Carrier = Annotated[str, BeforeValidator(_upper), Field(pattern=r"^[A-Z0-9]{2}$", examples=["UA"])]
-Airport = Annotated[str, BeforeValidator(_upper), Field(pattern=r"^[A-Z]{3}$", examples=["EWR"])]
+# Validated upper-cased, published as what is accepted (ASCII letters in either case):
+# the upper-casing validator hides the pattern from the JSON schema, so it is said there
+Carrier = Annotated[
+    str,
+    BeforeValidator(_upper),
+    Field(pattern=r"^[A-Z0-9]{2}$", examples=["UA"],
+          json_schema_extra={"pattern": "^[A-Za-z0-9]{2}$", "minLength": 2, "maxLength": 2}),
+]  # fmt: skip
+Airport = Annotated[
+    str,
+    BeforeValidator(_upper),
+    Field(pattern=r"^[A-Z]{3}$", examples=["EWR"],
+          json_schema_extra={"pattern": "^[A-Za-z]{3}$", "minLength": 3, "maxLength": 3}),
+]  # fmt: skip
 
 
 class FlightFeatures(BaseModel):
