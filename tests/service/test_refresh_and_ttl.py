@@ -35,7 +35,7 @@ def test_a_failed_early_refresh_answers_the_cached_value(
     shutil.copy(artifact_path, copy)
     shutil.copy(manifest_path_for(artifact_path), manifest_path_for(copy))
     # beta 10 and a 100 min compute: a record 5 s from expiry is due for refresh unless
-    # XFetch's draw is above 0.99999 (with a 60 s compute, 1 run in 120 was not due)
+    # XFetch's draw is above 0.9999 (with a 60 s compute, 1 run in 120 was not due)
     app = instance(copy, moto_endpoint, table, early_refresh_beta=10.0, model_path=copy)
     put_record(app, moto_endpoint, table, age=100, lives=5, ms=6_000_000)
     copy.write_bytes(b"swapped")  # the refresh's first model load now fails
