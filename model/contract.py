@@ -31,12 +31,14 @@ import functools
 import hashlib
 import importlib
 import importlib.util
+import math
+import operator
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Strict
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, Strict
 from pydantic_core import PydanticCustomError
 
 from model.artifact import ArtifactError, ModelArtifact
@@ -59,7 +61,10 @@ def _canonical(value: float) -> float:
 
 
 # A JSON number (not a string, not a boolean), finite, in one canonical form.
-Real = Annotated[float, Strict(), Field(allow_inf_nan=False), AfterValidator(_canonical)]
+# The canonical form is written when the request is dumped (the key, the model's rows):
+# as a validator it would hide a field's own bounds (`Field(gt=0)` after it) from the
+# published schema, which then said `gt` where JSON Schema says `exclusiveMinimum`
+Real = Annotated[float, Strict(), Field(allow_inf_nan=False), PlainSerializer(_canonical)]
 
 
 def _whole_number(value: Any) -> Any:
@@ -73,6 +78,16 @@ def _whole_number(value: Any) -> Any:
 
 # A JSON integer: 7 and 7.0 are one value; "7", true and 7.5 are refused.
 Integer = Annotated[int, BeforeValidator(_whole_number)]
+
+
+# a published bound: whether it bounds from below, the test a rounded value must pass,
+# and on which side of the bound rounding starts to pass (half a unit of the last decimal)
+BOUNDS: dict[str, tuple[bool, Callable[[float, float], bool], int]] = {
+    "minimum": (True, operator.ge, -1),
+    "exclusiveMinimum": (True, operator.gt, 1),
+    "maximum": (False, operator.le, 1),
+    "exclusiveMaximum": (False, operator.lt, -1),
+}
 
 
 class Rounded:
@@ -90,6 +105,38 @@ class Rounded:
         from pydantic_core import core_schema
 
         return core_schema.no_info_before_validator_function(self._round, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
+        """The field's bounds as the unrounded numbers that pass them (`gt=0` with
+        `Rounded(1)` takes 0.05, not 0.01): what a client generated from the published
+        schema sends is accepted, and nothing refused is published as valid."""
+        published = dict(handler(schema))
+        for key, (lower, passes, side) in BOUNDS.items():
+            if key in published:
+                bound = published.pop(key)
+                start = bound + side * 0.5 * 10.0**-self.decimals  # where rounding flips
+
+                def rounded_passes(x: float, b: float = bound, test: Any = passes) -> bool:
+                    return test(round(x, self.decimals), b)
+
+                published["minimum" if lower else "maximum"] = _edge(start, rounded_passes, lower)
+        return published
+
+
+def _edge(start: float, passes: Callable[[float], bool], lower: bool) -> float:
+    """The first (lower) or last (upper) float that passes, a few steps from `start`
+    (binary floats near a decimal midpoint round either way)."""
+    inward, outward = (math.inf, -math.inf) if lower else (-math.inf, math.inf)
+    x = start
+    for _ in range(64):
+        if passes(x):
+            break
+        x = math.nextafter(x, inward)
+    for _ in range(64):
+        if not passes(math.nextafter(x, outward)):
+            break
+        x = math.nextafter(x, outward)
+    return x
 
 
 def rounded_fields(request: type[BaseModel]) -> tuple[str, ...]:

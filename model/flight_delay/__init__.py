@@ -31,6 +31,13 @@ EXAMPLE = {
 }
 # Longest month, leap years included: the contract allows Feb 29 (requests carry no year).
 _DAYS_IN_MONTH = {m: calendar.monthrange(2024, m)[1] for m in range(1, 13)}
+# the same rule as JSON Schema says it (if the month is one of these, the day is at most
+# that many), published with the body so a client generated from it sends real dates
+DAY_RULES = [
+    {"if": {"properties": {"month": {"enum": months}}, "required": ["month"]},
+     "then": {"properties": {"day": {"maximum": days}}}}
+    for days, months in ((29, [2]), (30, [4, 6, 9, 11]))
+]  # fmt: skip
 _UNKNOWN_FIELDS = frozenset(CATEGORICAL)
 
 
@@ -58,7 +65,9 @@ Airport = Annotated[
 class FlightFeatures(BaseModel):
     """One scheduled departure. Codes are case-insensitive and stored upper-case."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"example": EXAMPLE})
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"example": EXAMPLE, "allOf": DAY_RULES}
+    )
 
     carrier: Carrier = Field(description="2-letter/digit IATA airline code")
     origin: Airport = Field(description="3-letter IATA origin airport")

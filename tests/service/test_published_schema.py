@@ -30,9 +30,9 @@ def published(artifact_path: Path) -> dict:
     return {"body": body["schema"]["properties"], "query": query}
 
 
-def accepted(field: str, value: str) -> bool:
+def accepted(field: str, value: object, **others: object) -> bool:
     try:
-        FlightFeatures.model_validate({**EXAMPLE, field: value})
+        FlightFeatures.model_validate({**EXAMPLE, **others, field: value})
     except ValidationError:
         return False
     return True
@@ -100,3 +100,37 @@ def test_a_model_without_get_allows_post_only(tmp_path: Path) -> None:
     client = serve(OwnerModel, tmp_path)
     assert client.put("/predict").headers["allow"] == "POST"
     assert client.post("/predict", json={"owner": {"name": "ab"}}).json()["progression"] == 2.0
+
+
+def test_a_published_day_rule_is_the_apps(published: dict, artifact_path: Path) -> None:
+    """Every month and day: valid by the published body schema (its `if`/`then`) exactly
+    when the app takes it."""
+    import jsonschema
+
+    client = TestClient(create_app(make_settings(artifact_path)))
+    schema = client.get("/openapi.json").json()["paths"]["/predict"]["post"]["requestBody"]
+    validator = jsonschema.Draft202012Validator(schema["content"]["application/json"]["schema"])
+    for month in range(1, 13):
+        for day in range(1, 32):
+            body = {**EXAMPLE, "month": month, "day": day}
+            assert validator.is_valid(body) == accepted("day", day, month=month), (month, day)
+
+
+@settings(max_examples=300, deadline=None)
+@given(x=st.floats(-1, 31, allow_nan=False) | st.sampled_from([0.05, 0.0499999999, 30.05]))
+def test_a_rounded_fields_published_bounds_are_the_values_it_takes(x: float) -> None:
+    """iris's `gt=0, le=30` after `Rounded(1)`: the published bounds are the unrounded
+    numbers that pass (0.05 and 30.049999999999997), so a published-valid value is
+    taken and a published-invalid one refused."""
+    from model.iris import RoundedMeasurements
+
+    field = RoundedMeasurements.model_json_schema()["properties"]["petal_width"]
+    assert "gt" not in field and "le" not in field  # JSON Schema's own words
+    fits = field["minimum"] <= x <= field["maximum"]
+    try:
+        RoundedMeasurements.model_validate({**RoundedMeasurements.model_config[
+            "json_schema_extra"]["example"], "petal_width": x})  # fmt: skip
+        taken = True
+    except ValidationError:
+        taken = False
+    assert fits == taken
