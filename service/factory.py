@@ -25,7 +25,6 @@ from service.logs import configure_logging
 from service.predictions import PredictionService, build_prediction_service
 from service.replies import error_body, problems_body, short
 from service.routes import build_router
-from service.schemas import get_refusal
 from service.settings import Settings, SettingsError
 
 log = logging.getLogger("predcache.app")
@@ -103,12 +102,11 @@ def create_app(
         keys=keys,
     )
     app.add_middleware(ErrorMiddleware)
-    _log_start(settings, predictions)
+    _log_start(settings, predictions, routes.no_get)
     return app
 
 
-def _log_start(settings: Settings, predictions: PredictionService) -> None:
-    no_get = get_refusal(predictions.model.Request)
+def _log_start(settings: Settings, predictions: PredictionService, no_get: str | None) -> None:
     cells = predictions.cells
     log.info(
         "started",

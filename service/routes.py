@@ -40,6 +40,8 @@ class Routes(NamedTuple):
     # POST /predict's answer from its raw body, for the layer that answers it before
     # the router (service/fastpath.py)
     predict_body: Callable[[bytes], Awaitable[Response]]
+    # why GET /predict is left out for this model (said in the start-up line), or None
+    no_get: str | None
 
 
 def _body_answers(
@@ -107,7 +109,8 @@ def build_router(predictions: PredictionService) -> Routes:
         pairs = query_pairs(request.scope["query_string"])
         return await answer(parse_query(Request_, pairs), "query")
 
-    if get_refusal(Request_) is None:  # else said in the start-up line
+    no_get = get_refusal(Request_)
+    if no_get is None:
         router.get("/predict", openapi_extra={"parameters": query_parameters(Request_)},
                    **one)(predict_get)  # fmt: skip
 
@@ -145,4 +148,4 @@ def build_router(predictions: PredictionService) -> Routes:
         container or server worker) since it started."""
         return {"cache_mode": settings.cache_mode, **predictions.stats()}
 
-    return Routes(router, answer_body)
+    return Routes(router, answer_body, no_get)
