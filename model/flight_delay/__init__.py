@@ -46,20 +46,21 @@ def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) and value.isascii() else value
 
 
-# Validated upper-cased, published as what is accepted (ASCII letters in either case):
-# the upper-casing validator hides the pattern from the JSON schema, so it is said there
-Carrier = Annotated[
-    str,
-    BeforeValidator(_upper),
-    Field(pattern=r"^[A-Z0-9]{2}$", examples=["UA"],
-          json_schema_extra={"pattern": "^[A-Za-z0-9]{2}$", "minLength": 2, "maxLength": 2}),
-]  # fmt: skip
-Airport = Annotated[
-    str,
-    BeforeValidator(_upper),
-    Field(pattern=r"^[A-Z]{3}$", examples=["EWR"],
-          json_schema_extra={"pattern": "^[A-Za-z]{3}$", "minLength": 3, "maxLength": 3}),
-]  # fmt: skip
+def _code(characters: str, length: int, example: str) -> Any:
+    """A code of `length` `characters` (upper-case ranges), case-insensitive: validated
+    upper-cased, and published as what is accepted (ASCII letters in either case), since
+    the upper-casing validator hides the pattern from the JSON schema."""
+    published = characters.replace("A-Z", "A-Za-z")
+    return Annotated[
+        str,
+        BeforeValidator(_upper),
+        Field(pattern=f"^[{characters}]{{{length}}}$", examples=[example], json_schema_extra={
+            "pattern": f"^[{published}]{{{length}}}$", "minLength": length, "maxLength": length}),
+    ]  # fmt: skip
+
+
+Carrier = _code("A-Z0-9", 2, "UA")
+Airport = _code("A-Z", 3, "EWR")
 
 
 class FlightFeatures(BaseModel):
