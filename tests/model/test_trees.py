@@ -305,3 +305,15 @@ def test_predcache_manifest_reads_the_thresholds_through_the_models_own_load(
     near = {**first, "sepal_width": first["sepal_width"] + 1e-7}
     assert [client.post("/predict", json=b).json()["cache"] for b in (first, near)] == [
         "MISS", "HIT-L1"]  # fmt: skip
+
+
+def test_the_start_up_line_names_the_interval_fields(
+    iris_trees: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from tests.service.test_published_schema import started_lines
+
+    capsys.readouterr()
+    create_app(make_settings(iris_trees, model="model.iris:IrisTrees"))
+    (started,) = started_lines(capsys)
+    assert set(started["keys"]["interval"]) == set(FEATURES)
+    assert all(count > 0 for count in started["keys"]["interval"].values())

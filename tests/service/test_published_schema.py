@@ -134,3 +134,21 @@ def test_a_rounded_fields_published_bounds_are_the_values_it_takes(x: float) -> 
     except ValidationError:
         taken = False
     assert fits == taken
+
+
+def started_lines(capsys: pytest.CaptureFixture) -> list[dict]:
+    """The start-up lines the app logged (JSON on stderr) since the last read."""
+    import json
+
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()
+             if line.startswith("{")]  # fmt: skip
+    return [line for line in lines if line.get("message") == "started"]
+
+
+def test_the_start_up_line_says_get_is_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    capsys.readouterr()
+    serve(OwnerModel, tmp_path)
+    (started,) = started_lines(capsys)
+    assert started["get_predict"] == "left out: field 'owner' is objects or a union"
