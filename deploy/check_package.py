@@ -103,20 +103,24 @@ def check_model(zip_path: Path, template_path: Path) -> list[str]:
     return problems
 
 
-def check_timeouts(template_path: Path) -> list[str]:
-    """Each function's L2 budget plus the headroom fits within its timeout."""
+def budget_and_timeout(properties: dict) -> tuple[float, float]:
+    """A template function's L2 budget (its `L2_BUDGET_SECONDS`, else the service's
+    default) and its timeout (Lambda's default is 3 s)."""
     from service.settings import Settings
 
+    raw = properties.get("Environment", {}).get("Variables", {}).get("L2_BUDGET_SECONDS")
+    budget = float(raw) if isinstance(raw, str) else Settings().l2_budget_seconds
+    return budget, float(properties.get("Timeout", 3))
+
+
+def check_timeouts(template_path: Path) -> list[str]:
+    """Each function's L2 budget plus the headroom fits within its timeout."""
     resources = json.loads(template_path.read_text())["Resources"]
     problems = []
     for name, resource in resources.items():
         if resource["Type"] != "AWS::Lambda::Function":
             continue
-        properties = resource["Properties"]
-        variables = properties.get("Environment", {}).get("Variables", {})
-        raw = variables.get("L2_BUDGET_SECONDS")
-        budget = float(raw) if isinstance(raw, str) else Settings().l2_budget_seconds
-        timeout = float(properties.get("Timeout", 3))  # Lambda's default is 3 s
+        budget, timeout = budget_and_timeout(resource["Properties"])
         print(f"{name}: L2 budget {budget} s + {HEADROOM_SECONDS} s headroom, timeout {timeout} s")
         if budget + HEADROOM_SECONDS > timeout:
             problems.append(
@@ -226,7 +230,8 @@ def check_answers(zip_path: Path, template_path: Path) -> list[str]:
             late = logged["compiled"][:5]
             return [f"MODEL={spec}: the packaged function imported modules without "
                     f"bytecode (compiled at every cold start): {late}"]  # fmt: skip
-    problems = check_limits(spec, properties, facts, fresh_facts)
+    peak, cold = max(facts["peak_mib"], fresh_facts["peak_mib"]), cold_miss(facts)
+    problems = check_limits(spec, properties, peak, cold)
     if problems:
         return problems
     answers = [*zip(first, [facts, facts], strict=True), (fresh[0], fresh_facts)]
@@ -243,8 +248,6 @@ def check_answers(zip_path: Path, template_path: Path) -> list[str]:
             return [f"MODEL={spec}: the packaged function's {expected} answer differs from "
                     f"its MISS: {reply['body'][:200]}"]  # fmt: skip
     memory, tmp = limits(properties)
-    peak = max(facts["peak_mib"], fresh_facts["peak_mib"])
-    cold = facts["init_s"] + facts["seconds"][0]
     sandboxed = "read-only code, " if sandbox is not None else "WRITABLE code (not checked), "
     said = (
         f"MODEL={spec}: the unzipped package on {properties['Runtime']} answered its example "
@@ -256,13 +259,15 @@ def check_answers(zip_path: Path, template_path: Path) -> list[str]:
     return []
 
 
-def check_limits(spec: str, properties: dict, *runs: dict) -> list[str]:
-    """The containers' peak memory within the function's MemorySize (less the headroom),
-    and the cold miss (init and the first answer) within its timeout less the L2 budget."""
-    from service.settings import Settings
+def cold_miss(facts: dict) -> float:
+    """A fresh container's init and first answer, in seconds."""
+    return facts["init_s"] + facts["seconds"][0]
 
+
+def check_limits(spec: str, properties: dict, peak: float, cold: float) -> list[str]:
+    """The containers' `peak` memory (MiB) within the function's MemorySize (less the
+    headroom), and the `cold` miss within its timeout less the L2 budget."""
     memory, _tmp = limits(properties)
-    peak = max(run["peak_mib"] for run in runs)
     problems = []
     if peak > memory * MEMORY_USABLE:
         problems.append(
@@ -270,13 +275,10 @@ def check_limits(spec: str, properties: dict, *runs: dict) -> list[str]:
             f"{MEMORY_USABLE:.0%} of its MemorySize of {memory:,} MiB (Lambda ends a function "
             "past it): raise provider.memorySize in serverless.yml, or make the model smaller"
         )
-    raw = properties["env"].get("L2_BUDGET_SECONDS")
-    budget = float(raw) if raw else Settings().l2_budget_seconds
-    timeout = float(properties.get("Timeout", 3))
-    cold_miss = runs[0]["init_s"] + runs[0]["seconds"][0]
-    if cold_miss > timeout - budget:
+    budget, timeout = budget_and_timeout(properties)
+    if cold > timeout - budget:
         problems.append(
-            f"MODEL={spec}: its cold miss took {cold_miss:.1f} s here, past the function's "
+            f"MODEL={spec}: its cold miss took {cold:.1f} s here, past the function's "
             f"{timeout:g} s timeout less its {budget:g} s L2 budget: raise provider.timeout "
             "in serverless.yml (Lambda's CPU is the memory's share: more memory, more CPU)"
         )
