@@ -28,7 +28,7 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
-from elf import unresolved
+from elf import unresolved_lines
 from package_runs import (
     PackageRunError,
     app_key,
@@ -212,11 +212,9 @@ def check_answers(zip_path: Path, template_path: Path) -> list[str]:
         print(f"{checked.read_text().strip()} (this zip and environment, checked before)")
         return []
     task = unpacked(zip_path, digest)
-    missing = unresolved([task])
+    missing = unresolved_lines(task, "the package")
     if missing:
-        return [f"MODEL={spec}: {soname}, needed by {needers[0].relative_to(task)}, is neither "
-                "in the package nor in Lambda's runtime (deploy/elf.py)"
-                for soname, needers in sorted(missing.items())]  # fmt: skip
+        return [f"MODEL={spec}: {line}" for line in missing]
     try:
         with function([task], env, properties["Runtime"], *limits(properties)) as running:
             python, run_env, sandbox = running

@@ -122,6 +122,14 @@ def unresolved(roots: Sequence[Path], files: list[Path] | None = None) -> dict[s
     return missing
 
 
+def unresolved_lines(task: Path, where: str) -> list[str]:
+    """One line per soname an ELF file of the unpacked `task` needs and neither the
+    package (`where`: "the package", "the image's task root") nor Lambda's runtime has."""
+    return [f"{soname}, needed by {needers[0].relative_to(task)}, is neither in {where} nor "
+            "in Lambda's runtime (deploy/elf.py)"
+            for soname, needers in sorted(unresolved([task]).items())]  # fmt: skip
+
+
 def libs_owners(root: Path) -> dict[str, set[str]]:
     """Each vendored library folder at the top (`scipy.libs`) and the top-level folders
     whose ELF files look into it (scipy's extensions: `$ORIGIN/../../scipy.libs`)."""

@@ -26,7 +26,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from elf import unresolved
+from elf import unresolved_lines
 from package_runs import PackageRunError, event, function, limits, log_error
 
 from model.contract import model_class
@@ -131,11 +131,10 @@ def check(target: Path, properties: dict, key: str | None) -> list:
     spec = env["MODEL"]
     one = event(properties["door"], model_class(spec).example(), api_key=key)
     task = target / "task"
-    missing = unresolved([task])  # AWS's base image for the runtime: the same libraries
+    # AWS's base image for the runtime holds the same libraries as the runtime
+    missing = unresolved_lines(task, "the image's task root")
     if missing:
-        return [f"MODEL={spec}: {soname}, needed by {needers[0].relative_to(task)}, is neither "
-                "in the image's task root nor in AWS's base image (deploy/elf.py)"
-                for soname, needers in sorted(missing.items())]  # fmt: skip
+        return [f"MODEL={spec}: {line}" for line in missing]
     try:
         with function([task], env, runtime, *limits(properties)) as (python, run_env, sandbox):
             ric = ric_packages(python, runtime.removeprefix("python"))

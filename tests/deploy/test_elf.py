@@ -21,6 +21,7 @@ from elf import (  # noqa: E402
     elf_files,
     libs_owners,
     unresolved,
+    unresolved_lines,
     vendor,
 )
 
@@ -51,6 +52,10 @@ def test_a_library_left_out_is_named_with_the_file_that_needs_it(tmp_path: Path)
     missing = unresolved([tmp_path])
     assert [name.startswith("libgomp-") for name in missing] == [True]
     assert list(missing.values()) == [[helper]]
+    (soname,) = missing
+    assert unresolved_lines(tmp_path, "the package") == [
+        f"{soname}, needed by sklearn/utils/{helper.name}, is neither in the package nor in "
+        "Lambda's runtime (deploy/elf.py)"]  # fmt: skip
 
 
 @pytest.fixture
