@@ -51,7 +51,10 @@ def measured(mode: str, idle_seconds: int, workdir: Path) -> dict[str, int]:
     from service.ops.template import offline_api_key
 
     log = workdir / f"offline-{mode}.log"
-    with open(log, "w") as sink, offline_stack(free_port(), mode, sink, idle_seconds) as stack:
+    with (
+        open(log, "w") as sink,
+        offline_stack(free_port(), mode, sink, idle_seconds, timeout=False) as stack,
+    ):
         starts = run_over_http(stack.url, offline_api_key(), pool_script(idle_seconds))
         time.sleep(0.5)  # the last lines reach the log
     invocations = [line for line in read_lines(log)[0] if "HandlerMs" in line]
