@@ -71,18 +71,24 @@ def build_router(predictions: PredictionService) -> Routes:
     bodies = Bodies.of(model)
     answers = Answers(model, predictions.version, predictions.caching)
     router = APIRouter()
-    Request_ = bodies.Request
+    predict_body, no_get = _prediction_routes(router, predictions, bodies, answers)
+    _batch_route(router, predictions, bodies, answers)
+    _service_routes(router, predictions)
+    return Routes(router, predict_body, no_get)
 
+
+def _prediction_routes(
+    router: APIRouter, predictions: PredictionService, bodies: Bodies, answers: Answers
+) -> tuple[Callable[[bytes], Awaitable[Response]], str | None]:
+    """POST `/predict`, and GET `/predict` when the request has a query form; returns
+    the POST body's answer and why GET is left out (or None)."""
+    model = type(predictions.model)
+    Request_ = bodies.Request
     one = {
         "response_model": bodies.Prediction,
         "responses": ERROR_RESPONSES,
         "description": (model.__doc__ or "").strip().split("\n\n")[0],
     }
-
-    async def answer(item: BaseModel, where: str) -> Response:
-        (lookup,), (row,) = await predictions.lookup(keyable([item], (where,)), "/predict")
-        return answers.one(lookup, row)
-
     answer_body = _body_answers(predictions, Request_, answers)
 
     @router.post("/predict", openapi_extra={"requestBody": json_body(Request_)}, **one)
@@ -106,13 +112,20 @@ def build_router(predictions: PredictionService) -> Routes:
         Same validation, key and entry as the POST (a GET after a POST is a hit), and an
         HTTP cache in front (API Gateway's, keyed on these parameters) can keep it.
         """
-        pairs = query_pairs(request.scope["query_string"])
-        return await answer(parse_query(Request_, pairs), "query")
+        item = parse_query(Request_, query_pairs(request.scope["query_string"]))
+        (lookup,), (row,) = await predictions.lookup(keyable([item], ("query",)), "/predict")
+        return answers.one(lookup, row)
 
     no_get = get_refusal(Request_)
     if no_get is None:
         router.get("/predict", openapi_extra={"parameters": query_parameters(Request_)},
                    **one)(predict_get)  # fmt: skip
+    return answer_body, no_get
+
+
+def _batch_route(
+    router: APIRouter, predictions: PredictionService, bodies: Bodies, answers: Answers
+) -> None:
 
     @router.post(
         "/predict/batch",
@@ -130,16 +143,25 @@ def build_router(predictions: PredictionService) -> Routes:
         lookups, rows = await predictions.lookup(items, "/predict/batch")
         return answers.batch(lookups, rows)
 
+
+def _service_routes(router: APIRouter, predictions: PredictionService) -> None:
+    """`/health` (no key) and `/stats`: what an operator and a load balancer ask."""
+
     @router.get("/health", response_model=Health)
-    async def health(settings: Annotated[Settings, Depends(get_settings)]) -> Health:
-        """Liveness, the model and version served, and whether it is in memory yet.
+    async def health(
+        request: Request, settings: Annotated[Settings, Depends(get_settings)]
+    ) -> Health:
+        """Liveness, the model and version served, whether it is in memory yet, and the
+        state of the app's API keys (`revoked`, `unreadable`: every key is refused).
         Needs no key."""
+        keys = request.app.state.keys
         return Health(
             status="ok",
             model=predictions.model.name,
             model_version=predictions.artifact.version,
             model_loaded=predictions.artifact.loaded,
             cache_mode=settings.cache_mode,
+            api_keys=keys.state if keys is not None else "off",
         )
 
     @router.get("/stats", responses=_KEYED)
@@ -147,5 +169,3 @@ def build_router(predictions: PredictionService) -> Routes:
         """Hits, misses, refreshes, errors and latency per tier of this process (one
         container or server worker) since it started."""
         return {"cache_mode": settings.cache_mode, **predictions.stats()}
-
-    return Routes(router, answer_body, no_get)

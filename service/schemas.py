@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from model.contract import Model, rounded_fields
+from service.keys import KeyState
 
 MAX_BATCH_ITEMS = 1000
 CacheOutcome = Literal["HIT-L1", "HIT-L2", "MISS"]
@@ -322,3 +323,6 @@ class Health(BaseModel):
     model_version: str
     model_loaded: bool
     cache_mode: str
+    # the app's own key check (service/keys.py): off, ok, kept (last good keys, the
+    # parameter unreadable for now), revoked or unreadable (every key refused)
+    api_keys: KeyState

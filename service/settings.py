@@ -122,6 +122,10 @@ class Settings:
             _check_url(self.dynamodb_endpoint)
         if self.api_keys is not None and (not self.api_keys or "" in self.api_keys):
             raise SettingsError("API_KEYS is set but names no key: give keys, or unset it")
+        if self.api_keys_parameter is not None and not self.api_keys_parameter.strip():
+            raise SettingsError(
+                "API_KEYS_PARAMETER is set but empty: name the SSM parameter, or unset it"
+            )
         if self.api_keys is not None and self.api_keys_parameter:
             raise SettingsError("API_KEYS and API_KEYS_PARAMETER are both set: keep one")
         if not self.metrics_service:
@@ -171,6 +175,8 @@ class Settings:
                 raw = "1"
             if name == "API_KEYS" and name in environ:
                 values[spec.name] = frozenset(k.strip() for k in raw.split(",") if k.strip())
+            elif name == "API_KEYS_PARAMETER" and name in environ:
+                values[spec.name] = raw  # set but empty is refused: it would turn keys off
             elif raw:
                 values[spec.name] = _parse(name, raw, spec.default, spec.metadata["choices"])
         return cls(**values)
