@@ -4,13 +4,18 @@ reply the middlewares send it with (they run before FastAPI can build a response
     {"message": "<one human sentence>", ...}   (422 adds `detail` and `more`, 413 and 414
                                                 `limit`)
 
-An answer never grows with the request: a 422 lists at most `MAX_PROBLEMS` problems
-(`more` counts the rest), its message names the first `SAID_PROBLEMS`, and a field or
-path the client chose is cut to `MAX_NAME_CHARS`, so no error body passes ~4 kB.
+An answer never grows with the request: a 422 lists at most `MAX_PROBLEMS` problems,
+as many as fit in `MAX_ERROR_BYTES` (`more` counts the rest), its message names the
+first `SAID_PROBLEMS`; a field, path or method the client chose is cut to
+`MAX_NAME_CHARS`, and a problem's message (which may quote the client's value: a
+union's tag, a validator's words) to `MAX_MESSAGE_CHARS`, a quoted value in it to
+`MAX_NAME_CHARS`. So no error body passes 4 kB, and none repeats more than a cut prefix
+of what was sent.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -20,6 +25,10 @@ Headers = list[tuple[bytes, bytes]]
 MAX_PROBLEMS = 20
 SAID_PROBLEMS = 5
 MAX_NAME_CHARS = 64
+MAX_MESSAGE_CHARS = 160
+MAX_SAID_CHARS = 600  # the 422's `message`, naming the first problems
+MAX_ERROR_BYTES = 4000  # a 422 body: under 4 kB, whatever the characters
+_LONG_QUOTE = re.compile(rf"'([^']{{{MAX_NAME_CHARS + 1},}})'")
 
 
 class ErrorBody(BaseModel):
@@ -64,18 +73,35 @@ def error_body(message: str, **extra: Any) -> dict[str, Any]:
     return {"message": message, **extra}
 
 
-def short(name: str) -> str:
-    """A name the client chose (a field, a path), cut to `MAX_NAME_CHARS`."""
-    return name if len(name) <= MAX_NAME_CHARS else f"{name[: MAX_NAME_CHARS - 1]}…"
+def short(name: str, limit: int = MAX_NAME_CHARS) -> str:
+    """A name the client chose (a field, a path, a method), cut to `limit` characters."""
+    return name if len(name) <= limit else f"{name[: limit - 1]}…"
+
+
+def cut_message(message: str) -> str:
+    """A problem's message with any long quoted value cut, then cut as a whole."""
+    message = _LONG_QUOTE.sub(lambda quoted: f"'{short(quoted.group(1))}'", message)
+    return short(message, MAX_MESSAGE_CHARS)
 
 
 def problems_body(problems: list[dict[str, str]]) -> dict[str, Any]:
     """The 422 body for `problems` (`field`, `message`, `type` each): bounded, whatever
     the request held."""
-    listed = [{**p, "field": short(p["field"])} for p in problems[:MAX_PROBLEMS]]
-    said = "; ".join(f"{p['field']}: {p['message']}" for p in listed[:SAID_PROBLEMS])
+    cut = [
+        {"field": short(p["field"]), "message": cut_message(p["message"]), "type": short(p["type"])}
+        for p in problems[:MAX_PROBLEMS]
+    ]
+    said = "; ".join(f"{p['field']}: {p['message']}" for p in cut[:SAID_PROBLEMS])
+    said = short(said, MAX_SAID_CHARS)
     if len(problems) > SAID_PROBLEMS:
         said += f"; and {len(problems) - SAID_PROBLEMS} more"
+    size = len(orjson.dumps(error_body(said, detail=[], more=len(problems))))
+    listed = []
+    for problem in cut:
+        size += len(orjson.dumps(problem)) + 1
+        if size > MAX_ERROR_BYTES:
+            break
+        listed.append(problem)
     return error_body(said, detail=listed, more=len(problems) - len(listed))
 
 
