@@ -20,6 +20,7 @@ from model.artifact import ArtifactError
 from service.admission import AdmissionMiddleware
 from service.errors import ErrorMiddleware
 from service.fastpath import FastPath
+from service.head import HeadAsGet
 from service.keys import key_source
 from service.logs import configure_logging
 from service.predictions import PredictionService, build_prediction_service
@@ -46,7 +47,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     """404, 405 and the like in the one error shape, `message` saying what happened; a
     405's `Allow` names every method the path takes (Starlette's names only the first
     route's: `GET /predict` and `POST /predict` are two routes)."""
-    message = f"{exc.detail}: {request.method} {short(request.url.path)}"
+    message = f"{exc.detail}: {short(request.method)} {short(request.url.path)}"
     headers = exc.headers
     if exc.status_code == 405:
         headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
@@ -54,13 +55,14 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """The methods of every route whose path matches the request's, sorted."""
+    """The methods of every route whose path matches the request's, sorted (`HEAD`
+    wherever `GET`: service/head.py)."""
     methods: set[str] = set()
     for route in request.app.state.routes:
         match, _ = route.matches({**request.scope, "method": "GET"})
         if match is not Match.NONE:
             methods |= route.methods
-    return sorted(methods)
+    return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
 
 
 def create_app(
@@ -102,6 +104,7 @@ def create_app(
         keys=keys,
     )
     app.add_middleware(ErrorMiddleware)
+    app.add_middleware(HeadAsGet)
     _log_start(settings, predictions, routes.no_get)
     return app
 

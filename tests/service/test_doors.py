@@ -71,3 +71,24 @@ def test_the_apps_key_check_guards_a_door_with_none_in_front(
     assert (refused["statusCode"], wrong["statusCode"]) == (401, 401)
     assert "x-api-key" in json.loads(refused["body"])["message"]
     assert (answered["statusCode"], health["statusCode"]) == (200, 200)
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_head_answers_where_get_does_with_headers_and_no_body(artifact_path: Path, door) -> None:
+    """HEAD is GET without the body (service/head.py), key check and all; a path without
+    GET refuses it with the methods it takes."""
+    settings = make_settings(artifact_path, api_keys=frozenset({KEY}))
+    handler = Mangum(create_app(settings, inline=True), lifespan="off")
+    build = DOORS[door]
+    for _ in range(2):  # the second a hit, as the HEAD will be
+        got = handler(with_key(build(None, method="GET", query=QUERY), KEY), LambdaContext())
+    head = handler(with_key(build(None, method="HEAD", query=QUERY), KEY), LambdaContext())
+    assert (got["statusCode"], head["statusCode"]) == (200, 200)
+    assert head["body"] == "" and head["headers"]["x-cache"] == "HIT-L1"
+    assert head["headers"]["content-length"] == got["headers"]["content-length"]
+    keyless = handler(build(None, method="HEAD", query=QUERY), LambdaContext())
+    assert (keyless["statusCode"], keyless["body"]) == (401, "")
+    health = handler(build(None, "/health", "HEAD"), LambdaContext())
+    assert (health["statusCode"], health["body"]) == (200, "")
+    batch = handler(with_key(build(None, "/predict/batch", "HEAD"), KEY), LambdaContext())
+    assert batch["statusCode"] == 405 and batch["headers"]["allow"] == "POST"

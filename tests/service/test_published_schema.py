@@ -72,7 +72,7 @@ def test_a_405_names_every_method_the_path_takes(artifact_path: Path, method: st
     client = TestClient(create_app(make_settings(artifact_path)))
     answer = client.request(method, "/predict")
     assert answer.status_code == 405
-    assert answer.headers["allow"] == "GET, POST"
+    assert answer.headers["allow"] == "GET, HEAD, POST"
     assert client.request(method, "/predict/batch").headers["allow"] == "POST"
 
 
