@@ -13,13 +13,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 import orjson
 
-from cache.base import BatchRead, BatchWrite, note_wait
+from cache.base import BatchRead, BatchWrite, CallTimes, note_calls
 from cache.errors import ErrorKind, StoreError
 from cache.record import CORRUPT, CacheRecord
 
@@ -52,8 +52,12 @@ def make_client(
     region: str | None = None,
     credentials: Mapping[str, str] | None = None,
     require_credentials: bool = False,
+    connections: int = 50,
 ) -> Any:
     """A DynamoDB client that gives up fast: a slow table must not stall a request.
+
+    `connections`: at least the store's workers, so no call waits inside botocore for a
+    connection (that wait would be timed as the table's).
 
     Built with botocore alone (boto3 would add s3transfer to every cold start).
     Without `endpoint_url`, botocore honours `AWS_ENDPOINT_URL_DYNAMODB` by itself;
@@ -82,7 +86,7 @@ def make_client(
             "dynamodb",
             region_name=region,
             endpoint_url=endpoint_url,
-            config=_config(timeout, max_attempts),
+            config=_config(timeout, max_attempts, connections),
             aws_access_key_id=keys.get("aws_access_key_id"),
             aws_secret_access_key=keys.get("aws_secret_access_key"),
         )
@@ -162,7 +166,7 @@ def _shared_loader(session: Any) -> Any:
     return _LOADERS[paths]
 
 
-def _config(timeout: float, max_attempts: int) -> Any:
+def _config(timeout: float, max_attempts: int, connections: int) -> Any:
     from botocore.config import Config
 
     return Config(
@@ -171,7 +175,7 @@ def _config(timeout: float, max_attempts: int) -> Any:
         # "legacy" backs DynamoDB off 50 ms, 100 ms, … ("standard" waits up to 1 s
         # after the first throttle: longer than a cache lookup is worth).
         retries={"total_max_attempts": max_attempts, "mode": "legacy"},
-        max_pool_connections=50,
+        max_pool_connections=connections,
         tcp_keepalive=True,
         # Requests are built here, never from user input: skip botocore's re-validation.
         parameter_validation=False,
@@ -246,6 +250,87 @@ def decode(item: Mapping[str, Any]) -> CacheRecord:
         return CORRUPT
 
 
+_sending = threading.local()  # the ledger of the call this worker thread is making
+
+
+class _Wire:
+    """A store's attempts on the wire, from all its workers (by thread): which call's
+    ledger each belongs to and when it was sent. An attempt a lookup abandoned at its
+    deadline stays here until it ends, holding its worker."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.out: dict[int, tuple[_Ledger, float]] = {}
+
+
+class _Ledger:
+    """The table calls one store call sends, each attempt timed on the wire (from the
+    moment its request is sent to its answer's arrival, through botocore's `before-send`
+    and `before-parse` events) by the worker thread that makes it: what the table is
+    judged by. Never the time a call waited for a worker, nor botocore's own CPU
+    (serializing, signing, parsing), which threads sharing two cores stretch. A client
+    without botocore's events is timed around the whole call."""
+
+    def __init__(self, wire: _Wire, hooked: bool) -> None:
+        self._wire = wire
+        self._hooked = hooked
+        self._ended: list[float] = []
+        self._waited: list[float] = []
+
+    def submit(self, pool: ThreadPoolExecutor, work: Callable[..., T], *args: Any) -> Future:
+        """`work(*args, self)` on `pool`, noting how long it waited for a worker."""
+        submitted = time.monotonic()
+
+        def run() -> T:
+            with self._wire.lock:
+                self._waited.append(time.monotonic() - submitted)
+            return work(*args, self)
+
+        return pool.submit(run)
+
+    def send(self, call: Callable[[], T]) -> T:
+        _sending.ledger = self
+        if not self._hooked:
+            self.sent()
+        try:
+            return call()
+        finally:
+            self.ended()  # an attempt that failed on the wire (a timeout) ends here
+            _sending.ledger = None
+
+    def sent(self) -> None:
+        self.ended()  # a retry: the attempt before it failed on the wire
+        with self._wire.lock:
+            self._wire.out[threading.get_ident()] = (self, time.monotonic())
+
+    def ended(self) -> None:
+        with self._wire.lock:
+            attempt = self._wire.out.pop(threading.get_ident(), None)
+            if attempt is not None:
+                self._ended.append(time.monotonic() - attempt[1])
+
+    def times(self) -> CallTimes:
+        now = time.monotonic()
+        with self._wire.lock:
+            out = [now - sent for ledger, sent in self._wire.out.values() if ledger is self]
+            held = max((now - sent for _, sent in self._wire.out.values()), default=0.0)
+            return CallTimes(list(self._ended), out, list(self._waited), held)
+
+
+def _on_the_wire(**_: Any) -> None:
+    """botocore's `before-send`: an attempt's request leaves now."""
+    ledger = getattr(_sending, "ledger", None)
+    if ledger is not None:
+        ledger.sent()
+
+
+def _off_the_wire(**_: Any) -> None:
+    """botocore's `before-parse`: the attempt's answer has arrived."""
+    ledger = getattr(_sending, "ledger", None)
+    if ledger is not None:
+        ledger.ended()
+
+
 class DynamoDBStore:
     """`RecordStore` on one DynamoDB table through the low-level boto3 client.
 
@@ -274,49 +359,44 @@ class DynamoDBStore:
         self.backoff_seconds = backoff_seconds
         self._sleep = sleep
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="l2")  # threads start lazily
+        events = getattr(getattr(self.client, "meta", None), "events", None)
+        self._wire, self._hooked = _Wire(), events is not None
+        if events is not None:
+            events.register("before-send.dynamodb", _on_the_wire)
+            events.register("before-parse.dynamodb", _off_the_wire)
 
-    @staticmethod
-    def _note_wait(submitted: float, began: list[float]) -> None:
-        if began:
-            note_wait(min(began) - submitted)
-
-    def _submit(self, work: Callable[..., T], began: list[float], *args: Any) -> Any:
-        """`work(*args)` on a worker, noting in `began` when a worker took it."""
-
-        def run() -> T:
-            began.append(time.monotonic())
-            return work(*args)
-
-        return self._pool.submit(run)
-
-    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        try:
+    def _call(self, ledger: _Ledger | None, operation: str, **kwargs: Any) -> dict[str, Any]:
+        def send() -> dict[str, Any]:
             return getattr(self.client, operation)(**kwargs)
+
+        try:
+            return ledger.send(send) if ledger is not None else send()
         except Exception as exc:
             raise StoreError(classify(exc), f"{operation}: {exc}") from exc
 
-    def _within(self, deadline: float | None, work: Callable[[], T], what: str) -> T:
-        """`work()` on a worker thread, waited for until `deadline` (monotonic) at most."""
+    def _within(self, deadline: float | None, work: Callable[[_Ledger | None], T], what: str) -> T:
+        """`work(ledger)` on a worker thread, waited for until `deadline` (monotonic) at
+        most; its table calls noted (`note_calls`) for the caller to judge."""
         if deadline is None:
-            return work()
+            return work(None)
         left = deadline - time.monotonic()
         if left <= 0:
-            raise StoreError(ErrorKind.TIMEOUT, f"{what}: no time left in the L2 budget")
-        submitted, began = time.monotonic(), []
-        future = self._submit(work, began)
+            raise StoreError(ErrorKind.CUT, f"{what}: no time left in the L2 budget")
+        ledger = _Ledger(self._wire, self._hooked)
+        future = ledger.submit(self._pool, work)
         try:
             return future.result(timeout=left)
         except FutureTimeout:
             if future.cancel():  # still queued: no worker was free, the table never saw it
-                raise StoreError(ErrorKind.BUSY, f"{what}: no L2 worker free within the "
+                raise StoreError(ErrorKind.CUT, f"{what}: no L2 worker free within the "
                                  "budget") from None  # fmt: skip
-            raise StoreError(ErrorKind.TIMEOUT, f"{what}: past the L2 budget") from None
+            raise StoreError(ErrorKind.CUT, f"{what}: past the L2 budget") from None
         finally:
-            self._note_wait(submitted, began)
+            note_calls(ledger.times())
 
     def get(self, key: str, *, timeout: float | None = None) -> CacheRecord | None:
-        def read() -> dict[str, Any]:
-            return self._call("get_item", TableName=self.table, Key={KEY_ATTR: {"S": key}})
+        def read(ledger: _Ledger | None) -> dict[str, Any]:
+            return self._call(ledger, "get_item", TableName=self.table, Key={KEY_ATTR: {"S": key}})
 
         item = self._within(_deadline(timeout), read, "get_item").get("Item")
         return decode(item) if item is not None else None
@@ -325,7 +405,7 @@ class DynamoDBStore:
         item = encode(key, record)
         self._within(
             _deadline(timeout),
-            lambda: self._call("put_item", TableName=self.table, Item=item),
+            lambda ledger: self._call(ledger, "put_item", TableName=self.table, Item=item),
             "put_item",
         )
 
@@ -354,7 +434,9 @@ class DynamoDBStore:
         }
         try:
             self._within(
-                _deadline(timeout), lambda: self._call("update_item", **request), "update_item"
+                _deadline(timeout),
+                lambda ledger: self._call(ledger, "update_item", **request),
+                "update_item",
             )
         except StoreError as exc:
             if exc.kind is ErrorKind.CONDITION_FAILED:
@@ -364,6 +446,7 @@ class DynamoDBStore:
 
     def delete(self, key: str) -> bool:
         response = self._call(
+            None,
             "delete_item",
             TableName=self.table,
             Key={KEY_ATTR: {"S": key}},
@@ -378,6 +461,7 @@ class DynamoDBStore:
         leftover: str,
         on_response: Callable,
         deadline: float | None,
+        ledger: _Ledger | None,
     ) -> tuple[dict[str, Any], int]:
         """Call a batch operation, resending what DynamoDB left unprocessed with backoff,
         starting no round (nor backoff) that would end past `deadline`.
@@ -391,7 +475,7 @@ class DynamoDBStore:
                 if deadline is not None and time.monotonic() + pause >= deadline:
                     break
                 self._sleep(pause)
-            response = self._call(operation, RequestItems=request)
+            response = self._call(ledger, operation, RequestItems=request)
             calls += 1
             on_response(response)
             request = response.get(leftover) or {}
@@ -400,36 +484,44 @@ class DynamoDBStore:
         return request, calls
 
     def _chunks(
-        self, operation: str, chunks: list[dict[str, Any]], leftover: str,
-        on_response: Callable, deadline: float | None,
-    ) -> tuple[list[dict[str, Any]], int, bool]:  # fmt: skip
-        """Every chunk's request at once; per chunk what is left unprocessed (the whole
-        chunk when it did not finish by `deadline`), the calls made, and whether the
-        deadline cut any chunk short."""
+        self, operation: str, chunks: list[Any], leftover: str, on_response: Callable,
+        deadline: float | None, build: Callable[[Any], dict[str, Any]] = lambda c: c,
+    ) -> tuple[list[dict[str, Any] | None], int, int]:  # fmt: skip
+        """Every chunk's request at once, each made by `build(chunk)` on the worker that
+        sends it (a chunk the deadline leaves unsent is never built); per chunk what is
+        left unprocessed (None: all of it, the deadline came first), the calls made, and
+        the items the deadline left undone; the table calls noted (`note_calls`)."""
 
-        def one(request: dict[str, Any]) -> tuple[dict[str, Any], int]:
-            return self._until_processed(operation, request, leftover, on_response, deadline)
+        def one(chunk: Any, ledger: _Ledger | None) -> tuple[dict[str, Any], int]:
+            request = build(chunk)
+            return self._until_processed(
+                operation, request, leftover, on_response, deadline, ledger
+            )
 
         if deadline is None:
-            done = [one(chunk) for chunk in chunks]
-            return [left for left, _ in done], sum(calls for _, calls in done), False
-        submitted, began = time.monotonic(), []
-        futures = [self._submit(one, began, chunk) for chunk in chunks]
+            done = [one(chunk, None) for chunk in chunks]
+            return [left for left, _ in done], sum(calls for _, calls in done), 0
+        ledger = _Ledger(self._wire, self._hooked)
+        futures = [ledger.submit(self._pool, one, chunk) for chunk in chunks]
         wait(futures, timeout=max(0.0, deadline - time.monotonic()))
-        self._note_wait(submitted, began)
-        lefts, calls, cut = [], 0, False
-        for chunk, future in zip(chunks, futures, strict=True):
-            if not future.done():
-                future.cancel()
-                lefts.append(chunk)
-                cut = True
-                continue
-            left, made = future.result()  # a failed chunk raises its StoreError here
-            lefts.append(left)
-            calls += made
-        return lefts, calls, cut
+        lefts: list[dict[str, Any] | None] = []
+        calls, late = 0, 0
+        try:
+            for chunk, future in zip(chunks, futures, strict=True):
+                if not future.done():
+                    future.cancel()  # if it never started; else it ends on its own
+                    lefts.append(None)
+                    late += len(chunk)
+                    continue
+                left, made = future.result()  # a failed chunk raises its StoreError here
+                lefts.append(left)
+                calls += made
+        finally:
+            note_calls(ledger.times())
+        return lefts, calls, late
 
     def get_many(self, keys: Sequence[str], *, timeout: float | None = None) -> BatchRead:
+        deadline = _deadline(timeout)  # building the requests spends it too
         result = BatchRead()
         found: dict[str, CacheRecord] = {}
         lock = threading.Lock()  # chunks collect from several threads
@@ -442,43 +534,53 @@ class DynamoDBStore:
                         found[key] = decode(item)
 
         unique = list(dict.fromkeys(keys))  # duplicates are a ValidationException
-        chunks = [
-            {self.table: {"Keys": [{KEY_ATTR: {"S": k}} for k in unique[i : i + MAX_GET_BATCH]]}}
-            for i in range(0, len(unique), MAX_GET_BATCH)
-        ]
-        lefts, result.calls, result.timed_out = self._chunks(
-            "batch_get_item", chunks, "UnprocessedKeys", collect, _deadline(timeout)
+        chunks = [unique[i : i + MAX_GET_BATCH] for i in range(0, len(unique), MAX_GET_BATCH)]
+
+        def build(chunk: list[str]) -> dict[str, Any]:
+            return {self.table: {"Keys": [{KEY_ATTR: {"S": k}} for k in chunk]}}
+
+        lefts, result.calls, result.late = self._chunks(
+            "batch_get_item", chunks, "UnprocessedKeys", collect, deadline, build
         )
         with lock:  # a chunk abandoned at the deadline may still be collecting
             result.records = dict(found)
-        result.unprocessed = [
-            k[KEY_ATTR]["S"]
-            for left in lefts
-            for k in left.get(self.table, {}).get("Keys", [])
-            if k[KEY_ATTR]["S"] not in result.records
-        ]
+        for chunk, left in zip(chunks, lefts, strict=True):
+            unread = chunk if left is None else [
+                k[KEY_ATTR]["S"] for k in left.get(self.table, {}).get("Keys", [])
+            ]  # fmt: skip
+            result.unprocessed += [k for k in unread if k not in result.records]
         return result
 
     def put_many(
         self, records: Mapping[str, CacheRecord], *, timeout: float | None = None
     ) -> BatchWrite:
+        deadline = _deadline(timeout)
         result = BatchWrite()
-        puts = [{"PutRequest": {"Item": encode(k, r)}} for k, r in records.items()]
-        chunks = [
-            {self.table: puts[i : i + MAX_WRITE_BATCH]}
-            for i in range(0, len(puts), MAX_WRITE_BATCH)
-        ]
-        lefts, result.calls, result.timed_out = self._chunks(
-            "batch_write_item", chunks, "UnprocessedItems", lambda _r: None, _deadline(timeout)
+        pairs = list(records.items())
+        chunks = [pairs[i : i + MAX_WRITE_BATCH] for i in range(0, len(pairs), MAX_WRITE_BATCH)]
+        sizes: dict[str, int] = {}  # each encoded item's bytes, by key
+
+        def build(chunk: list[tuple[str, CacheRecord]]) -> dict[str, Any]:
+            """Encoded on the worker that sends it: the request's thread never waits on
+            encoding a thousand items, and a chunk the deadline leaves unsent costs nothing."""
+            items = [encode(key, record) for key, record in chunk]
+            for item in items:
+                sizes[item[KEY_ATTR]["S"]] = item_bytes(item)
+            return {self.table: [{"PutRequest": {"Item": item}} for item in items]}
+
+        lefts, result.calls, result.late = self._chunks(
+            "batch_write_item", chunks, "UnprocessedItems", lambda _r: None, deadline, build
         )
         for chunk, left in zip(chunks, lefts, strict=True):
+            if left is None:
+                result.unprocessed += len(chunk)
+                continue
             left_keys = {r["PutRequest"]["Item"][KEY_ATTR]["S"] for r in left.get(self.table, [])}
             result.unprocessed += len(left_keys)
-            for request in chunk[self.table]:
-                item = request["PutRequest"]["Item"]
-                if item[KEY_ATTR]["S"] not in left_keys:
+            for key, _ in chunk:
+                if key not in left_keys:
                     result.written += 1
-                    result.item_bytes.append(item_bytes(item))
+                    result.item_bytes.append(sizes[key])
         return result
 
 

@@ -12,7 +12,10 @@ from enum import StrEnum
 
 class ErrorKind(StrEnum):
     # raised by a store
-    TIMEOUT = "timeout"
+    TIMEOUT = "timeout"  # the table did not answer in time (botocore's socket timeouts)
+    # the caller's deadline came while a call was out or queued: whose limit that was
+    # (the table's, a `timeout`, or this process's, `busy`) the read path judges
+    CUT = "cut"
     THROTTLED = "throttled"
     UNREACHABLE = "unreachable"
     MISSING_TABLE = "missing_table"
@@ -32,8 +35,9 @@ class ErrorKind(StrEnum):
     WRITE_SKIPPED = "write_skipped"
     SLOW = "slow"  # answered, but slower than the slow-call threshold
     OVER_BUDGET = "over_budget"  # not made: the lookup's L2 budget was spent
-    # not made: no L2 worker of this process was free within the budget (its own queue,
-    # not the table: never held against the breaker)
+    # a `cut` the read path judged this process's own: its queue (no L2 worker free, or
+    # calls sent too late) while the table answered in time; counted in L2's `queue` in
+    # /stats, never an error and never held against the breaker
     BUSY = "busy"
 
     @property

@@ -75,12 +75,67 @@ class TierStats:
             }
 
 
+class QueueStats:
+    """The cache's own limit on L2 work, apart from the table's errors: how long calls
+    waited for a worker of this process, the L2 calls (and their items) a lookup's
+    budget cut short while the table answered in time, the calls answered slowly while
+    the process ran at its CPU limit, and the writes those lookups then skipped (none
+    held against the table)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waits: deque[float] = deque(maxlen=_WINDOW)
+        self.waits = 0
+        self.cut_calls = 0
+        self.cut_items = 0
+        self.stretched_calls = 0
+        self.skipped_writes = 0
+
+    def waited(self, seconds: Iterable[float]) -> None:
+        with self._lock:
+            for wait in seconds:
+                self.waits += 1
+                self._waits.append(wait)
+
+    def cut(self, items: int) -> None:
+        with self._lock:
+            self.cut_calls += 1
+            self.cut_items += items
+
+    def stretched(self) -> None:
+        """A call answered slowly while the process ran at its CPU limit: not judged."""
+        with self._lock:
+            self.stretched_calls += 1
+
+    def skipped_write(self) -> None:
+        """A lookup past its own limit made no write."""
+        with self._lock:
+            self.skipped_writes += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            ordered = sorted(self._waits)
+            view: dict[str, Any] = {"waits": self.waits}
+            if ordered:
+                view |= {
+                    "wait_p50_ms": round(1000 * percentile(ordered, 0.50), 3),
+                    "wait_p99_ms": round(1000 * percentile(ordered, 0.99), 3),
+                }
+            return view | {
+                "cut_by_budget": self.cut_calls,
+                "items_cut": self.cut_items,
+                "cpu_bound_slow": self.stretched_calls,
+                "writes_skipped": self.skipped_writes,
+            }
+
+
 class CacheStats:
-    """One `TierStats` per tier (l1, l2) plus the model behind them."""
+    """One `TierStats` per tier (l1, l2) plus the model behind them, and L2's queue."""
 
     def __init__(self) -> None:
         self.l1 = TierStats()
         self.l2 = TierStats()
+        self.l2_queue = QueueStats()
         self.model = TierStats()
         self._lock = threading.Lock()
         self.outcomes: Counter[str] = Counter()
@@ -102,7 +157,7 @@ class CacheStats:
             "outcomes": outcomes,
             "refresh": refreshes,
             "l1": self.l1.snapshot(),
-            "l2": self.l2.snapshot(),
+            "l2": self.l2.snapshot() | {"queue": self.l2_queue.snapshot()},
             "model": _model_view(self.model.snapshot()),
         }
 

@@ -23,6 +23,7 @@ judged again at the end of the lookup. A hit near its expiry may be refreshed ea
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
-from cache.base import RecordStore, take_wait
+from cache.base import CallTimes, RecordStore, take_calls
 from cache.breaker import CircuitBreaker
 from cache.errors import ErrorKind, StoreError
 from cache.memory import MemoryStore
@@ -41,6 +42,10 @@ from cache.singleflight import SingleFlight
 from cache.stats import CacheStats
 
 log = logging.getLogger("predcache.cache")
+# counted per item by `_left_over`, not once per call
+_PER_ITEM = frozenset({ErrorKind.UNPROCESSED, ErrorKind.UNPROCESSED_WRITE})
+# A process that used this share of its CPU capacity during an L2 call was CPU-bound
+CPU_BOUND = 0.9
 
 ComputeMany = Callable[[list[str]], Sequence[Any]]
 T = TypeVar("T")
@@ -80,7 +85,12 @@ class Pending:
     remaining: list[str]
     stale: dict[str, Lookup] = field(default_factory=dict)
     l2_failed: bool = False  # then this lookup does not write L2 either
+    l2_busy: bool = False  # its budget ran out in this process's queue: no more L2 either
     l2_left: float = 0.0  # seconds of L2 time this lookup may still spend
+
+    @property
+    def skips_l2(self) -> bool:
+        return self.l2_failed or self.l2_busy
 
     @property
     def complete(self) -> bool:
@@ -108,7 +118,9 @@ class TieredCache:
     was computed. `l2_budget_seconds` is the L2 time
     one lookup may spend in all; a call taking `slow_call_seconds` or more counts as a
     failure. `clock` gives epoch seconds for lifetimes, `timer` measures durations
-    (tiers' latency, what a compute cost).
+    (tiers' latency, what a compute cost), `cpu_clock` this process's CPU seconds, of
+    which it can use `cpu_capacity` a second (one core: the GIL; less on a small Lambda
+    function): a call made while the process ran at that limit is not judged slow.
     """
 
     def __init__(
@@ -128,6 +140,8 @@ class TieredCache:
         stats: CacheStats | None = None,
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
+        cpu_clock: Callable[[], float] = time.process_time,
+        cpu_capacity: float = 1.0,
     ) -> None:
         self.version = version
         self.schema = schema
@@ -144,6 +158,8 @@ class TieredCache:
         self.stats = stats or CacheStats()
         self._clock = clock
         self._timer = timer
+        self._cpu_clock = cpu_clock
+        self.cpu_capacity = cpu_capacity
         self._flight = SingleFlight()
 
     def get_or_compute_many(self, keys: Sequence[str], compute_many: ComputeMany) -> list[Lookup]:
@@ -249,15 +265,6 @@ class TieredCache:
             pending.stale.pop(key, None)
         return expired
 
-    def _spent(self, pending: Pending, started: float, queued: float) -> float:
-        """Charge a call's whole time to the lookup's budget; the table's share of it
-        (less what it waited for a worker of this process), which is what is judged."""
-        elapsed = self._timer() - started
-        pending.l2_left -= elapsed
-        table_time = max(0.0, elapsed - queued)
-        self.stats.l2.observe(table_time)
-        return table_time
-
     def _l2_call(
         self,
         pending: Pending,
@@ -265,12 +272,13 @@ class TieredCache:
         call: Callable[[float], tuple[T, ErrorKind | None]],
         items: int,
     ) -> T | None:
-        """One timed, breaker-guarded L2 call within what is left of the lookup's budget:
-        None when skipped or failed (counted, logged).
+        """One breaker-guarded L2 call within what is left of the lookup's budget: None
+        when skipped or failed (counted, logged).
 
-        `call(timeout)` returns its result and what degraded it (throttled, cut by
-        the budget, items left unprocessed), if anything; a slow success is degraded
-        too. A degraded call's result is used but counts against the breaker, as any
+        `call(timeout)` returns its result and what degraded it (throttled, cut by the
+        budget, items left unprocessed), if anything. The call's whole time is charged
+        to the budget; the table is judged by its own calls' times alone (`_judged`).
+        A degraded call's result is used but counts against the breaker, as any
         exception does (so a half-open probe never leaks its slot).
         """
         if pending.l2_left <= 0:
@@ -282,43 +290,69 @@ class TieredCache:
             self.stats.l2.error(ErrorKind.CIRCUIT_OPEN, items)
             pending.l2_failed = True
             return None
-        take_wait()  # from here on: what this call waits for a worker of this process
-        started = self._timer()
+        take_calls()  # from here on: the table calls this call sends
+        started, cpu = self._timer(), self._cpu_clock()
+        result: T | None = None
         try:
             result, trouble = call(pending.l2_left)
+            failed = False
         except Exception as exc:
-            kind = exc.kind if isinstance(exc, StoreError) else ErrorKind.UNEXPECTED
-            queued = take_wait()
-            table_time = self._spent(pending, started, queued)
-            mostly_queued = queued > table_time and table_time < self.slow_call_seconds
-            if kind is ErrorKind.TIMEOUT and mostly_queued:
-                kind = ErrorKind.BUSY  # mostly queued, until too little budget was left
-            self.stats.l2.error(kind)
-            if kind is ErrorKind.BUSY:  # the process's queue, not the table's health
-                self.breaker.release(ticket)
-            else:
-                self.breaker.failure(ticket)
-            pending.l2_failed = True
-            log.warning(
-                "l2 %s failed: %s", operation, exc, extra={"tier": "l2", "error_kind": kind}
-            )
-            return None
-        table_time = self._spent(pending, started, take_wait())
-        if trouble is None and table_time >= self.slow_call_seconds:
-            trouble = ErrorKind.SLOW
-            self.stats.l2.error(trouble)
-        if trouble is None:
+            trouble = exc.kind if isinstance(exc, StoreError) else ErrorKind.UNEXPECTED
+            failed = True
+        elapsed = self._timer() - started
+        pending.l2_left -= elapsed
+        cpu_bound = self._cpu_clock() - cpu >= CPU_BOUND * self.cpu_capacity * elapsed
+        trouble = self._judged(trouble, take_calls(), items, cpu_bound)
+        if trouble is ErrorKind.BUSY:
+            self._own_limit(ticket, pending)
+        elif trouble is None:
             self.breaker.success(ticket)
+            pending.l2_busy |= pending.l2_left <= 0  # spent, the table answering in time
         else:
+            if trouble not in _PER_ITEM:
+                self.stats.l2.error(trouble)
             self.breaker.failure(ticket)
-            pending.l2_failed |= trouble is not ErrorKind.SLOW
-            log.warning(
-                "l2 %s degraded: %s",
-                operation,
-                trouble,
-                extra={"tier": "l2", "error_kind": trouble},
-            )
-        return result
+            pending.l2_failed |= failed or trouble is not ErrorKind.SLOW
+            log.warning("l2 %s %s: %s", operation, "failed" if failed else "degraded", trouble,
+                        extra={"tier": "l2", "error_kind": trouble})  # fmt: skip
+        return None if failed else result
+
+    def _judged(
+        self, trouble: ErrorKind | None, times: CallTimes, items: int, cpu_bound: bool
+    ) -> ErrorKind | None:
+        """What the table is held to, by its own attempts' times (`CallTimes`): `slow`
+        when even its quickest answer took `slow_call_seconds`; for a `cut` (the deadline
+        came first), a `timeout` when, besides, an attempt of the store was out that long
+        unanswered. Neither when this process ran at its CPU limit meanwhile
+        (`cpu_bound`): its threads then wait their turn to read an answer, and that wait
+        is timed with the table's. A cut otherwise is the cache's own limit, `busy`
+        (calls waiting for a worker, sent too late, or stretched by its CPU): counted in
+        L2's `queue`, never an error and never held against the table."""
+        for seconds in times.ended + times.out:  # a hung attempt: as long as it was out
+            self.stats.l2.observe(seconds)
+        self.stats.l2_queue.waited(times.waited)
+        slow = self.slow_call_seconds
+        table_slow = not cpu_bound and times.fastest >= slow
+        if trouble is ErrorKind.CUT:
+            # the table kept an attempt out that long: this call's, or one abandoned
+            # earlier whose worker this call then waited for (a hung table holds them all)
+            stuck = times.held >= slow or times.fastest < math.inf
+            if table_slow and stuck:
+                return ErrorKind.TIMEOUT
+            self.stats.l2_queue.cut(items)
+            return ErrorKind.BUSY
+        if trouble is None and slow <= times.fastest < math.inf:
+            if table_slow:
+                return ErrorKind.SLOW
+            self.stats.l2_queue.stretched()
+        return trouble
+
+    def _own_limit(self, ticket: Any, pending: Pending) -> None:
+        """The lookup's budget ran out in this process's own queue: no verdict on the
+        table (a half-open probe's slot goes to the next call); the rest of the lookup
+        skips L2."""
+        pending.l2_busy = True
+        self.breaker.release(ticket)
 
     def _read(self, keys: list[str], timeout: float) -> tuple[dict[str, CacheRecord], Any]:
         if len(keys) == 1:
@@ -335,13 +369,15 @@ class TieredCache:
         return None, self._left_over(batch, ErrorKind.UNPROCESSED_WRITE, batch.unprocessed)
 
     def _left_over(self, batch: Any, kind: ErrorKind, unprocessed: int) -> ErrorKind | None:
-        """Count what a batch left undone; the kind that degraded it, if any."""
-        if unprocessed:
-            self.stats.l2.error(kind, unprocessed)
+        """Count the items the table answered as unprocessed (`kind`); the kind that
+        degraded the batch, if any (one the deadline cut short is `cut`, which `_judged`
+        holds against the table or not)."""
+        left = unprocessed - batch.late
+        if left:
+            self.stats.l2.error(kind, left)
         if batch.timed_out:
-            self.stats.l2.error(ErrorKind.TIMEOUT)
-            return ErrorKind.TIMEOUT
-        return kind if unprocessed else None
+            return ErrorKind.CUT
+        return kind if left else None
 
     def _from_store(self, pending: Pending) -> list[str]:
         keys = pending.remaining
@@ -392,7 +428,7 @@ class TieredCache:
                 left.append(key)
                 continue
             won = self.store is None
-            if self.store is not None and not pending.l2_failed:
+            if self.store is not None and not pending.skips_l2:
                 until = now + max(1.0, 3 * stale.record.compute_ms / 1000)
                 won = bool(
                     self._l2_call(pending, "claim", partial(self._claim, key, stale, until, now), 1)
@@ -491,7 +527,10 @@ class TieredCache:
         if self.store is None:
             return
         # a table that just failed would likely fail again, and past the budget no
-        # call is made: skip
+        # call is made: skip (the cache's own limit is no error of the table's)
+        if pending.l2_busy:
+            self.stats.l2_queue.skipped_write()
+            return
         if pending.l2_failed or pending.l2_left <= 0:
             self.stats.l2.error(ErrorKind.WRITE_SKIPPED)
             return

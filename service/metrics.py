@@ -3,8 +3,9 @@
 `/stats` is per container; in Lambda each request also prints one EMF line per
 cache outcome on stdout (a single request: one line), which CloudWatch turns into
 metrics with no API call: namespace `predcache`, dimensions `Service` and
-`CacheOutcome`, metrics `Items` (Count) and `Latency` (Milliseconds). The dashboard
-in serverless.yml sums them. The line also carries the request's log fields
+`CacheOutcome`, metrics `Items` (Count) and `Latency` (Milliseconds), and on a
+request's first line, when there are any, its early refreshes and `L2QueueCut`. The
+dashboard in serverless.yml sums them. The line also carries the request's log fields
 (`Route`, `Key`, `RequestItems`), so no separate log line is needed.
 """
 
@@ -45,10 +46,12 @@ class EmfMetrics:
         self,
         outcomes: Mapping[str, int],
         context: Mapping[str, Any],
-        refreshes: Mapping[str, int] | None = None,
+        counts: Mapping[str, int] | None = None,
     ) -> None:
         """One line per outcome present: how many items it answered, and the latency;
-        the first line also counts early refreshes by what they did (`Refresh`).
+        the first line also carries `counts`: early refreshes by what they did (`Refresh`),
+        and `L2QueueCut`, the L2 calls the request's budget cut in this process's own
+        queue (`/stats` `l2.queue.cut_by_budget`: the cache's limit, not the table's).
 
         `context`: the request's `route`, `key` prefix, `items` and `ms`.
         """
@@ -56,12 +59,12 @@ class EmfMetrics:
         lines = [
             self._line(timestamp, outcome, items, context) for outcome, items in outcomes.items()
         ]
-        if refreshes and lines:
+        if counts and lines:
             first = lines[0]
             first["_aws"]["CloudWatchMetrics"][0]["Metrics"] += [
-                {"Name": kind, "Unit": "Count"} for kind in refreshes
+                {"Name": kind, "Unit": "Count"} for kind in counts
             ]
-            first |= dict(refreshes)
+            first |= dict(counts)
         if self._held is not None:
             self._held.extend(lines)
         else:

@@ -142,6 +142,8 @@ class PredictionService:
         """`lookup` of what `plan_rows` made (a caller that keeps plans skips re-keying)."""
         started = time.perf_counter()
         keys, compute, rows = plan
+        queue = self.cache.stats.l2_queue
+        cut = queue.cut_calls
         if self.inline:
             lookups = self.cache.get_or_compute_many(keys, compute)
         else:
@@ -154,7 +156,10 @@ class PredictionService:
         outcomes, refreshes = tally(lookups)
         context = {"route": route, "key": keys[0][:12], "items": len(rows), "ms": elapsed_ms}
         if self.metrics is not None:
-            self.metrics.record(outcomes, context, refreshes)
+            counts = dict(refreshes)
+            if self.inline and queue.cut_calls > cut:  # one request at a time: all its own
+                counts["L2QueueCut"] = queue.cut_calls - cut
+            self.metrics.record(outcomes, context, counts)
         # With metrics on, the EMF line already carries these fields: the log line is DEBUG.
         level = logging.DEBUG if self.metrics is not None else logging.INFO
         if log.isEnabledFor(level):
@@ -195,6 +200,7 @@ def build_store(settings: Settings, workers: int = L2_WORKERS["inline"]) -> Dyna
             settings.dynamodb_endpoint,
             region=settings.aws_region,
             require_credentials=True,
+            connections=workers,
         )
     except NoRegionError as exc:
         raise SettingsError(
@@ -234,6 +240,7 @@ def build_cache(
         reserve_seconds=settings.l0_ttl_seconds,
         l2_budget_seconds=settings.l2_budget_seconds,
         slow_call_seconds=settings.l2_slow_call_seconds,
+        cpu_capacity=settings.cpu_capacity,
         breaker=breaker,
         refresh=EarlyRefresh(settings.early_refresh_beta),
     )

@@ -28,6 +28,9 @@ TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 # What one request may wait on a hung table (every attempt's timeout plus the
 # backoff): well inside the function's 15 s timeout (serverless.yml).
 MAX_L2_WAIT_SECONDS = 5.0
+# A Lambda function's memory at which it gets one full vCPU, and a share below it
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html, read 2026-12-01)
+ONE_VCPU_MB = 1769
 
 
 class SettingsError(ValueError):
@@ -138,6 +141,14 @@ class Settings:
             )
         self._check_l2_budget()
         self._check_l1_fits()
+
+    @property
+    def cpu_capacity(self) -> float:
+        """The CPU one process of the service can use, in cores: one (the GIL), or a
+        Lambda function's memory share of a vCPU below `ONE_VCPU_MB`."""
+        if not self.function_memory_mb:
+            return 1.0
+        return min(1.0, self.function_memory_mb / ONE_VCPU_MB)
 
     def _check_l1_fits(self) -> None:
         """A full L1 takes at most half of a Lambda function's memory (the runtime, the

@@ -34,7 +34,7 @@ from service.ops.prices import (
     usd,
 )
 from service.ops.template import memory_mb
-from service.settings import CACHE_MODES, Settings
+from service.settings import CACHE_MODES, ONE_VCPU_MB, Settings
 from stress_test.lambda_view import percentiles
 from stress_test.load.script import Step, script_payload
 from stress_test.measurements import need
@@ -75,7 +75,6 @@ ROUTING = ("mru", "lru", "lowest")
 # AWS publishes neither how long an idle environment is kept (public measurements see
 # 5 to 15 minutes) nor how long one lives under steady traffic ("every few hours"):
 LIFECYCLE_SOURCE = "https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html"
-ONE_VCPU_MB = 1769  # memory at which a function gets one full vCPU (LAMBDA_MEMORY page)
 
 
 @dataclass(frozen=True)

@@ -231,15 +231,18 @@ def test_hung_table_with_the_defaults_costs_each_request_under_half_a_second(
     payloads = unique_payloads(8, offset=90_000)
     with silent_endpoint() as silent:
         client = instance(artifact_path, silent, "hung", **DEPLOYED_L2)
-        times = []
+        times, attempts = [], []
         for payload in payloads:
             started = time.perf_counter()
             assert client.post("/predict", json=payload).status_code == 200
             times.append(time.perf_counter() - started)
+            attempts.append(client.get("/stats").json()["l2"]["latency"]["calls"])
         stats = client.get("/stats").json()
     assert max(times) < 0.3 + 0.5, times  # the budget, plus slack for a loaded machine
     assert stats["l2"]["errors"]["timeout"] == 5  # L2_BREAKER_FAILURES, then open
     assert stats["l2_circuit"] == "open"
-    # open: the last three make no L2 call at all (a timed sum flaked once in a full run,
-    # a 0.37 s pause with the breaker open and no call made)
-    assert stats["l2"]["latency"]["calls"] == 5 and stats["l2"]["errors"]["circuit_open"] == 3
+    # open: the last three make no L2 attempt at all (a timed sum flaked once in a full
+    # run, a 0.37 s pause with the breaker open and no call made); each of the first five
+    # made one or two (botocore retries a timed-out attempt if the budget leaves time)
+    assert attempts[4] == attempts[-1] and 5 <= attempts[4] <= 10, attempts
+    assert stats["l2"]["errors"]["circuit_open"] == 3

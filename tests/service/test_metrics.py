@@ -126,3 +126,23 @@ def test_each_request_emits_metrics_when_enabled(artifact_path: Path, capsys) ->
 def test_no_metrics_unless_enabled(client: TestClient, capsys) -> None:
     client.post("/predict", json=PAYLOAD)
     assert '"_aws"' not in capsys.readouterr().out
+
+
+def test_a_budget_cut_in_the_queue_is_its_own_metric(artifact_path: Path, capsys) -> None:
+    """Under Mangum (one request at a time), a batch whose chunks queue behind each other
+    on one L2 worker past the budget: `L2QueueCut` on its line, no table error."""
+    from cache import DynamoDBStore
+    from stress_test.payloads import unique_payloads
+    from tests.cache.test_l2_workers import HealthyTable
+
+    settings = make_settings(artifact_path, cache_mode="tiered", emit_metrics=True,
+                             l2_budget_seconds=0.3)  # fmt: skip
+    store = DynamoDBStore("t", HealthyTable(), workers=1)  # 40 ms a chunk, one at a time
+    app = create_app(settings, inline=True, store=store)
+    items = unique_payloads(1000, offset=170_000)  # 10 read chunks: 0.4 s queued
+    assert TestClient(app).post("/predict/batch", json={"items": items}).status_code == 200
+    lines = [line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    (record,) = [validate_emf(line) for line in lines]
+    assert record["L2QueueCut"] == 1
+    stats = app.state.predictions.stats()["l2"]
+    assert stats["errors"] == {} and stats["queue"]["cut_by_budget"] == 1
