@@ -23,6 +23,7 @@ from service.fastpath import FastPath
 from service.head import HeadAsGet
 from service.keys import key_source
 from service.logs import configure_logging
+from service.openapi import published
 from service.predictions import PredictionService, build_prediction_service
 from service.replies import error_body, problems_body, short
 from service.routes import build_router
@@ -90,6 +91,7 @@ def create_app(
     app.state.keys = keys
     routes = build_router(predictions)
     app.include_router(routes.router)
+    app.openapi = published(app, routes.operations)  # type: ignore[method-assign]
     # every route with its methods, for a 405's Allow (an included router is one entry)
     app.state.routes = [r for r in (*app.router.routes, *routes.router.routes)
                         if getattr(r, "methods", None)]  # fmt: skip

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
 from service.deps import get_settings
+from service.openapi import Operation, Route
 from service.predictions import Plan, PredictionService
 from service.replies import ERROR_RESPONSES
 from service.responses import Answers
@@ -42,6 +43,8 @@ class Routes(NamedTuple):
     predict_body: Callable[[bytes], Awaitable[Response]]
     # why GET /predict is left out for this model (said in the start-up line), or None
     no_get: str | None
+    # what each route reads and answers, for the published document (service/openapi.py)
+    operations: dict[Route, Operation]
 
 
 def _body_answers(
@@ -70,28 +73,31 @@ def build_router(predictions: PredictionService) -> Routes:
     model = type(predictions.model)
     bodies = Bodies.of(model)
     answers = Answers(model, predictions.version, predictions.caching)
-    router = APIRouter()
-    predict_body, no_get = _prediction_routes(router, predictions, bodies, answers)
-    _batch_route(router, predictions, bodies, answers)
-    _service_routes(router, predictions)
-    return Routes(router, predict_body, no_get)
+    router, operations = APIRouter(), {}
+    predict_body, no_get = _prediction_routes(router, predictions, bodies, answers, operations)
+    _batch_route(router, predictions, bodies, answers, operations)
+    _service_routes(router, predictions, operations)
+    return Routes(router, predict_body, no_get, operations)
 
 
 def _prediction_routes(
-    router: APIRouter, predictions: PredictionService, bodies: Bodies, answers: Answers
+    router: APIRouter,
+    predictions: PredictionService,
+    bodies: Bodies,
+    answers: Answers,
+    operations: dict[Route, Operation],
 ) -> tuple[Callable[[bytes], Awaitable[Response]], str | None]:
     """POST `/predict`, and GET `/predict` when the request has a query form; returns
     the POST body's answer and why GET is left out (or None)."""
     model = type(predictions.model)
     Request_ = bodies.Request
-    one = {
-        "response_model": bodies.Prediction,
-        "responses": ERROR_RESPONSES,
-        "description": (model.__doc__ or "").strip().split("\n\n")[0],
-    }
+    one = {"response_model": None, "description": (model.__doc__ or "").strip().split("\n\n")[0]}
     answer_body = _body_answers(predictions, Request_, answers)
+    operations["/predict", "post"] = Operation(
+        lambda: {"requestBody": json_body(Request_)}, bodies.Prediction, ERROR_RESPONSES
+    )
 
-    @router.post("/predict", openapi_extra={"requestBody": json_body(Request_)}, **one)
+    @router.post("/predict", **one)
     async def predict(request: Request) -> Response:
         """The model's answer for one request.
 
@@ -118,21 +124,27 @@ def _prediction_routes(
 
     no_get = get_refusal(Request_)
     if no_get is None:
-        router.get("/predict", openapi_extra={"parameters": query_parameters(Request_)},
-                   **one)(predict_get)  # fmt: skip
+        router.get("/predict", **one)(predict_get)
+        operations["/predict", "get"] = Operation(
+            lambda: {"parameters": query_parameters(Request_)}, bodies.Prediction, ERROR_RESPONSES
+        )
     return answer_body, no_get
 
 
 def _batch_route(
-    router: APIRouter, predictions: PredictionService, bodies: Bodies, answers: Answers
+    router: APIRouter,
+    predictions: PredictionService,
+    bodies: Bodies,
+    answers: Answers,
+    operations: dict[Route, Operation],
 ) -> None:
-
-    @router.post(
-        "/predict/batch",
-        response_model=bodies.BatchResponse,
-        responses=ERROR_RESPONSES,
-        openapi_extra={"requestBody": json_body(bodies.BatchRequest)},
+    operations["/predict/batch", "post"] = Operation(
+        lambda: {"requestBody": json_body(bodies.BatchRequest)},
+        bodies.BatchResponse,
+        ERROR_RESPONSES,
     )
+
+    @router.post("/predict/batch", response_model=None)
     async def predict_batch(request: Request) -> Response:
         """Up to 1000 requests in one call, answered in order; `cache` counts the tiers.
 
@@ -144,10 +156,19 @@ def _batch_route(
         return answers.batch(lookups, rows)
 
 
-def _service_routes(router: APIRouter, predictions: PredictionService) -> None:
+def _service_routes(
+    router: APIRouter, predictions: PredictionService, operations: dict[Route, Operation]
+) -> None:
     """`/health` (no key) and `/stats`: what an operator and a load balancer ask."""
+    operations["/health", "get"] = Operation(answer=Health)
+    counters = {"type": "object", "additionalProperties": True}
+    operations["/stats", "get"] = Operation(
+        lambda: {"responses": {"200": {"description": "Successful Response",
+                                       "content": {"application/json": {"schema": counters}}}}},
+        errors=_KEYED,
+    )  # fmt: skip
 
-    @router.get("/health", response_model=Health)
+    @router.get("/health", response_model=None)
     async def health(
         request: Request, settings: Annotated[Settings, Depends(get_settings)]
     ) -> Health:
@@ -164,7 +185,7 @@ def _service_routes(router: APIRouter, predictions: PredictionService) -> None:
             api_keys=keys.state if keys is not None else "off",
         )
 
-    @router.get("/stats", responses=_KEYED)
+    @router.get("/stats", response_model=None)
     async def stats(settings: Annotated[Settings, Depends(get_settings)]) -> dict[str, Any]:
         """Hits, misses, refreshes, errors and latency per tier of this process (one
         container or server worker) since it started."""
