@@ -31,7 +31,9 @@ from service.schemas import (
 )
 from service.settings import Settings
 
-_KEYED = {status: ERROR_RESPONSES[status] for status in (400, 401, 500)}
+# what admission (service/admission.py) can answer on a route without a body, with a key or not
+_KEYED = {status: ERROR_RESPONSES[status] for status in (400, 401, 414, 500)}
+_OPEN = {status: ERROR_RESPONSES[status] for status in (400, 414, 500)}
 KNOWN_BODIES = 1024  # POST /predict bodies whose plan is kept, by raw bytes,
 KNOWN_BODY_MAX_BYTES = 4096  # each at most this long (~4 MiB of bodies at most)
 
@@ -160,7 +162,7 @@ def _service_routes(
     router: APIRouter, predictions: PredictionService, operations: dict[Route, Operation]
 ) -> None:
     """`/health` (no key) and `/stats`: what an operator and a load balancer ask."""
-    operations["/health", "get"] = Operation(answer=Health)
+    operations["/health", "get"] = Operation(answer=Health, errors=_OPEN)
     counters = {"type": "object", "additionalProperties": True}
     operations["/stats", "get"] = Operation(
         lambda: {"responses": {"200": {"description": "Successful Response",
