@@ -365,7 +365,7 @@ class DynamoDBStore:
             events.register("before-send.dynamodb", _on_the_wire)
             events.register("before-parse.dynamodb", _off_the_wire)
 
-    def _call(self, ledger: _Ledger | None, operation: str, **kwargs: Any) -> dict[str, Any]:
+    def _call(self, operation: str, ledger: _Ledger | None, **kwargs: Any) -> dict[str, Any]:
         def send() -> dict[str, Any]:
             return getattr(self.client, operation)(**kwargs)
 
@@ -396,7 +396,7 @@ class DynamoDBStore:
 
     def get(self, key: str, *, timeout: float | None = None) -> CacheRecord | None:
         def read(ledger: _Ledger | None) -> dict[str, Any]:
-            return self._call(ledger, "get_item", TableName=self.table, Key={KEY_ATTR: {"S": key}})
+            return self._call("get_item", ledger, TableName=self.table, Key={KEY_ATTR: {"S": key}})
 
         item = self._within(_deadline(timeout), read, "get_item").get("Item")
         return decode(item) if item is not None else None
@@ -405,7 +405,7 @@ class DynamoDBStore:
         item = encode(key, record)
         self._within(
             _deadline(timeout),
-            lambda ledger: self._call(ledger, "put_item", TableName=self.table, Item=item),
+            lambda ledger: self._call("put_item", ledger, TableName=self.table, Item=item),
             "put_item",
         )
 
@@ -435,7 +435,7 @@ class DynamoDBStore:
         try:
             self._within(
                 _deadline(timeout),
-                lambda ledger: self._call(ledger, "update_item", **request),
+                lambda ledger: self._call("update_item", ledger, **request),
                 "update_item",
             )
         except StoreError as exc:
@@ -446,8 +446,8 @@ class DynamoDBStore:
 
     def delete(self, key: str) -> bool:
         response = self._call(
-            None,
             "delete_item",
+            None,
             TableName=self.table,
             Key={KEY_ATTR: {"S": key}},
             ReturnValues="ALL_OLD",
@@ -475,7 +475,7 @@ class DynamoDBStore:
                 if deadline is not None and time.monotonic() + pause >= deadline:
                     break
                 self._sleep(pause)
-            response = self._call(ledger, operation, RequestItems=request)
+            response = self._call(operation, ledger, RequestItems=request)
             calls += 1
             on_response(response)
             request = response.get(leftover) or {}
