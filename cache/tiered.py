@@ -323,26 +323,28 @@ class TieredCache:
         """What the table is held to, by its own attempts' times (`CallTimes`): `slow`
         when even its quickest answer took `slow_call_seconds`; for a `cut` (the deadline
         came first), a `timeout` when, besides, an attempt of the store was out that long
-        unanswered. Neither when this process ran at its CPU limit meanwhile
-        (`cpu_bound`): its threads then wait their turn to read an answer, and that wait
-        is timed with the table's. A cut otherwise is the cache's own limit, `busy`
-        (calls waiting for a worker, sent too late, or stretched by its CPU): counted in
-        L2's `queue`, never an error and never held against the table."""
+        unanswered. When this process ran at its CPU limit meanwhile (`cpu_bound`) its
+        threads wait their turn to read an answer, and that wait is timed with the
+        table's: no `slow` then, and a `timeout` only past a whole L2 budget. A cut
+        otherwise is the cache's own limit, `busy` (calls waiting for a worker, sent too
+        late, or stretched by its CPU): counted in L2's `queue`, never an error and never
+        held against the table."""
         for seconds in times.ended + times.out:  # a hung attempt: as long as it was out
             self.stats.l2.observe(seconds)
         self.stats.l2_queue.waited(times.waited)
         slow = self.slow_call_seconds
-        table_slow = not cpu_bound and times.fastest >= slow
         if trouble is ErrorKind.CUT:
             # the table kept an attempt out that long: this call's, or one abandoned
-            # earlier whose worker this call then waited for (a hung table holds them all)
-            stuck = times.held >= slow or times.fastest < math.inf
-            if table_slow and stuck:
+            # earlier whose worker this call then waited for (a hung table holds them
+            # all); a process at its CPU limit may be slow to read an answer, not a
+            # whole budget slow
+            limit = self.l2_budget_seconds if cpu_bound else slow
+            if times.fastest >= limit and (times.held >= limit or times.fastest < math.inf):
                 return ErrorKind.TIMEOUT
             self.stats.l2_queue.cut(items)
             return ErrorKind.BUSY
         if trouble is None and slow <= times.fastest < math.inf:
-            if table_slow:
+            if not cpu_bound:
                 return ErrorKind.SLOW
             self.stats.l2_queue.stretched()
         return trouble

@@ -78,7 +78,6 @@ def test_a_healthy_table_is_never_blamed(table: TableServer, mode: str) -> None:
     cache, walls = run(table, mode)
     stats = cache.stats.snapshot()["l2"]
     assert cache.breaker.opened == 0 and stats["errors"] == {}, stats
-    assert stats["latency"]["p50_ms"] < 1000 * SLOW_CALL, stats["latency"]
     assert max(walls) < BUDGET + SLACK, walls
 
 

@@ -115,3 +115,16 @@ def test_a_slow_answer_while_the_process_ran_at_its_cpu_limit_is_not_the_tables(
     stats = cache.stats.snapshot()["l2"]
     assert stats["errors"].get("slow") == (1 if judged else None), stats
     assert stats["queue"]["cpu_bound_slow"] == (1 if cpu_bound else 0)
+
+
+def test_a_hung_table_is_blamed_even_while_the_process_runs_at_its_cpu_limit() -> None:
+    """No `slow` from a CPU-bound process, but an attempt out past a whole budget is the
+    table's: the second lookup finds the worker still held by the first's hung call."""
+    table = HealthyTable()
+    table.seconds = 2.0  # hung, for the budget's purposes
+    cache = TieredCache("v1", store=DynamoDBStore("t", table, workers=1), ttl_seconds=60,
+                        l2_budget_seconds=0.3, slow_call_seconds=0.1,
+                        cpu_clock=time.perf_counter)  # fmt: skip
+    for key in ("a", "b"):
+        cache.get_or_compute_many([key], lambda keys: [1.0] * len(keys))
+    assert cache.stats.snapshot()["l2"]["errors"].get("timeout", 0) >= 1
