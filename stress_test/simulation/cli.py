@@ -39,7 +39,7 @@ SWEEPABLE = {
     "idle_seconds": float, "max_lifetime_s": float, "account_concurrency": int,
     "reserved_concurrency": int, "routing": str, "front": str, "l0_ttl": float,
     "provisioned": int, "restore_ms": float, "warm": lambda v: v.lower() in ("1", "true", "yes"),
-    "image_fetch_ms": float,
+    "image_fetch_ms": float, "rate": float,
 }  # fmt: skip
 SKIPPED = ("scenario", "mode", "options", "seed", "limits")
 HELP = {  # one line per generated flag (Config's and AwsLimits' fields)
@@ -199,6 +199,8 @@ def lever_configs(base: Config) -> list[tuple[str, Config]]:
 def _swept(config: Config, name: str, value: Any) -> Config:
     if name in {f.name for f in fields(AwsLimits)}:
         return replace(config, limits=replace(config.limits, **{name: value}))
+    if name == "rate":  # a rate is an open loop: no closed-loop users beside it
+        return replace(config, rate=value, users=0)
     return replace(config, **{name: value})
 
 

@@ -404,3 +404,14 @@ def test_levers_prints_each_door_with_each_lever_it_can_take(
     assert {f for f, _ in pairs} == {"rest", "http", "url"} and len(pairs) == 19
     printed = capsys.readouterr().out
     assert "provisioned 100" in printed and "SnapStart" in printed and "image" in printed
+
+
+def test_a_rate_sweep_runs_each_rate_open_loop(measurements: Path, tmp_path: Path, capsys) -> None:
+    """`make simulate SWEEP=rate=…` (review of issue 44): one open-loop row per rate, even
+    from the default closed loop of users."""
+    code = simulate_main(["--duration", "10", "--modes", "memory", "--sweep", "rate=20,80",
+                          "--measurements", str(measurements), "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    capsys.readouterr()
+    runs = json.loads((tmp_path / "simulation.json").read_text())["runs"]
+    assert [(r["config"]["rate"], r["config"]["users"]) for r in runs] == [(20.0, 0), (80.0, 0)]
