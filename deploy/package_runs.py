@@ -69,8 +69,8 @@ def event(door: str, body: Any, path: str = "/predict", method: str = "POST",
 
 def example_events(spec: str, door: str = "rest", api_key: str | None = None) -> dict[str, dict]:
     """The model's example as one request and as a batch (with its `payload(7)` when it
-    has one), and the routes every request may take: health, stats, the docs, a 404,
-    malformed JSON and an unknown field."""
+    has one), and the routes every request may take: health, stats, the docs pages and
+    an asset of theirs, a 404, malformed JSON and an unknown field."""
     cls = model_class(spec)
     example = cls.example()
     try:
@@ -84,6 +84,9 @@ def example_events(spec: str, door: str = "rest", api_key: str | None = None) ->
         "stats": event(door, None, "/stats", "GET", api_key),
         "openapi": event(door, None, "/openapi.json", "GET", api_key),
         "docs": event(door, None, "/docs", "GET", api_key),
+        "redoc": event(door, None, "/redoc", "GET", api_key),
+        # the pages' assets are served by the app (service/docs_pages.py): their package ships
+        "docs_asset": event(door, None, "/docs/assets/swagger-ui.css", "GET", api_key),
         "missing": event(door, None, "/nope", "GET", api_key),
         "malformed": event(door, "{oops", api_key=api_key),
         "unknown": event(door, {**example, "predcache_unknown_field": 1}, api_key=api_key),

@@ -8,8 +8,9 @@ FOLDER holds the installed requirements (compiled), FOLDER.zip all of them, OWN.
 function's own entries (its code and the model's artifact). Two cold containers run
 on the runtime's Python with that code (deploy/package_runs.py): one loading the model
 at init and running SnapStart's hooks, then answering the example as a miss, again, as
-a batch, and every other route (health, stats, docs, a 404, two 422s): a model loaded
-at init or on the first miss opens the same files; then a fresh one, without the model,
+a batch, and every other route (health, stats, the docs pages and an asset of theirs,
+a 404, two 422s): a model loaded at init or on the first miss opens the same files;
+then a fresh one, without the model,
 answering the example from the table (a cold L2 hit). A package folder (one with an
 `__init__.py`, or a top-level namespace package) none of whose files those runs
 imported, mapped or opened is left out, whole, and with it the folder of shared libraries
@@ -53,9 +54,9 @@ TRACED_BY = [HERE / "shape_package.py", HERE / "package_runs.py", HERE / "elf.py
 def runs(spec: str) -> list[tuple[dict[str, str], list]]:
     """(extra environment, events) of each cold container of the trace, in order."""
     events = example_events(spec)
-    first = ["hooks", events["one"], events["one"], events["batch"],
-             *(events[name] for name in ("health", "stats", "openapi", "docs", "missing",
-                                         "malformed", "unknown"))]  # fmt: skip
+    routes = ("health", "stats", "openapi", "docs", "redoc", "docs_asset", "missing",
+              "malformed", "unknown")  # fmt: skip
+    first = ["hooks", events["one"], events["one"], events["batch"], *map(events.get, routes)]
     return [({"MODEL_PRELOAD": "1"}, first), ({}, [events["one"]])]
 
 

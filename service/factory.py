@@ -18,6 +18,7 @@ from starlette.routing import Match
 from cache import RecordStore, worst_call_seconds
 from model.artifact import ArtifactError
 from service.admission import AdmissionMiddleware
+from service.docs_pages import add_docs_pages
 from service.errors import ErrorMiddleware
 from service.fastpath import FastPath
 from service.head import HeadAsGet
@@ -85,7 +86,10 @@ def create_app(
         title=f"predcache: {predictions.model.name}",
         summary=f"{predictions.model.name} behind a two-tier prediction cache",
         version=predictions.artifact.version,
+        docs_url=None,  # service/docs_pages.py: the same pages, without a CDN
+        redoc_url=None,
     )
+    add_docs_pages(app)
     app.state.settings = settings
     app.state.predictions = predictions
     app.state.keys = keys
