@@ -23,6 +23,7 @@ SIM_DURATION ?= $(DURATION)
 SIM_STACK ?= lambda
 CONCURRENCY_LIMIT ?= 1000
 SWEEP ?=
+MAX_RATE ?=
 VALIDATE ?=
 SIM_OUT ?= stress_test/reports/simulation
 MAX_REQUESTS ?= 500000
@@ -191,13 +192,14 @@ stress: $(STAMP) $(ARTIFACT)
 		--spawn-rate $(SPAWN_RATE)
 
 # The discrete-event model of API Gateway + Lambda + the tiers (inputs: make bench,
-# bench-cold and stress); RATE= (open) or USERS= (closed loop), SWEEP=, VALIDATE=.
+# bench-cold and stress); RATE= (open) or USERS= (closed loop), SWEEP=, VALIDATE=;
+# MAX_RATE=1: per front door, the highest rate answered with no refusal.
 simulate: $(STAMP)
 	$(PREDCACHE) simulate --scenario $(SCENARIO) --modes $(MODES) \
 		--duration $(SIM_DURATION) --stack $(SIM_STACK) \
 		$(if $(RATE),--rate $(RATE) --ramp $(RAMP),--users $(USERS) --spawn-rate $(SPAWN_RATE)) \
 		--concurrency-limit $(CONCURRENCY_LIMIT) $(if $(SWEEP),--sweep $(SWEEP)) \
-		$(if $(VALIDATE),--validate $(VALIDATE)) --out $(SIM_OUT)
+		$(if $(VALIDATE),--validate $(VALIDATE)) $(if $(MAX_RATE),--max-rate) --out $(SIM_OUT)
 	@if [ -n "$(DOORS)" ]; then \
 		echo "per front door: the original burst, 50,000 requests in 45 s (hot, tiered)"; \
 		$(PREDCACHE) simulate --scenario hot --modes tiered --rate 1111.1 --duration 45 \

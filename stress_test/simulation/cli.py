@@ -145,6 +145,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "provisioned concurrency, L0): the same requests, each lever alone",
     )  # fmt: skip
     parser.add_argument(
+        "--max-rate", action="store_true",
+        help="per front door and mode: the highest open-loop rate answered with no refusal "
+        "from a standing start, what refuses above it, and the cost there",
+    )  # fmt: skip
+    parser.add_argument(
         "--sensitivity", action=argparse.BooleanOptionalAction, default=True,
         help="run each row again with init, model load and restore x0.5 and x2",
     )  # fmt: skip
@@ -311,6 +316,24 @@ def _pool_conformance(args: argparse.Namespace, data: dict, path: Path) -> dict[
     return result
 
 
+def _limits(args: argparse.Namespace, data: dict, path: Path) -> list[dict[str, Any]]:
+    """`--max-rate`: every door for every mode asked, printed as one table."""
+    from stress_test.simulation.limit import FLOOR, max_rate, print_limits
+
+    if args.sweep or args.levers:
+        raise SimulationError("--max-rate searches the rate itself: drop --sweep and --levers")
+    limits = []
+    open_loop = argparse.Namespace(**{**vars(args), "rate": FLOOR, "users": 0})
+    for _, config in _configs(open_loop):
+        for door in DOORS:
+            door_config = replace(config, front=door)
+            times = _overridden(Times.measured(data, config.mode, path, stack_of(config, data)),
+                                args)  # fmt: skip
+            limits.append(max_rate(door_config, times))
+    print_limits(limits, args.duration)
+    return limits
+
+
 def _print_validation(entries: list[dict[str, Any]]) -> None:
     print("inputs taken from the measured run itself: " + "; ".join(FROM_THE_RUN))
     for entry in entries:
@@ -327,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         data = load(args.measurements)
         if args.pool_conformance:
             result = {"pool_conformance": _pool_conformance(args, data, path)}
+        elif args.max_rate:
+            result = {"limits": _limits(args, data, path)}
         elif args.validate:
             result = {"validation": validate_run(args.validate, data, path)}
             _print_validation(result["validation"])

@@ -415,3 +415,21 @@ def test_a_rate_sweep_runs_each_rate_open_loop(measurements: Path, tmp_path: Pat
     capsys.readouterr()
     runs = json.loads((tmp_path / "simulation.json").read_text())["runs"]
     assert [(r["config"]["rate"], r["config"]["users"]) for r in runs] == [(20.0, 0), (80.0, 0)]
+
+
+def test_max_rate_names_each_doors_limit_and_what_refuses_above_it(
+    measurements: Path, tmp_path: Path, capsys
+) -> None:
+    code = simulate_main(["--max-rate", "--modes", "tiered", "--duration", "5",
+                          "--measurements", str(measurements), "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    limits = json.loads((tmp_path / "simulation.json").read_text())["limits"]
+    assert [limit["front"] for limit in limits] == ["rest", "http", "url"]
+    for limit in limits:
+        assert 0 < limit["rate"] < limit["refusing_rate"] <= limit["rate"] * 1.06, limit
+        assert limit["refused_above"] and limit["cost_per_million_usd"] > 0
+        assert f"{limit['front']:5} tiered" in out
+    assert simulate_main(["--max-rate", "--sweep", "rate=1,2", "--measurements",
+                          str(measurements)]) == 2  # fmt: skip
+    assert "drop --sweep" in capsys.readouterr().err
