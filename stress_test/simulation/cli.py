@@ -316,6 +316,17 @@ def _pool_conformance(args: argparse.Namespace, data: dict, path: Path) -> dict[
     return result
 
 
+LONG_SECONDS = 60  # a run longer than this is announced, once
+
+
+def _warn_if_long(first: float, left: int) -> None:
+    """Once, after the first row: how long the rest will take, measured on that row."""
+    if first * left > LONG_SECONDS:
+        print(f"warning: {left} more rows like the first ({first:.1f} s each, its x0.5/x2 "
+              f"runs included): ~{first * left:.0f} s more; shorten --duration, lower the load "
+              "or add --no-sensitivity", file=sys.stderr)  # fmt: skip
+
+
 def _limits(args: argparse.Namespace, data: dict, path: Path) -> list[dict[str, Any]]:
     """`--max-rate`: every door for every mode asked, printed as one table."""
     from stress_test.simulation.limit import FLOOR, max_rate, print_limits
@@ -358,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             started = time.perf_counter()
             rows = []
-            for lever, config in _configs(args):
+            configs = _configs(args)
+            for lever, config in configs:
                 times = _overridden(
                     Times.measured(data, config.mode, path, stack_of(config, data)), args
                 )
@@ -366,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
                 row["sensitivity"] = sensitivity(config, times) if args.sensitivity else {}
                 row["config"] = config_row(config) | ({"lever": lever} if lever else {})
                 rows.append(row)
+                if len(rows) == 1:
+                    _warn_if_long(time.perf_counter() - started, len(configs) - 1)
             _print_rows(rows, "lever=" if args.levers else args.sweep)
             print(f"(simulated in {time.perf_counter() - started:.1f} s)", file=sys.stderr)
             result = {"runs": rows, "measurements": data}

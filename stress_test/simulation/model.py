@@ -18,7 +18,6 @@ from __future__ import annotations
 import heapq
 import math
 import random
-import sys
 from collections import Counter, deque
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -60,7 +59,6 @@ L0_TTL_MAX = 3_600  # API Gateway's longest cache TTL (deploy/front.js)
 # AWS publishes no latency for an answer from its cache: assumed, a gateway round trip
 L0_HIT_MS = 5.0
 CACHE_SIZES = tuple(p.rsplit("_", 1)[1] for p in PRICES if p.startswith("api_gateway_cache_hour_"))
-SIM_EVENTS_PER_SECOND = 60_000  # this simulator's speed on a 2-core machine, roughly
 Z99 = 2.326  # the 99th percentile of a standard normal
 # What the function prints per request: one EMF line with the container's facts
 # (`make bench-peer`, 2026-12-01, 2-core machine: 495 bytes per L1 hit).
@@ -711,15 +709,6 @@ def _costs(world: World, total: int) -> dict[str, Any]:
     }
 
 
-def estimate_events(config: Config, times: Times) -> float:
-    """Roughly how many events a run makes, to warn before a long one."""
-    if config.rate:
-        return 3 * config.rate * config.duration
-    hit = Outcome.HIT_L1
-    mean_ms = math.exp(times.outcome[hit][0]) + times.overhead_ms.get(hit, 1.0)
-    return 3 * config.users * config.duration / max(mean_ms / 1000, 1e-4)
-
-
 def stack_of(config: Config, data: dict[str, Any]) -> dict[str, Any] | None:
     """A stack's measured figures where the simulated setting is that stack on this
     machine (the local stack, or containers sharing `cores`); None for AWS, where each
@@ -731,11 +720,4 @@ def stack_of(config: Config, data: dict[str, Any]) -> dict[str, Any] | None:
 
 def simulate(config: Config, times: Times) -> dict[str, Any]:
     config.check()
-    seconds = estimate_events(config, times) / SIM_EVENTS_PER_SECOND
-    if seconds > 60:
-        print(
-            f"warning: {config.mode} at this load may take ~{seconds:.0f} s of real time; "
-            "shorten --duration or lower the rate",
-            file=sys.stderr,
-        )
     return World(config, times).run()
