@@ -53,7 +53,7 @@ def measured(mode: str, idle_seconds: int, workdir: Path) -> dict[str, int]:
     log = workdir / f"offline-{mode}.log"
     with (
         open(log, "w") as sink,
-        offline_stack(free_port(), mode, sink, idle_seconds, timeout=False) as stack,
+        offline_stack(free_port(), mode, sink, idle_seconds, counting=True) as stack,
     ):
         starts = run_over_http(stack.url, offline_api_key(), pool_script(idle_seconds))
         time.sleep(0.5)  # the last lines reach the log

@@ -59,7 +59,7 @@ def test_offline_stack_keys_containers_and_a_warm_cold_start(
     schedule.write_text("\n".join(json.dumps(p) for p in payloads))
     log = tmp_path / "offline.log"
     started = time.monotonic()
-    with open(log, "w") as sink, offline_stack(free_port(), "tiered", sink, timeout=False) as stack:
+    with open(log, "w") as sink, offline_stack(free_port(), "tiered", sink, counting=True) as stack:
         assert post(stack.url, payloads[0], key=None)[0] == 403  # private: true
         assert post(stack.url, payloads[0], key="wrong")[0] == 403
         table = offline_table_name()
@@ -89,7 +89,7 @@ def test_offline_http_door_checks_the_apps_key_and_answers_get(aws_env: None) ->
     if missing_tools():
         pytest.fail(missing_tools())
     payload = unique_payloads(1, offset=160_000)[0]
-    with offline_stack(free_port(), "memory", None, front="http", timeout=False) as stack:
+    with offline_stack(free_port(), "memory", None, front="http", counting=True) as stack:
         assert post(stack.url, payload, key=None)[0] == 401
         status, posted = post(stack.url, payload)
         query = "&".join(f"{name}={value}" for name, value in payload.items())
