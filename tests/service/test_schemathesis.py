@@ -98,7 +98,10 @@ def schemathesis(url: str, report: Path, *options: str) -> subprocess.CompletedP
     command = [BIN / "st", "run", f"{url}/openapi.json", "--checks", "all", "--mode", "all",
                "--max-examples", str(EXAMPLES), "--seed", "1", "--workers", "1",
                "--report-dir", str(report), "--max-failures", "10", *options]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # run in the report's folder: st's cache (its stored crashes, replayed in later runs)
+    # stays out of the checkout, so every run starts from the seed alone
+    report.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=report)
 
 
 def test_schemathesis_finds_no_failure(served: str, tmp_path: Path) -> None:
