@@ -69,11 +69,6 @@ class BatchRead:
     calls: int = 0
     late: int = 0
 
-    @property
-    def timed_out(self) -> bool:
-        """The deadline cut the batch short."""
-        return self.late > 0
-
 
 @dataclass
 class BatchWrite:
@@ -87,19 +82,14 @@ class BatchWrite:
     item_bytes: list[int] = field(default_factory=list)
     late: int = 0
 
-    @property
-    def timed_out(self) -> bool:
-        """The deadline cut the batch short."""
-        return self.late > 0
-
 
 class RecordStore(Protocol):
     """A shared cache store.
 
     `timeout` (seconds) bounds a call as a whole, retries and unprocessed rounds
     included, whatever the backend does: past it a single call raises
-    `StoreError(TIMEOUT)` and a batch returns what it finished, the rest unprocessed
-    and `timed_out` set. None waits as long as the backend's own timeouts allow
+    `StoreError(CUT)` and a batch returns what it finished, the rest unprocessed and
+    counted in `late`. None waits as long as the backend's own timeouts allow
     (operator tools).
     """
 

@@ -485,7 +485,7 @@ class DynamoDBStore:
 
     def _chunks(
         self, operation: str, chunks: list[Any], leftover: str, on_response: Callable,
-        deadline: float | None, build: Callable[[Any], dict[str, Any]] = lambda c: c,
+        deadline: float | None, build: Callable[[Any], dict[str, Any]],
     ) -> tuple[list[dict[str, Any] | None], int, int]:  # fmt: skip
         """Every chunk's request at once, each made by `build(chunk)` on the worker that
         sends it (a chunk the deadline leaves unsent is never built); per chunk what is

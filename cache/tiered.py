@@ -377,7 +377,7 @@ class TieredCache:
         left = unprocessed - batch.late
         if left:
             self.stats.l2.error(kind, left)
-        if batch.timed_out:
+        if batch.late:
             return ErrorKind.CUT
         return kind if left else None
 
