@@ -62,6 +62,29 @@ INTEGRATION_504 = Status(504, "integration_timeout", "504 gw")
 REFUSALS = (PLAN_429, ROUTE_429, QUOTA_429, ACCOUNT_429, THROTTLE_503, THROTTLE_500,
             THROTTLE_429, TIMEOUT_502, INTEGRATION_504)  # fmt: skip
 
+# What binds, by a refusal's source or a Lambda throttle's cause: (its short name, what
+# it is with the flags that move it).
+CAUSES = {
+    "usage_plan": ("plan rate", "the usage plan's rate (--plan-rate, --plan-burst)"),
+    "http_route": ("route throttle", "an HTTP API route's throttle (--plan-rate, --plan-burst)"),
+    "usage_plan_quota": ("plan quota", "the usage plan's monthly quota (--plan-quota-per-month)"),
+    "apigw_account": ("account rate",
+                      "API Gateway's account rate per Region (--account-rate, --account-burst)"),
+    "function_timeout": ("function timeout", "the function's timeout (--function-timeout-s)"),
+    "integration_timeout": ("gateway timeout",
+                            "API Gateway's integration timeout (--integration-timeout-s)"),
+    # a Lambda throttle (503 rest, 500 http, 429 url), by which of Lambda's limits it hit
+    "scaling": ("Lambda scaling",
+                "Lambda's scaling rate for new environments (--scaling-bucket, "
+                "--scaling-refill-per-s)"),
+    "concurrency": ("concurrency",
+                    "Lambda concurrency (--concurrency-limit, --reserved-concurrency)"),
+    "invocation_rate": ("invocations/concurrency",
+                        "Lambda's invocations a second per unit of concurrency "
+                        "(--requests-per-concurrency)"),
+}  # fmt: skip
+THROTTLE_CAUSES = ("scaling", "concurrency", "invocation_rate")
+
 
 @dataclass(frozen=True)
 class Door:

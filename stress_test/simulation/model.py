@@ -19,7 +19,7 @@ import heapq
 import math
 import random
 from collections import Counter, deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from stress_test.simulation.aws import (
     PLAN_429,
     QUOTA_429,
     REFUSALS,
+    THROTTLE_CAUSES,
     TIMEOUT_502,
     AwsLimits,
     Door,
@@ -255,6 +256,8 @@ class Pool:
         self.scaling = TokenBucket(limits.scaling_refill_per_s, limits.scaling_bucket)
         self.idle: Any = [] if config.routing == "lowest" else deque()
         self.busy = self.started = self.reused = self.reaped = self.recycled = self.peak = 0
+        self.throttled: Counter[str] = Counter()  # by `THROTTLE_CAUSES`
+        self.steady_throttled: Counter[str] = Counter()  # the same, second half
         for number in range(config.provisioned):  # ready before the first request
             self._park(ExecutionEnvironment(config, env, -number - 1, provisioned=True))
 
@@ -263,14 +266,21 @@ class Pool:
         if self.idle:
             environment, cold = self._pop(), False
             self.reused += 1
-        elif self.busy >= self.config.limits.concurrency or not self.scaling.take(self.env.now):
-            return None, False
+        elif self.busy >= self.config.limits.concurrency:
+            return self.throttle("concurrency"), False
+        elif not self.scaling.take(self.env.now):
+            return self.throttle("scaling"), False
         else:
             self.started += 1
             environment, cold = ExecutionEnvironment(self.config, self.env, self.started), True
         self.busy += 1
         self.peak = max(self.peak, self.busy)
         return environment, cold
+
+    def throttle(self, cause: str) -> None:
+        """Count a Lambda throttle by which of Lambda's limits it hit."""
+        self.throttled[cause] += 1
+        self.steady_throttled[cause] += self.env.now >= self.config.duration / 2
 
     def _pop(self) -> ExecutionEnvironment:
         if self.config.routing == "lowest":
@@ -347,7 +357,8 @@ class World:
         self.steady: Counter[str] = Counter()  # outcomes in the second half of the run
         self.refused: Counter[str] = Counter()  # by `Status.field`
         self.seen: set[tuple] = set()
-        self.steady_requests = self.steady_refused = 0
+        self.steady_requests = 0
+        self.steady_refused: Counter[str] = Counter()  # by `Status.field`, second half
         self.requests = self.ready = self.model_loads = self.loading = self.restores = 0
         self.events: list[tuple[str, float]] = []  # (cold | model, when)
         self.latency: list[float] = []
@@ -398,6 +409,10 @@ class World:
             else:  # throttled: the answer goes out, the item is not written
                 self.l2_throttled["write"] += 1
 
+    def _refuse(self, status: Status, steady: bool) -> None:
+        self.refused[status.field] += 1
+        self.steady_refused[status.field] += steady
+
     def request(self, payload: dict) -> Any:
         """One request, end to end; returns its latency in ms, or None if refused."""
         key = tuple(payload.values())
@@ -416,10 +431,10 @@ class World:
             return L0_HIT_MS
         if refusal is None and not self.invoke_rate.take(self.env.now):
             refusal = door.lambda_throttle
+            self.pool.throttle("invocation_rate")
         environment, cold = (None, False) if refusal else self.pool.take()
         if environment is None:
-            self.refused[(refusal or door.lambda_throttle).field] += 1
-            self.steady_refused += steady
+            self._refuse(refusal or door.lambda_throttle, steady)
             return None
         work = self.env.process(self._invoke(environment, key, cold))
         if door.integration_timeout:
@@ -427,10 +442,10 @@ class World:
         else:  # a function URL waits for the function
             yield work
         if not work.triggered:  # API Gateway gives up; the function runs on to its timeout
-            self.refused[INTEGRATION_504.field] += 1
+            self._refuse(INTEGRATION_504, steady)
             return None
         if work.value is TIMEOUT_502:
-            self.refused[TIMEOUT_502.field] += 1
+            self._refuse(TIMEOUT_502, steady)
             return None
         if self.config.l0_ttl and not self._l0_hit(key):  # API Gateway keeps the answer
             self.l0[key] = self.env.now + self.config.l0_ttl
@@ -612,6 +627,9 @@ def result_of(world: World) -> dict[str, Any]:
         "ok_200": {o.field: world.items[o] for o in Outcome} | {"hit_l0": world.l0_hits},
         "refused": {status.field: world.refused[status.field] for status in REFUSALS},
         "rps": round(world.requests / config.duration, 1),
+        "answered_rps": round(len(world.latency) / config.duration, 1),
+        "lambda_throttled": {cause: pool.throttled[cause] for cause in THROTTLE_CAUSES},
+        "lambda_throttled_steady": {c: pool.steady_throttled[c] for c in THROTTLE_CAUSES},
         "containers_started": world.ready if config.stack == "lambda" else pool.started,
         "cold_starts": pool.started,
         "invocations_reused": pool.reused,
@@ -637,7 +655,8 @@ def result_of(world: World) -> dict[str, Any]:
         "steady_hit_rate": {
             o: round(world.steady[o] / steady, 4) if steady else None for o in Outcome
         },
-        "steady_refused_share": round(world.steady_refused / world.steady_requests, 4)
+        "steady_refused": {s.field: world.steady_refused[s.field] for s in REFUSALS},
+        "steady_refused_share": round(sum(world.steady_refused.values()) / world.steady_requests, 4)
         if world.steady_requests
         else None,
         "first_sightings": round(len(world.seen) / world.requests, 4) if world.requests else None,
@@ -716,6 +735,19 @@ def stack_of(config: Config, data: dict[str, Any]) -> dict[str, Any] | None:
     if config.stack == "local" or config.cores:
         return data.get("stacks", {}).get(config.stack)
     return None
+
+
+SCALES = (0.5, 2.0)  # figures resting on one machine's cold-start times come with this range
+
+
+def scaled(config: Config, times: Times, scale: float) -> tuple[Config, Times]:
+    """`config` and `times` with every cold-start time (init, model load, SnapStart's
+    restore, an image's fetch) multiplied by `scale`: measured on one machine, or assumed."""
+    return (
+        replace(config, restore_ms=config.restore_ms * scale,
+                image_fetch_ms=config.image_fetch_ms * scale),
+        replace(times, init_ms=times.init_ms * scale, model_load_ms=times.model_load_ms * scale),
+    )  # fmt: skip
 
 
 def simulate(config: Config, times: Times) -> dict[str, Any]:
