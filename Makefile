@@ -17,7 +17,7 @@ STACK ?= local
 SPAWN_RATE ?= 0
 OFFLINE_PORT ?= 3000
 # make simulate
-RATE ?=
+RATE ?= 500
 RAMP ?= 0
 SIM_DURATION ?= $(DURATION)
 SIM_STACK ?= lambda
@@ -197,13 +197,14 @@ stress: $(STAMP) $(ARTIFACT)
 simulate: $(STAMP)
 	$(PREDCACHE) simulate --scenario $(SCENARIO) --modes $(MODES) \
 		--duration $(SIM_DURATION) --stack $(SIM_STACK) \
-		$(if $(RATE),--rate $(RATE) --ramp $(RAMP),--users $(USERS) --spawn-rate $(SPAWN_RATE)) \
+		$(if $(filter command line,$(origin USERS)),--users $(USERS) --spawn-rate $(SPAWN_RATE),--rate $(RATE) --ramp $(RAMP)) \
 		--concurrency-limit $(CONCURRENCY_LIMIT) $(if $(SWEEP),--sweep $(SWEEP)) \
-		$(if $(VALIDATE),--validate $(VALIDATE)) $(if $(MAX_RATE),--max-rate) --out $(SIM_OUT)
+		$(if $(VALIDATE),--validate $(VALIDATE),$(if $(MAX_RATE),--max-rate,--headline)) \
+		--reports $(SIM_OUT)
 	@if [ -n "$(DOORS)" ]; then \
 		echo "per front door: the original burst, 50,000 requests in 45 s (hot, tiered)"; \
 		$(PREDCACHE) simulate --scenario hot --modes tiered --rate 1111.1 --duration 45 \
-			--sweep front=$(DOORS) --out $(SIM_OUT)/doors; fi
+			--sweep front=$(DOORS) --reports $(SIM_OUT)/doors; fi
 
 # Per-request latency of L1 hit, L2 hit, miss and cache off, side by side.
 bench: $(STAMP) $(ARTIFACT)

@@ -288,10 +288,11 @@ def run_mode(args: argparse.Namespace, mode: str, out: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> Path:
+    from stress_test.folders import run_folder
     from stress_test.report import write_report
 
     args = parse(argv)
-    out = args.out or REPORTS / time.strftime("%Y%m%dT%H%M%S")
+    out = args.out or run_folder(REPORTS)
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for mode in args.modes:

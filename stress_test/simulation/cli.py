@@ -21,11 +21,21 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from cache.outcome import Outcome
+from stress_test.folders import run_folder
 from stress_test.measurements import MissingMeasurements, default_path, load, source
 from stress_test.scenarios import Options
-from stress_test.simulation.aws import DOORS, REFUSALS, AwsLimits
-from stress_test.simulation.model import ROUTING, Config, SimulationError, Times, simulate, stack_of
+from stress_test.simulation.aws import DOORS, AwsLimits
+from stress_test.simulation.columns import COLUMNS, legend
+from stress_test.simulation.model import (
+    ROUTING,
+    SCALES,
+    Config,
+    SimulationError,
+    Times,
+    scaled,
+    simulate,
+    stack_of,
+)
 from stress_test.simulation.validation import FROM_THE_RUN, validate_run
 
 ALIASES = {  # earlier flag names, still accepted
@@ -170,6 +180,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--model-load-ms", type=float, default=0.0, help="a first miss's model load (0: measured)"
     )
     parser.add_argument("--out", type=Path, help="folder for simulation.json and report.html")
+    parser.add_argument(
+        "--reports", type=Path,
+        help="instead of --out: a new timestamped folder under this one, and a 'latest' link",
+    )  # fmt: skip
+    parser.add_argument(
+        "--headline", action="store_true",
+        help=f"open with each door's highest rate with no refusal ({HEADLINE_MODE}, as "
+        "--max-rate prints it, without its x0.5-x2 range)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -233,26 +252,6 @@ def _configs(args: argparse.Namespace) -> list[tuple[str, Config]]:
     return configs
 
 
-COLUMNS = (  # (header, width, the row's figure)
-    ("door", 5, lambda r: r["front"]),
-    ("req/s", 9, lambda r: f"{r['rps']:.1f}"),
-    ("L0", 6, lambda r: f"{r['l0_hit_rate'] or 0:.3f}"),
-    *((o.field, 7, lambda r, o=o: f"{r['hit_rate'][o] or 0:.3f}") for o in Outcome),
-    ("steady miss", 11, lambda r: f"{r['steady_hit_rate'][Outcome.MISS] or 0:.4f}"),
-    ("D(N)/N", 7, lambda r: f"{r['first_sightings'] or 0:.4f}"),
-    ("envs", 6, lambda r: str(r["containers_started"])),
-    ("loads", 6, lambda r: str(r["containers_loading_model"])),
-    ("peak", 6, lambda r: str(r["peak_concurrent_containers"])),
-    *((s.label, 11, lambda r, s=s: str(r["refused"][s.field])) for s in REFUSALS),
-    ("p50 ms", 8, lambda r: f"{(r['latency_ms'] or {}).get('p50', float('nan')):.1f}"),
-    ("p99 ms", 8, lambda r: f"{(r['latency_ms'] or {}).get('p99', float('nan')):.1f}"),
-    ("$/1M", 7, lambda r: f"{r['cost_per_million_requests_usd']['total']:.2f}"),
-    ("$/month", 10, lambda r: f"{r['monthly_usd_at_this_rate']:,.0f}"),
-    ("refused x0.5-x2", 16,
-     lambda r: "-".join(str(v["refused"]) for v in r["sensitivity"].values()) or "-"),
-)  # fmt: skip
-
-
 def _overridden(times: Times, args: argparse.Namespace) -> Times:
     """The measured cold-start times, or the ones given (`--init-ms`, `--model-load-ms`)."""
     return replace(
@@ -262,7 +261,7 @@ def _overridden(times: Times, args: argparse.Namespace) -> Times:
     )
 
 
-SCALES = (0.5, 2.0)  # the range each row is printed with
+HEADLINE_MODE = "tiered"  # --headline's mode: the one a deployment runs
 
 
 def sensitivity(config: Config, times: Times) -> dict[str, dict[str, Any]]:
@@ -270,10 +269,7 @@ def sensitivity(config: Config, times: Times) -> dict[str, dict[str, Any]]:
     and by 2: how far its refusals and p99 rest on what one machine measured (or assumed)."""
     ranges = {}
     for scale in SCALES:
-        scaled = replace(times, init_ms=times.init_ms * scale,
-                         model_load_ms=times.model_load_ms * scale)  # fmt: skip
-        run = simulate(replace(config, restore_ms=config.restore_ms * scale,
-                               image_fetch_ms=config.image_fetch_ms * scale), scaled)  # fmt: skip
+        run = simulate(*scaled(config, times, scale))
         ranges[f"x{scale:g}"] = {
             "refused": sum(run["refused"].values()),
             "p99_ms": (run["latency_ms"] or {}).get("p99"),
@@ -282,16 +278,24 @@ def sensitivity(config: Config, times: Times) -> dict[str, dict[str, Any]]:
 
 
 def _print_rows(rows: list[dict[str, Any]], sweep: str) -> None:
-    """One line per run: answers by tier, refusals by status and source, cost."""
+    """One line per run, the same columns every time (so runs compare), then what each
+    column means."""
     name = sweep.partition("=")[0].replace("-", "_") if sweep else ""
     name = "account_concurrency" if name == "concurrency_limit" else name
+    config = rows[0]["config"]
+    load = (f"open loop, {config['rate']:g} req/s offered" if config["rate"] and name != "rate"
+            else "open loop at each rate" if name == "rate"
+            else f"closed loop, {config['users']} users")  # fmt: skip
+    print(f"{rows[0]['scenario']}, {load}, {config['duration']:g} s simulated per run:")
     lead = f"{'mode':8} " + (f"{name:>15} " if name else "")
-    labels = {s.label for s in REFUSALS if not any(r["refused"][s.field] for r in rows)}
-    columns = [c for c in COLUMNS if c[0] not in labels]  # refusal columns no row has
-    print(lead + " ".join(f"{head:>{width}}" for head, width, _ in columns))
+    print(lead + " ".join(f"{head:>{width}}" for head, width, _, _ in COLUMNS))
     for row in rows:
         lead = f"{row['cache_mode']:8} " + (f"{row['config'][name]!s:>15} " if name else "")
-        print(lead + " ".join(f"{figure(row):>{width}}" for _, width, figure in columns))
+        print(lead + " ".join(f"{figure(row):>{width}}" for _, width, figure, _ in COLUMNS))
+    print()
+    for heads, meaning in legend():
+        print(f"  {heads:19} {meaning}")
+    sys.stdout.flush()
 
 
 def config_row(config: Config) -> dict[str, Any]:
@@ -327,20 +331,24 @@ def _warn_if_long(first: float, left: int) -> None:
               "or add --no-sensitivity", file=sys.stderr)  # fmt: skip
 
 
-def _limits(args: argparse.Namespace, data: dict, path: Path) -> list[dict[str, Any]]:
-    """`--max-rate`: every door for every mode asked, printed as one table."""
+def _limits(
+    args: argparse.Namespace, data: dict, path: Path, modes: str = ""
+) -> list[dict[str, Any]]:
+    """`--max-rate` (and `--headline`, for `modes`): every door for every mode, printed
+    as one table."""
     from stress_test.simulation.limit import FLOOR, max_rate, print_limits
 
-    if args.sweep or args.levers:
+    if args.max_rate and (args.sweep or args.levers):
         raise SimulationError("--max-rate searches the rate itself: drop --sweep and --levers")
     limits = []
-    open_loop = argparse.Namespace(**{**vars(args), "rate": FLOOR, "users": 0})
+    open_loop = argparse.Namespace(**{**vars(args), "rate": FLOOR, "users": 0, "sweep": "",
+                                      "levers": False, "modes": modes or args.modes})  # fmt: skip
     for _, config in _configs(open_loop):
         for door in DOORS:
             door_config = replace(config, front=door)
             times = _overridden(Times.measured(data, config.mode, path, stack_of(config, data)),
                                 args)  # fmt: skip
-            limits.append(max_rate(door_config, times))
+            limits.append(max_rate(door_config, times, spread=args.sensitivity and not modes))
     print_limits(limits, args.duration)
     return limits
 
@@ -367,9 +375,10 @@ def main(argv: list[str] | None = None) -> int:
             result = {"validation": validate_run(args.validate, data, path)}
             _print_validation(result["validation"])
         else:
-            started = time.perf_counter()
             rows = []
             configs = _configs(args)
+            limits = _limits(args, data, path, HEADLINE_MODE) if args.headline else []
+            started = time.perf_counter()
             for lever, config in configs:
                 times = _overridden(
                     Times.measured(data, config.mode, path, stack_of(config, data)), args
@@ -382,17 +391,18 @@ def main(argv: list[str] | None = None) -> int:
                     _warn_if_long(time.perf_counter() - started, len(configs) - 1)
             _print_rows(rows, "lever=" if args.levers else args.sweep)
             print(f"(simulated in {time.perf_counter() - started:.1f} s)", file=sys.stderr)
-            result = {"runs": rows, "measurements": data}
+            result = {"runs": rows, "measurements": data} | ({"limits": limits} if limits else {})
     except (SimulationError, MissingMeasurements) as exc:
         print(f"predcache simulate: {exc}", file=sys.stderr)
         return 2
-    if args.out:
+    out = run_folder(args.reports) if args.reports else args.out
+    if out:
         from stress_test.simulation.report import write_simulation_report
 
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "simulation.json").write_text(json.dumps(result, indent=2, default=str))
-        if "runs" in result:
-            print(f"report: {write_simulation_report(args.out, result['runs'])}")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "simulation.json").write_text(json.dumps(result, indent=2, default=str))
+        if "runs" in result or "limits" in result:
+            print(f"report: {write_simulation_report(out, result)}")
     return 0
 
 

@@ -171,7 +171,10 @@ def test_sweep_prints_one_row_per_value(measurements: Path, tmp_path: Path, caps
                      str(tmp_path)])  # fmt: skip
     assert code == 0
     rows = capsys.readouterr().out.strip().splitlines()
-    assert len(rows) == 4 and "l1_max_items" in rows[0]  # header, 2 rows, report line
+    assert "50 req/s offered" in rows[0] and "l1_max_items" in rows[1]
+    assert [row.split()[1] for row in rows[2:4]] == ["10", "10000"] and rows[4] == ""
+    assert all(f" {code} " in rows[1] for code in (429, 500, 502, 503, 504))  # fixed, 0 or not
+    assert any(line.strip().startswith("429 500 502 503 504 requests refused") for line in rows)
     runs = json.loads((tmp_path / "simulation.json").read_text())["runs"]
     assert [r["config"]["l1_max_items"] for r in runs] == [10, 10_000]
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
@@ -420,16 +423,61 @@ def test_a_rate_sweep_runs_each_rate_open_loop(measurements: Path, tmp_path: Pat
 def test_max_rate_names_each_doors_limit_and_what_refuses_above_it(
     measurements: Path, tmp_path: Path, capsys
 ) -> None:
+    """A cold fleet of 200 environments, each ~2.2 s to its first answer here, holds
+    ~90/s: concurrency binds. Once grown, the usage plan (rest, 1,000/s), route throttle
+    (http) and Lambda's 10 invocations a second per unit of concurrency (url, 2,000/s) do."""
     code = simulate_main(["--max-rate", "--modes", "tiered", "--duration", "5",
-                          "--measurements", str(measurements), "--out", str(tmp_path)])  # fmt: skip
+                          "--concurrency-limit", "200", "--measurements", str(measurements),
+                          "--out", str(tmp_path)])  # fmt: skip
     assert code == 0
     out = capsys.readouterr().out
     limits = json.loads((tmp_path / "simulation.json").read_text())["limits"]
     assert [limit["front"] for limit in limits] == ["rest", "http", "url"]
+    steady_binds = {"rest": "usage_plan", "http": "http_route", "url": "invocation_rate"}
     for limit in limits:
-        assert 0 < limit["rate"] < limit["refusing_rate"] <= limit["rate"] * 1.06, limit
-        assert limit["refused_above"] and limit["cost_per_million_usd"] > 0
+        start, steady = limit["standing_start"], limit["steady_state"]
+        assert 0 < start["rate"] < start["refusing_rate"] <= start["rate"] * 1.06, limit
+        assert start["range"]["x2"] < start["rate"] < start["range"]["x0.5"]
+        assert start["refused_above"] and start["cost_per_million_usd"] > 0
+        assert start["rate"] < steady["rate"] and steady["answered_rps"] > start["rate"]
+        assert list(steady["refused_above"]) == [steady_binds[limit["front"]]]
         assert f"{limit['front']:5} tiered" in out
+    assert "plan rate (1,000/s)" in out and "invocations/concurrency (2,000/s)" in out
+    assert "report.html" in out and "<td>" in (tmp_path / "report.html").read_text()
+
+
+def test_max_rate_says_when_even_the_smallest_rate_is_refused(measurements: Path, capsys) -> None:
+    assert simulate_main(["--max-rate", "--modes", "tiered", "--duration", "5", "--measurements",
+                          str(measurements), "--concurrency-limit", "1"]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "refused even at 10 req/s" in err
+    assert "concurrency" in err and "raise that limit" in err
     assert simulate_main(["--max-rate", "--sweep", "rate=1,2", "--measurements",
                           str(measurements)]) == 2  # fmt: skip
     assert "drop --sweep" in capsys.readouterr().err
+
+
+def test_each_run_reports_in_a_folder_of_its_own_with_latest_beside(
+    measurements: Path, tmp_path: Path, capsys
+) -> None:
+    args = ["--rate", "40", "--duration", "5", "--modes", "memory,tiered", "--no-sensitivity",
+            "--sweep", "front=rest,url", "--measurements", str(measurements),
+            "--reports", str(tmp_path / "reports")]  # fmt: skip
+    assert simulate_main(args) == 0 and simulate_main(args) == 0
+    reports = tmp_path / "reports"
+    folders = sorted(p for p in reports.iterdir() if p.name != "latest")
+    assert len(folders) == 2 and (reports / "latest").resolve() == folders[1].resolve()
+    page = (reports / "latest" / "report.html").read_text()
+    assert "{'" not in page and '{"' not in page  # no dict repr, no JSON in a cell
+    assert "<th>answered/s</th>" in page and "<dt>429 500 502 503 504</dt>" in page
+    capsys.readouterr()
+
+
+def test_headline_opens_the_run_with_each_doors_limit(measurements: Path, capsys) -> None:
+    args = ["--headline", "--rate", "40", "--duration", "5", "--modes", "memory",
+            "--concurrency-limit", "100", "--no-sensitivity", "--measurements",
+            str(measurements)]  # fmt: skip
+    assert simulate_main(args) == 0
+    out = capsys.readouterr().out
+    assert out.index("the most each door answers") < out.index("40 req/s offered")
+    assert "rest  tiered" in out and "memory    rest" in out
