@@ -156,9 +156,13 @@ def lambda_view(
         "hit_rate": {o: round(items[o] / total_items, 4) if total_items else None for o in Outcome},
         "log_bytes_per_request": round(printed_bytes / requests, 1),
         "memory_mb": memory_mb,
+        # priced where the run had Lambda: the Lambda stack, behind the REST door that
+        # serverless-offline emulates; a local server has neither, so no price
         "cost_per_million_requests_usd": cost_per_million(
             mean_billed, memory_mb, reads, writes, printed_bytes / requests
-        ),
+        )
+        if invocations
+        else None,
     }
 
 

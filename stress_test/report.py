@@ -10,6 +10,7 @@ import html
 import io
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,16 @@ def hit_rate_over_time(out: Path, modes: list[dict]) -> str:
         ax.set_xlabel("seconds")
         ax.set_ylim(0, 1)
     axes[0][0].set_ylabel("share of items")
-    axes[0][-1].legend(loc="lower right", fontsize=8)
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="lower center",
+        ncol=4,
+        fontsize=8,
+        frameon=False,
+        bbox_to_anchor=(0.5, -0.08),
+    )  # below the panels, not over a stack
     return png(fig)
 
 
@@ -65,7 +75,9 @@ def latency_by_outcome(modes: list[dict]) -> str:
     labels, values = [], {q: [] for q in ("p50_ms", "p95_ms", "p99_ms")}
     for row in modes:
         for outcome, quantiles in sorted(row["latency_by_outcome"].items()):
-            labels.append(f"{row['cache_mode']}\n{outcome}")
+            n = quantiles["requests"]
+            few = " †" if n < FEW else ""
+            labels.append(f"{row['cache_mode']}\n{outcome}\nn={n:,}{few}")
             for q in values:
                 values[q].append(quantiles[q])
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(labels)), 3.5))
@@ -95,68 +107,147 @@ def throughput_and_p99(modes: list[dict]) -> str:
     return png(fig)
 
 
+FEW = 100  # a percentile from fewer samples than this is flagged: it is noise
+
+SUMMARY = (  # (column, what it means): the table's columns, and its legend
+    ("cache_mode", "off, memory (L1 per worker) or tiered (L1, then the shared L2)"),
+    ("requests", "requests locust sent in the run"),
+    ("failures", "requests answered with an error or not at all"),
+    ("duration_s", "seconds the run lasted"),
+    ("rps", "requests a second answered"),
+    ("p50_ms", "latency percentiles over every request, ms, as locust measured them "
+     f"(flagged † from fewer than {FEW} requests)"),
+    ("p95_ms", ""), ("p99_ms", ""),
+    ("hit_l1", "items answered by each tier (a batch counts each item)"),
+    ("hit_l2", ""), ("miss", ""),
+    ("expected_hit_rate", "share of items a cache should answer, given the scenario's payloads "
+     "and the items actually sent (see below)"),
+    ("measured_hit_rate", "share of items answered from L1 or L2"),
+)  # fmt: skip
+
+
+def _flag(text: str, samples: int | None) -> str:
+    """A figure, marked † when it is a percentile of fewer than `FEW` samples."""
+    if samples is not None and samples < FEW:
+        return f"<span title='{samples} samples' class=few>{html.escape(text)} †</span>"
+    return html.escape(text)
+
+
+def _legend(pairs: list[tuple[str, str]]) -> str:
+    items = "".join(f"<dt>{html.escape(a)}</dt><dd>{html.escape(b)}</dd>" for a, b in pairs)
+    return f"<dl class=legend>{items}</dl>"
+
+
+def _summary_legend() -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for column, meaning in SUMMARY:
+        if meaning:
+            pairs.append((column, meaning))
+        else:  # shares the meaning of the column before
+            pairs[-1] = (f"{pairs[-1][0]} {column}", pairs[-1][1])
+    return pairs
+
+
 def _table(modes: list[dict]) -> str:
-    columns = [
-        "cache_mode", "requests", "failures", "duration_s", "rps", "p50_ms", "p95_ms", "p99_ms",
-        *(o.field for o in Outcome), "expected_hit_rate", "measured_hit_rate",
-    ]  # fmt: skip
-    head = "".join(f"<th>{c}</th>" for c in columns)
+    head = "".join(f"<th>{c}</th>" for c, _ in SUMMARY)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(row[c]))}</td>" for c in columns) + "</tr>"
+        "<tr>"
+        + "".join(f"<td>{_flag(str(row[c]), row['requests'] if c.startswith('p') else None)}"
+                  "</td>" for c, _ in SUMMARY)
+        + "</tr>"
         for row in modes
+    )  # fmt: skip
+    return f"<table><tr>{head}</tr>{body}</table>{_legend(_summary_legend())}"
+
+
+def _percentiles(figures: dict | None, mean: bool = False) -> str:
+    if not figures:
+        return "—"
+    text = f"p50 {figures['p50']:g} / p99 {figures['p99']:g}"
+    text += f" / mean {figures['mean']:g}" if mean else ""
+    return _flag(f"{text} (n={figures['n']:,})", figures["n"])
+
+
+def _count(value: Any) -> str:
+    return (
+        "—"
+        if value is None
+        else html.escape(f"{value:,}" if isinstance(value, int) else str(value))
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
 
 
-LAMBDA_FIELDS = [
-    ("containers started (cold starts)", "containers_started"),
-    ("containers that loaded the model", "containers_loading_model"),
-    ("peak concurrent containers", "peak_concurrent_containers"),
-    ("first response ms, first request cached", "first_response_ms.cached"),
-    ("first response ms, first request uncached", "first_response_ms.uncached"),
-    *((f"handler ms, {o}", f"handler_ms_by_outcome.{o}") for o in Outcome),
-    ("billed ms", "billed_ms"),
-    ("hit rate L1 / L2 / miss", "hit_rate"),
-    ("L1 hit rate per container", "l1_hit_rate_per_container"),
-    ("log bytes per request", "log_bytes_per_request"),
-    ("cost per 1M requests (USD)", "cost_per_million_requests_usd"),
-]
+COST_PARTS = {"lambda_compute": "Lambda compute (GB-seconds)", "lambda_requests": "Lambda requests",
+              "api_gateway_rest": "API Gateway REST requests", "dynamodb_reads": "DynamoDB reads",
+              "dynamodb_writes": "DynamoDB writes", "cloudwatch_logs": "CloudWatch Logs",
+              "total": "total"}  # fmt: skip
 
-
-def _cell(value: Any) -> str:
-    if isinstance(value, dict):
-        skip = ("n", "prices_as_of", "region")
-        return " / ".join(f"{k} {v}" for k, v in value.items() if k not in skip)
-    return "—" if value is None else str(value)
-
-
-def _at(view: dict, path: str) -> Any:
-    for part in path.split("."):
-        view = (view or {}).get(part)
-    return view
+# (row label, the cell from a mode's Lambda view); a row no mode measured is left out
+LAMBDA_ROWS: tuple[tuple[str, Callable[[dict], str]], ...] = (
+    ("containers started (cold starts)", lambda v: _count(v["containers_started"])),
+    ("containers that loaded the model", lambda v: _count(v["containers_loading_model"])),
+    ("peak concurrent containers", lambda v: _count(v["peak_concurrent_containers"])),
+    ("first response ms, first request cached",
+     lambda v: _percentiles((v["first_response_ms"] or {}).get("cached"))),
+    ("first response ms, first request uncached",
+     lambda v: _percentiles((v["first_response_ms"] or {}).get("uncached"))),
+    *((f"handler ms, {o}", lambda v, o=o: _percentiles(v["handler_ms_by_outcome"][o]))
+      for o in Outcome),
+    ("billed ms", lambda v: _percentiles(v["billed_ms"], mean=True)),
+    *((f"share of items, {o}", lambda v, o=o: _count(v["hit_rate"][o])) for o in Outcome),
+    ("L1 hit rate per container", lambda v: _percentiles(v["l1_hit_rate_per_container"])),
+    ("log bytes per request", lambda v: _count(v["log_bytes_per_request"])),
+    *((f"USD per 1M requests, {name}",
+       lambda v, part=part: _count((v["cost_per_million_requests_usd"] or {}).get(part)))
+      for part, name in COST_PARTS.items()),
+)  # fmt: skip
 
 
 def _lambda_table(modes: list[dict]) -> str:
-    """The containers' own figures per mode, and the estimated cost per million requests."""
+    """What the stack itself reported per mode: the containers' figures and their cost on
+    the Lambda stack; on a local stack only the server's lookup times (no containers, no
+    API Gateway: nothing of theirs is shown or priced)."""
     rows = [row for row in modes if row.get("lambda")]
     if not rows:
         return ""
+    views = [row["lambda"] for row in rows]
     head = "<tr><th></th>" + "".join(f"<th>{html.escape(r['cache_mode'])}</th>" for r in rows)
-    body = "".join(
-        f"<tr><th>{html.escape(name)}</th>"
-        + "".join(f"<td>{html.escape(_cell(_at(r['lambda'], path)))}</td>" for r in rows)
-        + "</tr>"
-        for name, path in LAMBDA_FIELDS
+    body = ""
+    for label, cell in LAMBDA_ROWS:
+        cells = [cell(view) for view in views]
+        if all(c == "—" for c in cells):
+            continue
+        body += f"<tr><th class=l>{html.escape(label)}</th>" + "".join(
+            f"<td>{c}</td>" for c in cells
+        ) + "</tr>"  # fmt: skip
+    costs = views[0]["cost_per_million_requests_usd"]
+    if views[0]["invocations"]:
+        title = "Lambda view"
+        about = (
+            "Reported by the containers themselves (one line per invocation: container id, "
+            "cold start, model loaded, handler duration); billed ms are rounded up to 1 ms, "
+            "init included on cold starts. USD per million requests at AWS prices as of "
+            f"{html.escape(costs['prices_as_of'])} ({costs['region']}, service/ops/prices.py), "
+            f"{views[0]['memory_mb']} MB, behind the REST API that serverless-offline emulates."
+        )
+    else:
+        title = "Server view (local stack)"
+        about = (
+            "A local stack is one server process: it has no containers, no cold starts and "
+            "no API Gateway, so none of theirs is shown and nothing is priced. Its lookup "
+            "times stand for the handler's. For containers and cost: make stress STACK=lambda "
+            "(serverless-offline), or make simulate."
+        )
+    note = (f"<p class=note>† a percentile of fewer than {FEW} samples: noise, not a "
+            "finding (an L2 hit's p50 from a handful can sit above a miss's).</p>")  # fmt: skip
+    return f"<h2>{title}</h2><p>{about}</p><table>{head}</tr>{body}</table>{note}"
+
+
+def _settings(params: dict) -> str:
+    rows = "".join(
+        f"<tr><th class=l>{html.escape(k)}</th><td class=l>{html.escape(str(v))}</td></tr>"
+        for k, v in params.items()
     )
-    as_of = rows[0]["lambda"]["cost_per_million_requests_usd"]["prices_as_of"]
-    return (
-        "<h2>Lambda view</h2><p>Reported by the containers themselves (one line per "
-        "invocation: container id, cold start, model loaded, handler duration); billed ms "
-        "are rounded up to 1 ms, init included on cold starts. Cost per million requests "
-        f"at AWS prices as of {html.escape(as_of)} (us-east-1, service/ops/prices.py), "
-        f"{rows[0]['lambda']['memory_mb']} MB. On a local stack there are no containers: "
-        f"its figures are the server's lookup latency.</p><table>{head}</tr>{body}</table>"
-    )
+    return f"<details><summary>Every setting of the run</summary><table>{rows}</table></details>"
 
 
 def _figures(out: Path, modes: list[dict]) -> str:
@@ -164,7 +255,8 @@ def _figures(out: Path, modes: list[dict]) -> str:
         ("Hit rate per tier over time", hit_rate_over_time(out, modes),
          "Share of items answered by each tier, per second; dashed: the expected hit rate."),
         ("Latency percentiles per outcome", latency_by_outcome(modes),
-         "Client-side (locust) latency of single predictions, split by X-Cache."),
+         "Client-side (locust) latency of single predictions, split by X-Cache; n: requests, "
+         f"† fewer than {FEW}: too few for a percentile to mean much."),
         ("Throughput and p99 per cache mode", throughput_and_p99(modes),
          "Same scenario, same load, one run per mode."),
     ]  # fmt: skip
@@ -186,13 +278,17 @@ def write_report(out: Path) -> Path:
     )
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>predcache stress report: {html.escape(params["scenario"])}</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}
+<style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:1.5em auto;padding:0 1em}}
+table{{border-collapse:collapse;font-size:13px}}
+td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}th{{background:#f3f3f3}}
+.l{{text-align:left}}.few{{color:#b5452b}}p.note{{font-size:13px;color:#444}}
+dl.legend{{font-size:13px;color:#444;display:grid;grid-template-columns:max-content 1fr;
+gap:2px 12px}}dl.legend dt{{font-weight:600}}dl.legend dd{{margin:0}}
 img{{max-width:100%}}</style></head><body>
 <h1>predcache stress report</h1>
 <p>Scenario <b>{html.escape(params["scenario"])}</b>, {params["users"]} users,
-{params["duration"]} s per mode, seed {params["seed"]}, created {summary["created"]}.
-Parameters: <code>{html.escape(json.dumps(params))}</code></p>
+{params["duration"]} s per mode, seed {params["seed"]}, stack {html.escape(params["stack"])},
+created {summary["created"]}.</p>{_settings(params)}
 <h2>Summary: expected vs measured hit rate</h2>{_table(modes)}
 {_lambda_table(modes)}
 <p>Expected hit rate: the share of items the cache should answer, given the

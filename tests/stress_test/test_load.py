@@ -93,7 +93,14 @@ def test_smoke_run_writes_summary_and_report(tmp_path: Path) -> None:
     assert tiered["hit_l1"] > 0
     report = (out / "report.html").read_text()
     assert report.count("data:image/png;base64,") == 3
-    assert "expected_hit_rate" in report
+    assert "expected_hit_rate" in report and "<dt>p50_ms p95_ms p99_ms</dt>" in report
+    # a local stack had no containers and no API Gateway: neither shown nor priced
+    assert "Server view (local stack)" in report and "containers started" not in report
+    assert "API Gateway REST" not in report and "USD per 1M" not in report
+    assert tiered["lambda"]["cost_per_million_requests_usd"] is None
+    assert "{'" not in report and '{"' not in report  # no dict repr, no JSON blob
+    few = [o for o, f in tiered["latency_by_outcome"].items() if f["requests"] < 100]
+    assert not few or "† fewer than 100" in report  # small samples are flagged
     assert (out / "memory.html").exists() and (out / "tiered_stats.csv").exists()
 
 
