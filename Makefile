@@ -120,6 +120,7 @@ INSTALL = ($(BIN)/python -m pip install --quiet --disable-pip-version-check uv &
 ARTIFACT := model/artifacts/flight_delay.pkl
 
 .PHONY: install model serve test test-fast lint bench bench-cold bench-peer warm offline stress simulate \
+	capacity-docs \
 	soak clean \
 	lambda-requirements package build $(addprefix package-,$(VARIANTS) model) \
 	$(addprefix build-,$(VARIANTS) model) packages checkov-fetch scan scan-templates deploy-tests \
@@ -205,6 +206,11 @@ simulate: $(STAMP)
 		echo "per front door: the original burst, 50,000 requests in 45 s (hot, tiered)"; \
 		$(PREDCACHE) simulate --scenario hot --modes tiered --rate 1111.1 --duration 45 \
 			--sweep front=$(DOORS) --reports $(SIM_OUT)/doors; fi
+
+# docs/capacity.md's simulated tables, printed again by the commands they name, on the
+# committed reference measurements (stress_test/simulation/docs.py).
+capacity-docs: $(STAMP)
+	$(BIN)/python -m stress_test.simulation.docs docs/capacity.md
 
 # Per-request latency of L1 hit, L2 hit, miss and cache off, side by side.
 bench: $(STAMP) $(ARTIFACT)

@@ -25,7 +25,7 @@ from stress_test.folders import run_folder
 from stress_test.measurements import MissingMeasurements, default_path, load, source
 from stress_test.scenarios import Options
 from stress_test.simulation.aws import DOORS, AwsLimits
-from stress_test.simulation.columns import COLUMNS, legend
+from stress_test.simulation.columns import COLUMNS, legend, print_markdown
 from stress_test.simulation.model import (
     ROUTING,
     SCALES,
@@ -181,6 +181,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, help="folder for simulation.json and report.html")
     parser.add_argument(
+        "--markdown", action="store_true",
+        help="print the tables as markdown, without their legends (docs/capacity.md)",
+    )  # fmt: skip
+    parser.add_argument(
         "--reports", type=Path,
         help="instead of --out: a new timestamped folder under this one, and a 'latest' link",
     )  # fmt: skip
@@ -277,24 +281,30 @@ def sensitivity(config: Config, times: Times) -> dict[str, dict[str, Any]]:
     return ranges
 
 
-def _print_rows(rows: list[dict[str, Any]], sweep: str) -> None:
+def _print_rows(rows: list[dict[str, Any]], sweep: str, markdown: bool = False) -> None:
     """One line per run, the same columns every time (so runs compare), then what each
-    column means."""
+    column means; as a markdown table alone with `markdown` (docs/capacity.md's blocks)."""
     name = sweep.partition("=")[0].replace("-", "_") if sweep else ""
     name = "account_concurrency" if name == "concurrency_limit" else name
+    name = "" if name == "front" else name  # the door is a column of its own
+    heads = ["mode", *([name] if name else []), *(head for head, _, _, _ in COLUMNS)]
+    lines = [[row["cache_mode"], *([str(row["config"][name])] if name else []),
+              *(figure(row) for _, _, figure, _ in COLUMNS)] for row in rows]  # fmt: skip
+    if markdown:
+        print_markdown(heads, lines)
+        return
     config = rows[0]["config"]
     load = (f"open loop, {config['rate']:g} req/s offered" if config["rate"] and name != "rate"
             else "open loop at each rate" if name == "rate"
             else f"closed loop, {config['users']} users")  # fmt: skip
     print(f"{rows[0]['scenario']}, {load}, {config['duration']:g} s simulated per run:")
-    lead = f"{'mode':8} " + (f"{name:>15} " if name else "")
-    print(lead + " ".join(f"{head:>{width}}" for head, width, _, _ in COLUMNS))
-    for row in rows:
-        lead = f"{row['cache_mode']:8} " + (f"{row['config'][name]!s:>15} " if name else "")
-        print(lead + " ".join(f"{figure(row):>{width}}" for _, width, figure, _ in COLUMNS))
+    widths = [8, *([15] if name else []), *(width for _, width, _, _ in COLUMNS)]
+    for line in [heads, *lines]:
+        cells = zip(line[1:], widths[1:], strict=True)
+        print(f"{line[0]:{widths[0]}} " + " ".join(f"{cell:>{w}}" for cell, w in cells))
     print()
-    for heads, meaning in legend():
-        print(f"  {heads:19} {meaning}")
+    for heads_, meaning in legend():
+        print(f"  {heads_:19} {meaning}")
     sys.stdout.flush()
 
 
@@ -349,7 +359,7 @@ def _limits(
             times = _overridden(Times.measured(data, config.mode, path, stack_of(config, data)),
                                 args)  # fmt: skip
             limits.append(max_rate(door_config, times, spread=args.sensitivity and not modes))
-    print_limits(limits, args.duration)
+    print_limits(limits, args.duration, args.markdown)
     return limits
 
 
@@ -389,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 if len(rows) == 1:
                     _warn_if_long(time.perf_counter() - started, len(configs) - 1)
-            _print_rows(rows, "lever=" if args.levers else args.sweep)
+            _print_rows(rows, "lever=" if args.levers else args.sweep, args.markdown)
             print(f"(simulated in {time.perf_counter() - started:.1f} s)", file=sys.stderr)
             result = {"runs": rows, "measurements": data} | ({"limits": limits} if limits else {})
     except (SimulationError, MissingMeasurements) as exc:

@@ -30,7 +30,8 @@ COLUMNS: tuple[Column, ...] = (  # each printed with its meaning under the table
     ("offered/s", 9, lambda r: f"{r['rps']:.1f}", "requests a second sent (open loop: the "
      "rate; closed loop: what the users sent, retries of refusals included)"),
     ("answered/s", 10, lambda r: f"{r['answered_rps']:.1f}",
-     "requests a second answered 200 (by L0, L1, L2 or the model)"),
+     "requests a second answered 200 (by L0, L1, L2 or the model); a request still "
+     "waiting for a cold environment when the run ends is neither answered nor refused"),
     ("L0", 6, lambda r: f"{r['l0_hit_rate'] or 0:.3f}",
      "share of answers from API Gateway's cache (rest with --l0-ttl only)"),
     *((o.field, 7, lambda r, o=o: f"{r['hit_rate'][o] or 0:.3f}",
@@ -65,3 +66,16 @@ def legend() -> Iterator[tuple[str, str]]:
     """(headers, meaning): columns that share a meaning once, their headers joined."""
     for meaning, group in itertools.groupby(COLUMNS, key=lambda column: column[3]):
         yield " ".join(column[0] for column in group), meaning
+
+
+def print_markdown(heads: list[str], lines: list[list[str]]) -> None:
+    """A markdown table: text columns left, figures right."""
+    right = [all(_figure(line[i]) for line in lines) for i in range(len(heads))]
+    print("| " + " | ".join(heads) + " |")
+    print("|" + "|".join("---:" if r else "---" for r in right) + "|")
+    for line in lines:
+        print("| " + " | ".join(line) + " |")
+
+
+def _figure(cell: str) -> bool:
+    return cell.replace(",", "").replace(".", "").replace("-", "").isdigit() or cell == "nan"

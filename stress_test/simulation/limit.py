@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from stress_test.simulation.aws import CAUSES, DOORS, REFUSALS
+from stress_test.simulation.columns import print_markdown
 from stress_test.simulation.model import SCALES, Config, SimulationError, Times, scaled, simulate
 
 FLOOR = 10.0  # req/s: the first rate tried
@@ -172,20 +173,29 @@ def spread(start: dict[str, Any]) -> str:
     return "-".join(f"{v:,.0f}" for v in sorted(start["range"].values())) or "-"
 
 
-def print_limits(limits: list[dict[str, Any]], duration: float) -> None:
-    """One line per door and mode, and a legend naming every column and limit."""
-    print("the most each door answers with no refusal (open loop):")
-    print(
-        f"{'door':5} {'mode':7} {'start req/s':>11} {'x0.5-x2':>11} {'$/1M':>6}  "
-        f"{'refused above by':32} {'steady req/s':>12} {'$/1M':>6}  refused above by"
-    )
+def print_limits(limits: list[dict[str, Any]], duration: float, markdown: bool = False) -> None:
+    """One line per door and mode, and a legend naming every column and limit (a
+    markdown table alone with `markdown`)."""
+    heads = ["door", "mode", "start req/s", "x0.5-x2", "$/1M", "refused above by",
+             "steady req/s", "$/1M", "refused above by"]  # fmt: skip
+    lines = []
     for limit in limits:
         start, steady = limit["standing_start"], limit["steady_state"]
-        steady_rate = f"{steady['rate']:12,.0f} {steady['cost_per_million_usd']:6.2f}" if steady \
-            else f"{'-':>12} {'-':>6}"  # fmt: skip
-        print(f"{limit['front']:5} {limit['mode']:7} {start['rate']:11,.0f} {spread(start):>11} "
-              f"{start['cost_per_million_usd']:6.2f}  {above(start):32} {steady_rate}  "
-              f"{above(steady)}")  # fmt: skip
+        lines.append([limit["front"], limit["mode"], f"{start['rate']:,.0f}", spread(start),
+                      f"{start['cost_per_million_usd']:.2f}", above(start),
+                      f"{steady['rate']:,.0f}" if steady else "-",
+                      f"{steady['cost_per_million_usd']:.2f}" if steady else "-",
+                      above(steady)])  # fmt: skip
+    if markdown:
+        print_markdown(heads, lines)
+        return
+    print("the most each door answers with no refusal (open loop):")
+    widths = (5, 7, 11, 11, 6, 32, 12, 6, 0)
+    for line in [heads, *lines]:
+        cells = enumerate(zip(line, widths, strict=True))
+        print(
+            " ".join(f"{c:{'<' if i in (0, 1, 5, 8) else '>'}{w}}" for i, (c, w) in cells).rstrip()
+        )
     print()
     for head, meaning in legend(duration):
         print(f"  {head:24} {meaning}")
