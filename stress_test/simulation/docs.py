@@ -32,8 +32,8 @@ LEGEND = re.compile(r"(<!-- simulate-legend -->\n).*?(<!-- /simulate-legend -->)
 def inputs() -> str:
     """Which measurements the tables come from: the reference machine, when, at which commit."""
     about = json.loads(REFERENCE.read_text())["about"]
-    return (f"the reference measurements ({about['machine'].split(' (')[0]}, "
-            f"{about['measured_on']}, commit {about['commit']})")  # fmt: skip
+    return (f"[the reference machine](benchmarks.md#the-reference-machine)'s measurements "
+            f"of {about['measured_on']}, commit {about['commit']}")  # fmt: skip
 
 
 def table(args: str) -> str:
