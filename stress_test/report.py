@@ -242,9 +242,16 @@ def _lambda_table(modes: list[dict]) -> str:
     return f"<h2>{title}</h2><p>{about}</p><table>{head}</tr>{body}</table>{note}"
 
 
+def _setting(value: Any) -> str:
+    """A setting as a person writes it: a list as its items, nothing as a dash."""
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return "—" if value in (None, "") else str(value)
+
+
 def _settings(params: dict) -> str:
     rows = "".join(
-        f"<tr><th class=l>{html.escape(k)}</th><td class=l>{html.escape(str(v))}</td></tr>"
+        f"<tr><th class=l>{html.escape(k)}</th><td class=l>{html.escape(_setting(v))}</td></tr>"
         for k, v in params.items()
     )
     return f"<details><summary>Every setting of the run</summary><table>{rows}</table></details>"
