@@ -288,7 +288,8 @@ def _print_rows(rows: list[dict[str, Any]], sweep: str, markdown: bool = False) 
     name = "account_concurrency" if name == "concurrency_limit" else name
     name = "" if name == "front" else name  # the door is a column of its own
     heads = ["mode", *([name] if name else []), *(head for head, _, _, _ in COLUMNS)]
-    lines = [[row["cache_mode"], *([str(row["config"][name])] if name else []),
+    lines = [[row["cache_mode"], *([f"{row['config'][name]:g}" if name == "rate"
+                                     else str(row["config"][name])] if name else []),
               *(figure(row) for _, _, figure, _ in COLUMNS)] for row in rows]  # fmt: skip
     if markdown:
         print_markdown(heads, lines)

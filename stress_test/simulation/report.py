@@ -22,9 +22,9 @@ DOOR_COLOURS = {"rest": "#264653", "http": "#2a9d8f", "url": "#e9c46a"}
 PALETTE = ("#e76f51", "#f4a261", "#e9c46a", "#8ab17d", "#9d4edd", "#6a4c93", "#264653",
            "#2a9d8f", "#577590")  # fmt: skip
 CAUSE_COLOURS = dict(zip(CAUSES, PALETTE, strict=True))
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:1.5em auto;padding:0 1em;
-color:#222}table{border-collapse:collapse;font-size:12.5px;margin:.5em 0}
-td,th{border:1px solid #ccc;padding:2px 4px;text-align:right;white-space:nowrap}
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1240px;margin:1.5em auto;padding:0 .6em;
+color:#222}table{border-collapse:collapse;font-size:12px;margin:.5em 0}
+td,th{border:1px solid #ccc;padding:2px 3px;text-align:right;white-space:nowrap}
 th{background:#f3f3f3;white-space:normal;vertical-align:bottom}td.l,th.l{text-align:left}.wide{overflow-x:auto}
 dl.legend{font-size:13px;color:#444;display:grid;grid-template-columns:max-content 1fr;
 gap:2px 12px;margin:.3em 0 1.5em}dl.legend dt{font-weight:600}dl.legend dd{margin:0}
@@ -46,8 +46,13 @@ def _varied(runs: list[dict]) -> list[str]:
     return [k for k in names if k not in ("mode", "front", "users")]
 
 
+def _g(value: Any) -> Any:
+    """A float setting as written (250, not 250.0)."""
+    return f"{value:g}" if isinstance(value, float) else value
+
+
 def _label(run: dict, varied: list[str]) -> str:
-    settings = [f"{k}={run['config'][k]}" for k in varied if k != "lever"]
+    settings = [f"{k}={_g(run['config'][k])}" for k in varied if k != "lever"]
     lever = [run["config"]["lever"]] if "lever" in varied else []
     return " ".join([run["cache_mode"], run["front"], *lever, *settings])
 
@@ -166,7 +171,7 @@ def _runs_section(runs: list[dict], varied: list[str]) -> str:
     body = "".join(
         "<tr>"
         + "".join(f"<td class=l>{html.escape(str(v))}</td>"
-                  for v in [run["cache_mode"], *(run["config"][k] for k in varied)])
+                  for v in [run["cache_mode"], *(_g(run["config"][k]) for k in varied)])
         + "".join(f"<td>{html.escape(figure(run))}</td>" for _, _, figure, _ in COLUMNS)
         + "</tr>"
         for run in runs
