@@ -200,7 +200,7 @@ simulate: $(STAMP)
 		--duration $(SIM_DURATION) --stack $(SIM_STACK) \
 		$(if $(filter command line,$(origin USERS)),--users $(USERS) --spawn-rate $(SPAWN_RATE),--rate $(RATE) --ramp $(RAMP)) \
 		--concurrency-limit $(CONCURRENCY_LIMIT) $(if $(SWEEP),--sweep $(SWEEP)) \
-		$(if $(VALIDATE),--validate $(VALIDATE),$(if $(MAX_RATE),--max-rate,--headline)) \
+		$(if $(VALIDATE),--validate $(VALIDATE),$(if $(MAX_RATE),--max-rate,$(if $(filter lambda,$(SIM_STACK)),--headline))) \
 		--reports $(SIM_OUT)
 	@if [ -n "$(DOORS)" ]; then \
 		echo "per front door: the original burst, 50,000 requests in 45 s (hot, tiered)"; \

@@ -351,6 +351,9 @@ def _limits(
 
     if args.max_rate and (args.sweep or args.levers):
         raise SimulationError("--max-rate searches the rate itself: drop --sweep and --levers")
+    if args.stack == "local":  # one server process: no door, no Lambda, nothing to search
+        raise SimulationError("--max-rate and --headline search AWS's doors and Lambda: "
+                              "drop --stack local")  # fmt: skip
     limits = []
     open_loop = argparse.Namespace(**{**vars(args), "rate": FLOOR, "users": 0, "sweep": "",
                                       "levers": False, "modes": modes or args.modes})  # fmt: skip

@@ -455,6 +455,9 @@ def test_max_rate_says_when_even_the_smallest_rate_is_refused(measurements: Path
     assert simulate_main(["--max-rate", "--sweep", "rate=1,2", "--measurements",
                           str(measurements)]) == 2  # fmt: skip
     assert "drop --sweep" in capsys.readouterr().err
+    assert simulate_main(["--max-rate", "--stack", "local", "--measurements",
+                          str(measurements)]) == 2  # fmt: skip
+    assert "drop --stack local" in capsys.readouterr().err
 
 
 def test_each_run_reports_in_a_folder_of_its_own_with_latest_beside(
