@@ -14,7 +14,7 @@ from typing import Any
 from stress_test.report import COLOURS, OUTCOMES, png
 from stress_test.simulation.aws import CAUSES, DOORS
 from stress_test.simulation.columns import COLUMNS, legend
-from stress_test.simulation.limit import above, binding, spread
+from stress_test.simulation.limit import FLOOR, above, binding, spread
 from stress_test.simulation.limit import legend as limit_legend
 
 WIDTH_IN = 11.5  # inches at 96 dpi: ~1,100 px, inside a 1,280 px window with margins
@@ -138,6 +138,37 @@ def _rate_curve(runs: list[dict], limits: list[dict]) -> str | None:
     return png(fig)
 
 
+def _limits_chart(limits: list[dict]) -> str:
+    """Each door's limit, from a standing start (with its x0.5-x2 range) and at steady
+    state, on a log scale: the two differ by up to 40x."""
+    plt = _plt()
+    labels = [f"{limit['mode']} {limit['front']}" for limit in limits]
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.45 * len(limits) + 1.5))
+    ys = range(len(limits))
+    start = [limit["standing_start"]["rate"] for limit in limits]
+    steady = [(limit["steady_state"] or {}).get("rate", 0) for limit in limits]
+    spans = [sorted(limit["standing_start"]["range"].values()) for limit in limits]
+    errors = [[r - s[0] if s else 0 for r, s in zip(start, spans, strict=True)],
+              [s[-1] - r if s else 0 for r, s in zip(start, spans, strict=True)]]  # fmt: skip
+    ax.barh([y - 0.2 for y in ys], start, 0.4, xerr=errors, color="#e76f51", capsize=3,
+            label="standing start (bar: x0.5 to x2 cold starts)")  # fmt: skip
+    ax.barh([y + 0.2 for y in ys], steady, 0.4, color="#2a9d8f", label="steady state")
+    for y, limit in enumerate(limits):
+        for offset, name in ((-0.2, "standing_start"), (0.2, "steady_state")):
+            if limit[name]:  # the words start past the bar and its range
+                end = max([limit[name]["rate"], *limit[name].get("range", {}).values()])
+                ax.annotate(f"{limit[name]['rate']:,.0f}/s, then {above(limit[name])}",
+                            (end, y + offset), xytext=(5, 0), textcoords="offset points",
+                            va="center", fontsize=7)  # fmt: skip
+    ax.set_yticks(list(ys), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlim(FLOOR, max(steady + start) * 30)
+    ax.set_xlabel("requests a second answered with no refusal (log scale)")
+    _legend_below(ax, 2)
+    return png(fig)
+
+
 def _limit_rows(limits: list[dict]) -> str:
     rows = []
     for limit in limits:
@@ -156,8 +187,9 @@ def _limits_section(limits: list[dict]) -> str:
     by = "<th>$/1M</th><th class=l>refused above by</th>"
     head = (f"<tr><th class=l>door</th><th class=l>mode</th><th>start req/s</th>"
             f"<th>x0.5-x2</th>{by}<th>steady req/s</th>{by}</tr>")  # fmt: skip
+    chart = f"<img alt='the limit per door' src='data:image/png;base64,{_limits_chart(limits)}'>"
     return (f"<h2>The limit per door</h2><div class=wide><table>{head}{_limit_rows(limits)}"
-            f"</table></div>{_dl(limit_legend(limits[0]['duration']))}")  # fmt: skip
+            f"</table></div>{_dl(limit_legend(limits[0]['duration']))}{chart}")  # fmt: skip
 
 
 def _dl(pairs: Iterable[tuple[str, str]]) -> str:
