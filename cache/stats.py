@@ -17,6 +17,11 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _ms_percentiles(ordered: list[float], prefix: str) -> dict[str, float]:
+    """p50 and p99 in milliseconds of sorted seconds, as `/stats` names them."""
+    return {f"{prefix}p{q}_ms": round(1000 * percentile(ordered, q / 100), 3) for q in (50, 99)}
+
+
 def median(values: Iterable[float]) -> float:
     """The p50 by `percentile`'s rule: what `/stats`, the benches and the simulation report."""
     return percentile(sorted(values), 0.5)
@@ -61,11 +66,8 @@ class TierStats:
             lookups = self.hits + self.misses
             latency = {"calls": self.calls}
             if ordered:
-                latency |= {
-                    "mean_ms": round(1000 * self._total_seconds / self.calls, 3),
-                    "p50_ms": round(1000 * percentile(ordered, 0.50), 3),
-                    "p99_ms": round(1000 * percentile(ordered, 0.99), 3),
-                }
+                latency |= {"mean_ms": round(1000 * self._total_seconds / self.calls, 3)}
+                latency |= _ms_percentiles(ordered, "")
             return {
                 "hits": self.hits,
                 "misses": self.misses,
@@ -117,10 +119,7 @@ class QueueStats:
             ordered = sorted(self._waits)
             view: dict[str, Any] = {"waits": self.waits}
             if ordered:
-                view |= {
-                    "wait_p50_ms": round(1000 * percentile(ordered, 0.50), 3),
-                    "wait_p99_ms": round(1000 * percentile(ordered, 0.99), 3),
-                }
+                view |= _ms_percentiles(ordered, "wait_")
             return view | {
                 "cut_by_budget": self.cut_calls,
                 "items_cut": self.cut_items,

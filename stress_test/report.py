@@ -10,7 +10,7 @@ import html
 import io
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +133,8 @@ def _flag(text: str, samples: int | None) -> str:
     return html.escape(text)
 
 
-def _legend(pairs: list[tuple[str, str]]) -> str:
+def legend_html(pairs: Iterable[tuple[str, str]]) -> str:
+    """What each column of a table means, as a definition list under it."""
     items = "".join(f"<dt>{html.escape(a)}</dt><dd>{html.escape(b)}</dd>" for a, b in pairs)
     return f"<dl class=legend>{items}</dl>"
 
@@ -157,7 +158,7 @@ def _table(modes: list[dict]) -> str:
         + "</tr>"
         for row in modes
     )  # fmt: skip
-    return f"<table><tr>{head}</tr>{body}</table>{_legend(_summary_legend())}"
+    return f"<table><tr>{head}</tr>{body}</table>{legend_html(_summary_legend())}"
 
 
 def _percentiles(figures: dict | None, mean: bool = False) -> str:

@@ -256,8 +256,10 @@ def _configs(args: argparse.Namespace) -> list[tuple[str, Config]]:
     return configs
 
 
-def _overridden(times: Times, args: argparse.Namespace) -> Times:
-    """The measured cold-start times, or the ones given (`--init-ms`, `--model-load-ms`)."""
+def _times(config: Config, data: dict, path: Path, args: argparse.Namespace) -> Times:
+    """The run's measured times (its stack's, on a local or shared-core run), or the cold
+    starts given instead (`--init-ms`, `--model-load-ms`)."""
+    times = Times.measured(data, config.mode, path, stack_of(config, data))
     return replace(
         times,
         init_ms=args.init_ms or times.init_ms,
@@ -360,8 +362,7 @@ def _limits(
     for _, config in _configs(open_loop):
         for door in DOORS:
             door_config = replace(config, front=door)
-            times = _overridden(Times.measured(data, config.mode, path, stack_of(config, data)),
-                                args)  # fmt: skip
+            times = _times(config, data, path, args)
             limits.append(max_rate(door_config, times, spread=args.sensitivity and not modes))
     print_limits(limits, args.duration, args.markdown)
     return limits
@@ -394,9 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             limits = _limits(args, data, path, HEADLINE_MODE) if args.headline else []
             started = time.perf_counter()
             for lever, config in configs:
-                times = _overridden(
-                    Times.measured(data, config.mode, path, stack_of(config, data)), args
-                )
+                times = _times(config, data, path, args)
                 row = simulate(config, times)
                 row["sensitivity"] = sensitivity(config, times) if args.sensitivity else {}
                 row["config"] = config_row(config) | ({"lever": lever} if lever else {})

@@ -93,6 +93,9 @@ def ceiling(config: Config) -> tuple[float, str]:
 def _standing(
     base: Config, times: Times, first: float = FLOOR, step: float = 2.0
 ) -> tuple[Run, Run | None]:
+    """The standing-start limit's (good, refused) runs; no rate answered in full is an
+    error naming what refused at the smallest rate tried."""
+
     def at(rate: float) -> dict[str, Any]:
         return simulate(replace(base, rate=rate, users=0), times)
 
@@ -106,9 +109,9 @@ def _standing(
     return good, bad
 
 
-def _steady(base: Config, times: Times, start: Run) -> dict[str, Any]:
+def _steady(base: Config, times: Times, start: Run) -> dict[str, Any] | None:
     """The steady-state limit: just under `ceiling` where the fleet holds it, else
-    bisected between the standing-start rate and there."""
+    searched from the standing-start rate (None if even that is refused)."""
 
     def at(rate: float) -> dict[str, Any]:
         return simulate(replace(base, rate=rate, users=0, duration=STEADY_SECONDS), times)
@@ -126,10 +129,8 @@ def max_rate(base: Config, times: Times, spread: bool = True) -> dict[str, Any]:
     with the standing start's range (x0.5, x2) unless not `spread`."""
     good, bad = _standing(base, times)
     scaled_rates = {}
-    for scale in (
-        SCALES if spread else ()
-    ):  # cold starts x2 take about half the rate: start the search there
-        guess = max(FLOOR, good[0] / scale)
+    for scale in SCALES if spread else ():
+        guess = max(FLOOR, good[0] / scale)  # cold starts x2: about half the rate
         config, slower = scaled(base, times, scale)
         scaled_rates[f"x{scale:g}"] = round(
             _standing(config, slower, guess, 1 + PRECISION)[0][0], 1

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from stress_test.report import COLOURS, OUTCOMES, png
+from stress_test.report import COLOURS, OUTCOMES, legend_html, png
 from stress_test.simulation.aws import CAUSES, DOORS
 from stress_test.simulation.columns import COLUMNS, legend
 from stress_test.simulation.limit import FLOOR, above, binding, spread
@@ -62,53 +61,53 @@ def _legend_below(ax: Any, columns: int) -> None:
               frameon=False)  # fmt: skip
 
 
+def _run_axes(labels: list[str]) -> tuple[Any, Any]:
+    """A chart with one horizontal bar per run, as tall as the runs need."""
+    return _plt().subplots(figsize=(WIDTH_IN, 0.35 * len(labels) + 1.4))
+
+
+def _finish(fig: Any, ax: Any, xlabel: str, legend_columns: int = 0) -> str:
+    """The first run on top, the axis named, the legend (if any) below: the PNG."""
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.tick_params(axis="y", labelsize=8)
+    if legend_columns:
+        _legend_below(ax, legend_columns)
+    return png(fig)
+
+
+def _stacked(labels: list[str], series: list[tuple[str, list[float], str]], xlabel: str) -> str:
+    """Stacked bars per run: `series` of (name, value per run, colour)."""
+    fig, ax = _run_axes(labels)
+    left = [0.0] * len(labels)
+    for name, values, colour in series:
+        ax.barh(labels, values, left=left, color=colour, label=name)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    return _finish(fig, ax, xlabel, len(series))
+
+
 def _refusals_chart(runs: list[dict], labels: list[str]) -> str | None:
     counted = [binding(run, steady=False) for run in runs]
     causes = [c for c in CAUSES if any(c in row for row in counted)]
     if not causes:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.35 * len(runs) + 1.4))
-    left = [0] * len(runs)
-    for cause in causes:
-        values = [row.get(cause, 0) for row in counted]
-        ax.barh(labels, values, left=left, color=CAUSE_COLOURS[cause], label=CAUSES[cause][0])
-        left = [a + b for a, b in zip(left, values, strict=True)]
-    ax.invert_yaxis()
-    ax.set_xlabel("requests refused in the run")
-    ax.tick_params(axis="y", labelsize=8)
-    _legend_below(ax, len(causes))
-    return png(fig)
+    series = [(CAUSES[c][0], [row.get(c, 0) for row in counted], CAUSE_COLOURS[c]) for c in causes]
+    return _stacked(labels, series, "requests refused in the run")
 
 
 def _cost_chart(runs: list[dict], labels: list[str]) -> str:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.35 * len(runs) + 1.4))
+    fig, ax = _run_axes(labels)
     costs = [run["cost_per_million_requests_usd"]["total"] for run in runs]
     ax.barh(labels, costs, color=[DOOR_COLOURS[run["front"]] for run in runs])
     for y, cost in enumerate(costs):
         ax.annotate(f"${cost:.2f}", (cost, y), xytext=(3, 0), textcoords="offset points",
                     va="center", fontsize=8)  # fmt: skip
-    ax.invert_yaxis()
-    ax.set_xlabel("USD per million answered requests (x86_64)")
-    ax.tick_params(axis="y", labelsize=8)
-    return png(fig)
+    return _finish(fig, ax, "USD per million answered requests (x86_64)")
 
 
 def _tiers_chart(runs: list[dict], labels: list[str]) -> str:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.35 * len(runs) + 1.4))
-    left = [0.0] * len(runs)
-    for outcome in OUTCOMES:
-        shares = [run["hit_rate"][outcome] or 0 for run in runs]
-        ax.barh(labels, shares, left=left, color=COLOURS[outcome], label=outcome)
-        left = [a + b for a, b in zip(left, shares, strict=True)]
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("share of the function's answers")
-    ax.tick_params(axis="y", labelsize=8)
-    _legend_below(ax, len(OUTCOMES))
-    return png(fig)
+    series = [(o, [run["hit_rate"][o] or 0 for run in runs], COLOURS[o]) for o in OUTCOMES]
+    return _stacked(labels, series, "share of the function's answers")
 
 
 def _rate_curve(runs: list[dict], limits: list[dict]) -> str | None:
@@ -189,12 +188,7 @@ def _limits_section(limits: list[dict]) -> str:
             f"<th>x0.5-x2</th>{by}<th>steady req/s</th>{by}</tr>")  # fmt: skip
     chart = f"<img alt='the limit per door' src='data:image/png;base64,{_limits_chart(limits)}'>"
     return (f"<h2>The limit per door</h2><div class=wide><table>{head}{_limit_rows(limits)}"
-            f"</table></div>{_dl(limit_legend(limits[0]['duration']))}{chart}")  # fmt: skip
-
-
-def _dl(pairs: Iterable[tuple[str, str]]) -> str:
-    items = "".join(f"<dt>{html.escape(a)}</dt><dd>{html.escape(b)}</dd>" for a, b in pairs)
-    return f"<dl class=legend>{items}</dl>"
+            f"</table></div>{legend_html(limit_legend(limits[0]['duration']))}{chart}")  # fmt: skip
 
 
 def _runs_section(runs: list[dict], varied: list[str]) -> str:
@@ -208,7 +202,8 @@ def _runs_section(runs: list[dict], varied: list[str]) -> str:
         + "</tr>"
         for run in runs
     )  # fmt: skip
-    return f"<h2>Runs</h2><div class=wide><table><tr>{head}</tr>{body}</table></div>{_dl(legend())}"
+    table = f"<div class=wide><table><tr>{head}</tr>{body}</table></div>"
+    return f"<h2>Runs</h2>{table}{legend_html(legend())}"
 
 
 def _settings(run: dict, varied: list[str]) -> str:
